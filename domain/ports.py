@@ -1,0 +1,129 @@
+"""The ports: what the application needs from the outside world.
+
+Each port is a ``typing.Protocol``; adapters satisfy it structurally. Streaming
+methods are declared without ``async`` and return an async iterator, so that an
+adapter may implement them as async generators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from domain.models import (
+    CacheEntry,
+    CacheKeyQuality,
+    Completion,
+    FeedbackReport,
+    FeedbackVerdict,
+    Message,
+    ProviderCall,
+    ProviderChunk,
+    Session,
+)
+
+
+class Provider(Protocol):
+    """An LLM vendor behind one API.
+
+    ``generate`` returns the whole answer; ``stream`` yields text deltas and ends
+    with one chunk carrying the usage and finish reason the vendor reported.
+    Both raise ``UpstreamError`` subclasses, never vendor exceptions. Cancelling
+    the awaiting task cancels the upstream request.
+    """
+
+    @property
+    def name(self) -> str:
+        """The provider's display name in answers (``aws-bedrock``, ``azure-openai``, ...)."""
+        ...
+
+    async def generate(self, call: ProviderCall) -> Completion: ...
+
+    def stream(self, call: ProviderCall) -> AsyncIterator[ProviderChunk]: ...
+
+
+class Cache(Protocol):
+    """The response cache.
+
+    ``get`` returns ``None`` on a miss *and* when the backend fails: a broken
+    cache is a miss, never an error. ``set`` and ``delete`` swallow backend
+    failures the same way (adapters log and count them).
+    """
+
+    async def get(self, key: str) -> CacheEntry | None: ...
+
+    async def set(self, key: str, entry: CacheEntry, ttl_seconds: int) -> None: ...
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; ``True`` if it was there."""
+        ...
+
+    async def ping(self) -> bool:
+        """``True`` when the backend answers."""
+        ...
+
+
+class SessionRepo(Protocol):
+    """Conversation storage.
+
+    ``get`` returns ``None`` for an unknown session. ``append`` creates the
+    session on first use, appends the messages atomically and keeps only the
+    last ``max_messages``. ``lock`` serialises turns on one session (across
+    processes where the backend allows). Backend failures raise
+    ``StorageUnavailable``.
+    """
+
+    async def get(self, session_id: str) -> Session | None: ...
+
+    async def append(
+        self, session_id: str, user_id: str, messages: Sequence[Message], *, max_messages: int, now: float
+    ) -> Session: ...
+
+    async def delete(self, session_id: str) -> bool:
+        """Remove the session; ``True`` if it existed."""
+        ...
+
+    def lock(self, session_id: str) -> AbstractAsyncContextManager[None]: ...
+
+    async def ping(self) -> bool: ...
+
+
+class FeedbackDetector(Protocol):
+    """Reads a follow-up prompt for complaints about the previous answer."""
+
+    def analyze(self, prompt: str, previous_answer: str) -> FeedbackVerdict: ...
+
+
+class FeedbackRepo(Protocol):
+    """The record of complaints and blacklisted cache keys.
+
+    ``record`` stores one report and returns the key's updated quality (a third
+    report blacklists the key). ``is_blacklisted`` is ``False`` for unknown keys.
+    """
+
+    async def record(self, report: FeedbackReport, *, now: float) -> CacheKeyQuality: ...
+
+    async def blacklist(self, cache_key: str, *, reason: str, now: float) -> None: ...
+
+    async def clear_blacklist(self, cache_key: str) -> bool:
+        """Lift the blacklist; ``True`` if the key was blacklisted."""
+        ...
+
+    async def is_blacklisted(self, cache_key: str) -> bool: ...
+
+    async def count_use(self, cache_key: str) -> None:
+        """Note one cache hit on ``cache_key`` (the denominator of its problem rate)."""
+        ...
+
+    async def problematic(self, limit: int) -> list[CacheKeyQuality]:
+        """Keys with at least one report, most reported first."""
+        ...
+
+
+class Clock(Protocol):
+    """Wall time for records, monotonic time for durations."""
+
+    def now(self) -> float: ...
+
+    def monotonic(self) -> float: ...

@@ -1,0 +1,100 @@
+"""Request validation and defaults (SPEC §3).
+
+Absent and zero are different: ``temperature: 0`` is a real greedy request and
+``maxTokens: 0`` is refused, where the original silently replaced both.
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+from domain.catalogue import Catalogue
+from domain.errors import InvalidRequest
+from domain.models import GenerationRequest
+
+MAX_TEMPERATURE = 2.0
+# For models the catalogue does not know, the cap is unknown; refuse only the absurd.
+UNKNOWN_MODEL_TOKEN_CAP = 1_000_000
+
+
+class GenerateFields(msgspec.Struct, frozen=True, kw_only=True):
+    """The generation request as any transport received it, before defaults."""
+
+    prompt: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    system: str | None = None
+    system_prompt: str | None = None
+
+
+class RequestLimits(msgspec.Struct, frozen=True, kw_only=True):
+    max_prompt_chars: int = 100_000
+    default_max_tokens: int = 4096
+    default_temperature: float = 0.7
+
+
+class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
+    """Who is asking: taken from headers, metadata or message fields."""
+
+    request_id: str = ""
+    user_id: str = ""
+    session_id: str = ""
+    skip_cache_read: bool = False
+
+
+def check_prompt(prompt: str | None, limits: RequestLimits) -> str:
+    if prompt is None or not prompt.strip():
+        raise InvalidRequest("prompt is required and must not be empty")
+    if len(prompt) > limits.max_prompt_chars:
+        raise InvalidRequest(
+            f"prompt is too long: {len(prompt)} characters, the limit is {limits.max_prompt_chars}"
+        )
+    return prompt
+
+
+def check_session_pair(user_id: str, session_id: str) -> None:
+    if bool(user_id) != bool(session_id):
+        raise InvalidRequest("X-User-ID and X-Session-ID must be sent together to use a session")
+
+
+def build_request(
+    fields: GenerateFields, *, catalogue: Catalogue, limits: RequestLimits, context: RequestContext
+) -> GenerationRequest:
+    prompt = check_prompt(fields.prompt, limits)
+    check_session_pair(context.user_id, context.session_id)
+    resolution = catalogue.resolve(fields.model or "", fields.provider or "")
+    cap = resolution.info.max_output_tokens if resolution.info else UNKNOWN_MODEL_TOKEN_CAP
+    if cap <= 0:
+        raise InvalidRequest(f"model '{resolution.model}' does not generate text")
+    return GenerationRequest(
+        prompt=prompt,
+        model=resolution.model,
+        provider=resolution.provider,
+        max_tokens=_max_tokens(fields.max_tokens, cap, limits, resolution.model),
+        temperature=_temperature(fields.temperature, limits),
+        system=fields.system if fields.system else (fields.system_prompt or ""),
+        request_id=context.request_id,
+        user_id=context.user_id,
+        session_id=context.session_id,
+        skip_cache_read=context.skip_cache_read,
+    )
+
+
+def _max_tokens(value: int | None, cap: int, limits: RequestLimits, model: str) -> int:
+    if value is None:
+        return min(limits.default_max_tokens, cap)
+    if isinstance(value, bool) or value < 1 or value > cap:
+        raise InvalidRequest(f"maxTokens must be between 1 and {cap} for model '{model}', got {value}")
+    return value
+
+
+def _temperature(value: float | None, limits: RequestLimits) -> float:
+    if value is None:
+        return limits.default_temperature
+    if isinstance(value, bool) or not math.isfinite(value) or not 0.0 <= value <= MAX_TEMPERATURE:
+        raise InvalidRequest(f"temperature must be between 0.0 and {MAX_TEMPERATURE}, got {value}")
+    return float(value)
