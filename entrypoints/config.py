@@ -1,0 +1,207 @@
+"""Settings: parsed once at startup from flags, the environment and ``.env`` (SPEC §2, §14).
+
+Precedence: command-line flags, then the process environment, then a ``.env``
+file in the working directory, then the embedded defaults. Every field maps to
+the environment variable of the same name in upper case. A wrong value stops
+the start with a message that names the variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+from dotenv import dotenv_values
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+OptionalPort = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    # Process and listeners
+    host: str = "0.0.0.0"
+    http_port: Port = 8090
+    ws_port: OptionalPort = 8091
+    grpc_port: OptionalPort = 50051
+    metrics_port: OptionalPort = 0
+    workers: Positive = 1
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_prompts: bool = False
+    in_mode: str = ""
+    shutdown_grace_seconds: Seconds = 20.0
+    # Requests
+    default_provider: str = ""
+    max_tokens: Positive = 4096
+    temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0)] = 0.7
+    max_prompt_chars: Positive = 100_000
+    max_request_bytes: Positive = 1_048_576
+    batch_max_items: Positive = 1000
+    # Worker pool
+    pool_max_concurrent: Positive = 512
+    pool_queue_size: NonNegative = 2048
+    pool_max_wait_seconds: Seconds = 30.0
+    # Cache
+    cache_enabled: bool = True
+    cache_ttl: Positive = 3600
+    cache_backend: Literal["memory", "redis"] = "memory"
+    cache_max_entries: Positive = 10_000
+    redis_url: str = ""
+    redis_timeout_seconds: Seconds = 0.5
+    # Sessions and persistence
+    session_backend: Literal["memory", "redis", "postgres"] = "memory"
+    use_redis_cache: bool = False
+    postgres_url: str = ""
+    postgres_pool_max: Positive = 10
+    session_max_messages: Positive = 100
+    session_context_window: NonNegative = 50
+    session_cache_ttl: Positive = 86_400
+    enable_cache_feedback: bool = True
+    # Providers
+    mock_provider_enabled: bool = True
+    mock_latency_ms: Annotated[float, msgspec.Meta(ge=0)] = 20.0
+    aws_enabled: bool = False
+    aws_region: str = "us-east-1"
+    aws_bedrock_endpoint_url: str = ""
+    aws_bearer_token_bedrock: str = ""
+    aws_access_key_id: str = ""
+    aws_secret_access_key: str = ""
+    aws_session_token: str = ""
+    aws_default_model: str = ""
+    azure_api_key: str = ""
+    azure_ad_token: str = ""
+    azure_endpoint: str = ""
+    azure_api_version: str = "2024-10-21"
+    azure_default_model: str = "gpt-4.1"
+    azure_deployments: str = ""
+    openai_base_url: str = ""
+    openai_api_key: str = ""
+    openai_models: str = ""
+    openai_default_model: str = ""
+    provider_max_retries: NonNegative = 2
+    provider_connect_timeout: Seconds = 5.0
+    provider_first_byte_timeout: Seconds = 60.0
+    provider_idle_timeout: Seconds = 60.0
+    circuit_failure_threshold: Positive = 5
+    circuit_reset_seconds: Seconds = 30.0
+    # Protection
+    api_keys: str = ""
+    metrics_auth: bool = False
+    rate_limit_enabled: bool = False
+    rate_limit_rps: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    rate_limit_burst: Positive = 20
+    rate_limit_global_rps: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    cors_allow_all_origins: bool = False
+    cors_allowed_origins: str = ""
+    cors_allow_methods: str = "GET,POST,PUT,DELETE,OPTIONS,PATCH"
+    cors_allow_headers: str = (
+        "Origin,Content-Type,Accept,Authorization,X-Request-ID,X-User-ID,X-Session-ID,X-API-Key,Cache-Control"
+    )
+    cors_expose_headers: str = "Content-Length,Content-Type,X-Request-ID,X-Gateway-Overhead-Ms,Retry-After"
+    cors_allow_credentials: bool = False
+    cors_max_age: NonNegative = 43_200
+    enable_tls: bool = False
+    tls_cert_path: str = ""
+    tls_key_path: str = ""
+    ws_max_frame_bytes: Positive = 1_048_576
+    grpc_max_message_bytes: Positive = 16_777_216
+    # Observability
+    otel_exporter_otlp_endpoint: str = ""
+    otel_service_name: str = "mcp-server-ai"
+
+    @property
+    def development(self) -> bool:
+        return self.in_mode.lower() == "development"
+
+    @property
+    def azure_enabled(self) -> bool:
+        return bool(self.azure_endpoint and (self.azure_api_key.strip() or self.azure_ad_token))
+
+    @property
+    def openai_enabled(self) -> bool:
+        return bool(self.openai_base_url or self.openai_api_key)
+
+    @property
+    def bedrock_enabled(self) -> bool:
+        return self.aws_enabled or bool(self.aws_access_key_id or self.aws_bearer_token_bedrock)
+
+
+_FIELDS = {name.upper(): name for name in Settings.__struct_fields__}
+_FLAGS = {"http": "HTTP_PORT", "ws": "WS_PORT", "grpc": "GRPC_PORT", "workers": "WORKERS"}
+
+
+def parse_flags(argv: Sequence[str]) -> dict[str, str]:
+    """Flags as env overrides; the original's single-dash spellings (``-http=8090``) work too."""
+    parser = argparse.ArgumentParser(prog="mcp-server-ai", add_help=True)
+    for flag in _FLAGS:
+        parser.add_argument(f"--{flag}", f"-{flag}", dest=flag)
+    parser.add_argument("--debug", "-debug", action="store_true")
+    args = parser.parse_args(list(argv))
+    overrides = {env: str(getattr(args, flag)) for flag, env in _FLAGS.items() if getattr(args, flag)}
+    if args.debug:
+        overrides["LOG_LEVEL"] = "debug"
+    return overrides
+
+
+def load_settings(
+    argv: Sequence[str] = (), environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+) -> Settings:
+    values: dict[str, str | None] = {}
+    if dotenv is not None and dotenv.is_file():
+        values.update(dotenv_values(dotenv))
+    values.update(os.environ if environ is None else environ)
+    values.update(parse_flags(argv))
+    raw = {field: value.strip() for env, field in _FIELDS.items() if (value := values.get(env)) is not None}
+    if "log_level" in raw:
+        raw["log_level"] = raw["log_level"].lower()
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_explain(exc, raw)) from None
+    _check(settings)
+    return settings
+
+
+def _explain(exc: msgspec.ValidationError, raw: Mapping[str, str]) -> str:
+    message = str(exc)
+    field = message.rsplit("$.", 1)[-1].strip("`' ") if "$." in message else ""
+    if field in raw:
+        return f"{field.upper()}={raw[field]!r} is not valid: {message.split(' - at ')[0]}"
+    return message
+
+
+def _check(settings: Settings) -> None:
+    if settings.cache_backend == "redis" and not settings.redis_url:
+        raise ConfigError("CACHE_BACKEND=redis needs REDIS_URL")
+    if settings.session_backend == "redis" and not settings.redis_url:
+        raise ConfigError("SESSION_BACKEND=redis needs REDIS_URL")
+    if settings.session_backend == "postgres" and not settings.postgres_url:
+        raise ConfigError("SESSION_BACKEND=postgres needs POSTGRES_URL")
+    if settings.use_redis_cache and not settings.redis_url:
+        raise ConfigError("USE_REDIS_CACHE=true needs REDIS_URL")
+    for url_var in ("redis_url",):
+        url = getattr(settings, url_var)
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"{url_var.upper()} must start with redis://, rediss:// or unix://")
+    if settings.enable_tls:
+        for var in ("tls_cert_path", "tls_key_path"):
+            path = getattr(settings, var)
+            if not path or not Path(path).is_file():
+                raise ConfigError(f"ENABLE_TLS=true needs {var.upper()} to name a readable file, got {path!r}")
+    ports = [p for p in (settings.http_port, settings.ws_port, settings.grpc_port, settings.metrics_port) if p]
+    if len(ports) != len(set(ports)):
+        raise ConfigError(f"HTTP_PORT, WS_PORT, GRPC_PORT and METRICS_PORT must differ, got {ports}")
+
+
+def split_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]

@@ -1,0 +1,42 @@
+"""The Litestar application for the HTTP port (SPEC §4)."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from domain.errors import DomainError
+from entrypoints.config import Settings
+from entrypoints.container import VERSION, Container
+from entrypoints.http.deps import HttpDeps
+from entrypoints.http.errors import handle_domain_error, handle_http_exception, handle_unexpected
+from entrypoints.http.middleware import ASGIApp, RequestIdMiddleware
+from entrypoints.http.routes_admin import build_admin_routes
+from entrypoints.http.routes_generate import build_generation_routes
+
+
+def create_litestar(container: Container, settings: Settings) -> Litestar:
+    deps = HttpDeps.from_container(container)
+    return Litestar(
+        route_handlers=[*build_generation_routes(deps), *build_admin_routes(deps)],
+        exception_handlers={
+            DomainError: handle_domain_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        request_max_body_size=settings.max_request_bytes,
+        openapi_config=OpenAPIConfig(
+            title="MCP Server AI",
+            version=VERSION,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        logging_config=None,
+        debug=False,
+    )
+
+
+def create_http_app(container: Container, settings: Settings) -> ASGIApp:
+    return RequestIdMiddleware(create_litestar(container, settings), tls=settings.enable_tls)

@@ -1,0 +1,92 @@
+"""Server-Sent Events (SPEC §4.2): framing, heartbeat, errors, disconnects.
+
+The use-case's events are pumped by one producer task into a small bounded
+queue; the response drains it. That lets the response send a ``: ping``
+comment after 15 s of silence without disturbing the producer, and lets the
+handler wait for the first event before committing to a 200, so that a refusal
+that happens early (a foreign session, a full pool) is still a proper status.
+When the client goes away the response is cancelled, and it cancels the
+producer, which cancels the upstream call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import msgspec
+
+from domain.errors import DomainError
+from entrypoints.request_context import current_request_id
+from entrypoints.wire import error_chunk_json
+
+log = logging.getLogger("mcp.sse")
+
+HEARTBEAT_SECONDS = 15.0
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+PING = b": ping\n\n"
+_encode = msgspec.json.Encoder().encode
+_DONE = object()
+
+
+def frame(payload: object) -> bytes:
+    return b"data: " + _encode(payload) + b"\n\n"
+
+
+class EventPump:
+    """Runs ``source`` in its own task and hands its frames to the response."""
+
+    def __init__(self, source: AsyncIterator[Any], render: Callable[[Any], bytes]) -> None:
+        self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=64)
+        self._task = asyncio.create_task(self._produce(source, render))
+
+    async def _produce(self, source: AsyncIterator[Any], render: Callable[[Any], bytes]) -> None:
+        try:
+            async for event in source:
+                await self._queue.put(render(event))
+        except DomainError as exc:
+            await self._queue.put(exc)
+        except Exception as exc:  # the stream has started: report, never hang
+            log.exception("stream failed")
+            await self._queue.put(DomainError(f"stream failed: {type(exc).__name__}"))
+        await self._queue.put(_DONE)
+
+    async def first(self) -> bytes | DomainError | None:
+        """The first frame, the error that came instead, or ``None`` for an empty stream."""
+        item = await self._queue.get()
+        if item is _DONE:
+            return None
+        if isinstance(item, DomainError | bytes):
+            return item
+        raise TypeError(f"unexpected item {item!r}")
+
+    async def rest(self, heartbeat: float = HEARTBEAT_SECONDS) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(heartbeat):
+                        item = await self._queue.get()
+                except TimeoutError:
+                    yield PING
+                    continue
+                if item is _DONE:
+                    return
+                if isinstance(item, DomainError):
+                    yield frame(error_chunk_json(item, current_request_id()))
+                    return
+                assert isinstance(item, bytes)
+                yield item
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        if not self._task.done():
+            self._task.cancel()
+
+
+async def stream_after(first: bytes, pump: EventPump) -> AsyncIterator[bytes]:
+    yield first
+    async for item in pump.rest():
+        yield item

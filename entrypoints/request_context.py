@@ -1,0 +1,27 @@
+"""Who the current request is, for log lines and error bodies, on every transport."""
+
+from __future__ import annotations
+
+import uuid
+from contextvars import ContextVar
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+user_id_var: ContextVar[str] = ContextVar("user_id", default="")
+session_id_var: ContextVar[str] = ContextVar("session_id", default="")
+
+MAX_REQUEST_ID_LENGTH = 128
+
+
+def new_request_id() -> str:
+    return "req-" + uuid.uuid4().hex
+
+
+def accept_request_id(candidate: str | None) -> str:
+    """The caller's id when it is sane, else a fresh one."""
+    if candidate and len(candidate) <= MAX_REQUEST_ID_LENGTH and candidate.isprintable():
+        return candidate
+    return new_request_id()
+
+
+def current_request_id() -> str:
+    return request_id_var.get()

@@ -1,0 +1,130 @@
+"""Runs every listener in one asyncio event loop (SPEC §2).
+
+The ASGI server is driven programmatically so that HTTP, WebSocket and gRPC
+share the loop, the container and the shutdown: on SIGTERM/SIGINT the
+listeners stop accepting, in-flight requests and streams get up to
+``SHUTDOWN_GRACE_SECONDS`` to finish, then pools and clients are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import uvicorn
+from dependency_injector import providers
+
+from entrypoints.config import Settings
+from entrypoints.container import Container
+from entrypoints.http.app import create_http_app
+from entrypoints.http.middleware import ASGIApp
+
+log = logging.getLogger("mcp.server")
+
+
+class _QuietSignalsServer(uvicorn.Server):
+    """uvicorn, minus its own signal handling: the gateway stops all listeners together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Listener:
+    """One ASGI app on one port."""
+
+    def __init__(self, name: str, app: ASGIApp, port: int, settings: Settings) -> None:
+        self.name = name
+        self.port = port
+        tls: dict[str, Any] = {}
+        if settings.enable_tls:
+            tls = {"ssl_certfile": settings.tls_cert_path, "ssl_keyfile": settings.tls_key_path}
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=port,
+            loop="none",
+            http="httptools",
+            ws="websockets-sansio",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            date_header=False,
+            ws_max_size=settings.ws_max_frame_bytes,
+            ws_ping_interval=20.0,
+            ws_ping_timeout=20.0,
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+            backlog=4096,
+            **tls,
+        )
+        self.server = _QuietSignalsServer(config)
+        self._reuse_port = settings.workers > 1 or _reuse_port_requested()
+        self._settings = settings
+
+    async def serve(self) -> None:
+        sockets = [_reuse_port_socket(self._settings.host, self.port)] if self._reuse_port else None
+        await self.server.serve(sockets=sockets)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+
+
+def _reuse_port_requested() -> bool:
+    import os
+
+    return os.environ.get("MCP_REUSE_PORT") == "1"
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+ExtraListener = Callable[[Container, Settings], Awaitable[Callable[[], Awaitable[None]]]]
+
+
+def build_container(settings: Settings) -> Container:
+    container = Container()
+    container.settings.override(providers.Object(settings))
+    return container
+
+
+async def serve(settings: Settings, container: Container | None = None) -> None:
+    container = container or build_container(settings)
+    await _maybe_await(container.init_resources())
+    listeners = [Listener("http", create_http_app(container, settings), settings.http_port, settings)]
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_requested.set)
+    tasks = [asyncio.create_task(listener.serve(), name=listener.name) for listener in listeners]
+    for listener in listeners:
+        log.info("listening", extra={"listener": listener.name, "port": listener.port})
+    stopper = asyncio.create_task(stop_requested.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
+    for listener in listeners:
+        listener.stop()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    stopper.cancel()
+    await _maybe_await(container.shutdown_resources())
+    for task in done:
+        if task is not stopper and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    log.info("stopped")
+
+
+async def _maybe_await(result: object) -> None:
+    if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+        await result
