@@ -29,7 +29,11 @@ class GetCacheStats:
     async def execute(self, limit: int) -> CacheStats:
         if not 1 <= limit <= MAX_STATS_LIMIT:
             raise InvalidRequest(f"limit must be between 1 and {MAX_STATS_LIMIT}, got {limit}")
-        counters = {**self._cache.stats(), "reports": self._feedback.reports, "retired": self._feedback.retired}
+        counters = {
+            **self._cache.stats(),
+            "reports": self._feedback.reports,
+            "retired": self._feedback.retired,
+        }
         return CacheStats(
             counters=counters,
             problematic=await self._repo.problematic(limit),

@@ -16,9 +16,7 @@ from domain.ports import Clock, SessionRepo
 
 
 class Conversations:
-    def __init__(
-        self, *, repo: SessionRepo, clock: Clock, max_messages: int, context_window: int
-    ) -> None:
+    def __init__(self, *, repo: SessionRepo, clock: Clock, max_messages: int, context_window: int) -> None:
         self._repo = repo
         self._clock = clock
         self._max_messages = max_messages
@@ -64,9 +62,7 @@ class Conversations:
                 created_at=now,
             ),
         )
-        await self._repo.append(
-            request.session_id, request.user_id, turn, max_messages=self._max_messages, now=now
-        )
+        await self._repo.append(request.session_id, request.user_id, turn, max_messages=self._max_messages, now=now)
         self.turns_recorded += 1
 
     async def owned(self, session_id: str, user_id: str) -> Session:

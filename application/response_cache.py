@@ -7,15 +7,13 @@ only complete, non-empty answers are stored.
 
 from __future__ import annotations
 
+from domain.accounting import entry_from_answer
 from domain.models import Answer, CacheEntry, GenerationRequest
 from domain.ports import Cache, Clock, FeedbackRepo
-from domain.accounting import entry_from_answer
 
 
 class ResponseCache:
-    def __init__(
-        self, *, cache: Cache, feedback: FeedbackRepo, clock: Clock, ttl_seconds: int, enabled: bool
-    ) -> None:
+    def __init__(self, *, cache: Cache, feedback: FeedbackRepo, clock: Clock, ttl_seconds: int, enabled: bool) -> None:
         self._cache = cache
         self._feedback = feedback
         self._clock = clock

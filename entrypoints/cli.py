@@ -33,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(settings: Settings) -> None:
+    from entrypoints.listeners import build_listeners
     from entrypoints.server import serve
 
     try:
@@ -42,7 +43,7 @@ def _run(settings: Settings) -> None:
     except ImportError:  # uvloop is optional: plain asyncio works, a little slower
         runner = asyncio.Runner()
     with runner:
-        runner.run(serve(settings))
+        runner.run(serve(settings, build_listeners))
 
 
 def _supervise(settings: Settings, args: list[str]) -> int:
@@ -66,13 +67,13 @@ def _supervise(settings: Settings, args: list[str]) -> int:
 def _migrate(settings: Settings) -> int:
     from entrypoints.migrate import run_migrations
 
-    return run_migrations(settings)
+    return int(run_migrations(settings))
 
 
 def _hash_key(args: list[str]) -> int:
     from entrypoints.hash_key import hash_key_command
 
-    return hash_key_command(args)
+    return int(hash_key_command(args))
 
 
 if __name__ == "__main__":

@@ -84,7 +84,9 @@ class Container(containers.DeclarativeContainer):
     catalogue = providers.Singleton(build_catalogue, settings)
     limits = providers.Singleton(
         lambda s: RequestLimits(
-            max_prompt_chars=s.max_prompt_chars, default_max_tokens=s.max_tokens, default_temperature=s.temperature
+            max_prompt_chars=s.max_prompt_chars,
+            default_max_tokens=s.max_tokens,
+            default_temperature=s.temperature,
         ),
         settings,
     )

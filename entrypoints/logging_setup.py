@@ -18,13 +18,16 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, var in (("requestId", request_id_var), ("userId", user_id_var), ("sessionId", session_id_var)):
+        for key, var in (
+            ("requestId", request_id_var),
+            ("userId", user_id_var),
+            ("sessionId", session_id_var),
+        ):
             value = var.get()
             if value:
                 entry[key] = value

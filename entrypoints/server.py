@@ -13,15 +13,14 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 import uvicorn
 from dependency_injector import providers
 
 from entrypoints.config import Settings
 from entrypoints.container import Container
-from entrypoints.http.app import create_http_app
 from entrypoints.http.middleware import ASGIApp
 
 log = logging.getLogger("mcp.server")
@@ -35,8 +34,23 @@ class _QuietSignalsServer(uvicorn.Server):
         yield
 
 
-class Listener:
-    """One ASGI app on one port."""
+class Listener(Protocol):
+    """A server on one port that runs until told to stop."""
+
+    name: str
+    port: int
+
+    async def serve(self) -> None:
+        """Accept and serve until ``stop``; return once in-flight work has drained."""
+        ...
+
+    def stop(self) -> None:
+        """Stop accepting; let in-flight requests finish within the grace period."""
+        ...
+
+
+class AsgiListener:
+    """One ASGI app on one port, served by uvicorn."""
 
     def __init__(self, name: str, app: ASGIApp, port: int, settings: Settings) -> None:
         self.name = name
@@ -91,19 +105,19 @@ def _reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-ExtraListener = Callable[[Container, Settings], Awaitable[Callable[[], Awaitable[None]]]]
-
-
 def build_container(settings: Settings) -> Container:
     container = Container()
     container.settings.override(providers.Object(settings))
     return container
 
 
-async def serve(settings: Settings, container: Container | None = None) -> None:
+ListenerFactory = Callable[[Container, Settings], Sequence[Listener]]
+
+
+async def serve(settings: Settings, build_listeners: ListenerFactory, container: Container | None = None) -> None:
     container = container or build_container(settings)
     await _maybe_await(container.init_resources())
-    listeners = [Listener("http", create_http_app(container, settings), settings.http_port, settings)]
+    listeners = build_listeners(container, settings)
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -23,10 +23,10 @@ class GenerateBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     prompt: str | None = None
     model: str | None = None
     provider: str | None = None
-    maxTokens: int | None = None  # noqa: N815 - the wire name
+    maxTokens: int | None = None
     temperature: float | None = None
     system: str | None = None
-    systemPrompt: str | None = None  # noqa: N815
+    systemPrompt: str | None = None
 
     def fields(self) -> GenerateFields:
         return GenerateFields(

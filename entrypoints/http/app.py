@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from litestar import Litestar
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
@@ -39,4 +41,4 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
 
 
 def create_http_app(container: Container, settings: Settings) -> ASGIApp:
-    return RequestIdMiddleware(create_litestar(container, settings), tls=settings.enable_tls)
+    return RequestIdMiddleware(cast(ASGIApp, create_litestar(container, settings)), tls=settings.enable_tls)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from litestar import Request
 
@@ -44,7 +45,7 @@ class HttpDeps:
     def from_container(cls, container: Container) -> HttpDeps:
         return cls(**{name: getattr(container, name)() for name in cls.__dataclass_fields__})
 
-    def context(self, request: Request[object, object, object]) -> RequestContext:
+    def context(self, request: Request[Any, Any, Any]) -> RequestContext:
         headers = request.headers
         user_id = headers.get("x-user-id", "").strip()
         session_id = headers.get("x-session-id", "").strip()

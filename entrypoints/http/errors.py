@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
@@ -60,11 +61,11 @@ def domain_error_response(error: errors.DomainError) -> Response[object]:
     return error_response(error.message, error.code, status, error.retry_after)
 
 
-def handle_domain_error(_: Request[object, object, object], exc: errors.DomainError) -> Response[object]:
+def handle_domain_error(_: Request[Any, Any, Any], exc: errors.DomainError) -> Response[object]:
     return domain_error_response(exc)
 
 
-def handle_http_exception(_: Request[object, object, object], exc: HTTPException) -> Response[object]:
+def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[object]:
     if isinstance(exc, ValidationException):
         return error_response(_validation_message(exc), "invalid_request", 400)
     if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
@@ -75,7 +76,7 @@ def handle_http_exception(_: Request[object, object, object], exc: HTTPException
     return error_response(exc.detail, code, exc.status_code)
 
 
-def handle_unexpected(_: Request[object, object, object], exc: Exception) -> Response[object]:
+def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
     log.exception("unexpected error", exc_info=exc)
     return error_response("internal error", "internal_error", 500)
 

@@ -56,7 +56,13 @@ def session_json(session: Session) -> dict[str, object]:
         "updatedAt": session.updated_at,
         "messageCount": len(session.messages),
         "messages": [
-            {"role": m.role, "content": m.content, "model": m.model, "tokens": m.tokens, "timestamp": m.created_at}
+            {
+                "role": m.role,
+                "content": m.content,
+                "model": m.model,
+                "tokens": m.tokens,
+                "timestamp": m.created_at,
+            }
             for m in session.messages
         ],
     }

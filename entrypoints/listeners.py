@@ -1,0 +1,17 @@
+"""Which listeners the process runs: HTTP always; WebSocket and gRPC when their ports are set."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from entrypoints.config import Settings
+from entrypoints.container import Container
+from entrypoints.http.app import create_http_app
+from entrypoints.server import AsgiListener, Listener
+
+
+def build_listeners(container: Container, settings: Settings) -> Sequence[Listener]:
+    listeners: list[Listener] = [
+        AsgiListener("http", create_http_app(container, settings), settings.http_port, settings)
+    ]
+    return listeners
