@@ -1,0 +1,51 @@
+"""Shared pieces of the Bedrock adapter tests: a fake server, a client with dummy credentials, calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from adapters.bedrock_provider import BedrockProvider, SystemSupport, open_bedrock_client
+from domain.catalogue import Catalogue
+from domain.catalogue_data import AWS_MODELS, DEFAULT_MODELS
+from domain.models import Message, ProviderCall, ProviderChunk
+from tests.fakes.bedrock import FakeBedrock
+
+CLAUDE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+TITAN = "amazon.titan-text-express-v1"
+ACCESS_KEY = "AKIDEXAMPLE"
+CATALOGUE = Catalogue(AWS_MODELS, configured=("aws",), default_models=DEFAULT_MODELS)
+
+
+def make_call(
+    prompt: str = "hello bedrock",
+    *,
+    model: str = CLAUDE,
+    history: tuple[Message, ...] = (),
+    system: str = "",
+    max_tokens: int = 256,
+    temperature: float = 0.5,
+) -> ProviderCall:
+    return ProviderCall(
+        model=model,
+        messages=(*history, Message(role="user", content=prompt)),
+        max_tokens=max_tokens,
+        temperature=temperature,
+        system=system,
+    )
+
+
+@asynccontextmanager
+async def bedrock_provider(
+    fake: FakeBedrock, *, supports_system: SystemSupport = CATALOGUE, **client_options: Any
+) -> AsyncIterator[BedrockProvider]:
+    """A provider on its own client, with dummy SigV4 keys unless ``client_options`` say otherwise."""
+    options: dict[str, Any] = {"access_key_id": ACCESS_KEY, "secret_access_key": "fake-secret", "read_timeout": 10.0}
+    options.update(client_options)
+    async with open_bedrock_client(region="us-east-1", endpoint_url=fake.url, **options) as client:
+        yield BedrockProvider(client, supports_system=supports_system)
+
+
+async def collect(provider: BedrockProvider, call: ProviderCall) -> list[ProviderChunk]:
+    return [chunk async for chunk in provider.stream(call)]
