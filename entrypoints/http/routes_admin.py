@@ -11,6 +11,7 @@ from litestar.params import Parameter
 from application.get_status import Status
 from domain.errors import InvalidRequest
 from domain.models import CacheKeyQuality, Session
+from entrypoints.http.body import JsonBody, documented
 from entrypoints.http.deps import HttpDeps
 from entrypoints.wire import InvalidateBody, model_json
 
@@ -100,8 +101,16 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
             "limit": stats.limit,
         }
 
-    @post("/api/v1/cache/invalidate", status_code=200, summary="Remove and blacklist a cache key (admin)")
-    async def invalidate(data: InvalidateBody) -> dict[str, object]:
+    invalidate_body = JsonBody(InvalidateBody)
+
+    @post(
+        "/api/v1/cache/invalidate",
+        status_code=200,
+        summary="Remove and blacklist a cache key (admin)",
+        operation_class=documented(InvalidateBody),
+    )
+    async def invalidate(request: AnyRequest) -> dict[str, object]:
+        data = await invalidate_body.read(request)
         await deps.invalidate_cache_key.execute(data.cache_key, data.reason)
         return {"message": "Cache invalidated successfully", "cache_key": data.cache_key, "blacklisted": True}
 

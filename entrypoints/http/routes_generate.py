@@ -14,6 +14,7 @@ from domain.accounting import format_rate, format_seconds
 from domain.errors import DomainError, InvalidRequest
 from domain.models import Answer, StreamDelta, StreamEvent
 from domain.validation import check_prompt
+from entrypoints.http.body import JsonBody, documented
 from entrypoints.http.deps import HttpDeps
 from entrypoints.http.errors import domain_error_response, error_response
 from entrypoints.http.sse import SSE_HEADERS, EventPump, frame, stream_after
@@ -93,25 +94,45 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
                 items.append(exc)
         return items
 
-    @post("/api/v1/generate", status_code=200, summary="Generate one answer")
-    async def generate(request: AnyRequest, data: GenerateBody) -> Response[Any]:
+    generate_body, batch_body, validate_body = JsonBody(GenerateBody), JsonBody(BatchBody), JsonBody(ValidateBody)
+
+    @post("/api/v1/generate", status_code=200, summary="Generate one answer", operation_class=documented(GenerateBody))
+    async def generate(request: AnyRequest) -> Response[Any]:
+        data = await generate_body.read(request)
         answer = await deps.generate.execute(deps.build(data.fields(), deps.context(request)))
         return Response(answer_json(answer), headers=overhead_header(answer))
 
-    @post("/api/v1/generate/stream", status_code=200, summary="Stream one answer as Server-Sent Events")
-    async def generate_stream(request: AnyRequest, data: GenerateBody) -> Response[Any]:
+    @post(
+        "/api/v1/generate/stream",
+        status_code=200,
+        summary="Stream one answer as Server-Sent Events",
+        operation_class=documented(GenerateBody),
+    )
+    async def generate_stream(request: AnyRequest) -> Response[Any]:
+        data = await generate_body.read(request)
         generation = deps.build(data.fields(), deps.context(request))
         return await sse_response(deps.generate_stream.execute(generation), render_stream_event)
 
-    @post("/api/v1/generate/batch", status_code=200, summary="Generate many answers in parallel")
-    async def generate_batch(request: AnyRequest, data: BatchBody) -> dict[str, object]:
+    @post(
+        "/api/v1/generate/batch",
+        status_code=200,
+        summary="Generate many answers in parallel",
+        operation_class=documented(BatchBody),
+    )
+    async def generate_batch(request: AnyRequest) -> Response[Any]:
+        data = await batch_body.read(request)
         outcomes, summary = await deps.generate_batch.execute(batch_items(request, data))
         results = [BatchItemResult(index=i, outcome=outcome) for i, outcome in enumerate(outcomes)]
-        return {"responses": [batch_item_json(r) for r in results], **batch_summary_json(summary)}
+        return Response({"responses": [batch_item_json(r) for r in results], **batch_summary_json(summary)})
 
-    @post("/api/v1/generate/batch/stream", status_code=200, summary="Batch results as Server-Sent Events")
-    async def generate_batch_stream(request: AnyRequest, data: BatchBody) -> Response[Any]:
-        items = batch_items(request, data)
+    @post(
+        "/api/v1/generate/batch/stream",
+        status_code=200,
+        summary="Batch results as Server-Sent Events",
+        operation_class=documented(BatchBody),
+    )
+    async def generate_batch_stream(request: AnyRequest) -> Response[Any]:
+        items = batch_items(request, await batch_body.read(request))
 
         def render(event: BatchItemResult | BatchSummary) -> bytes:
             if isinstance(event, BatchSummary):
@@ -120,8 +141,14 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
 
         return await sse_response(deps.generate_batch_stream.execute(items), render)
 
-    @post("/api/v1/validate", status_code=200, summary="Check a prompt without generating")
-    async def validate(data: ValidateBody) -> Response[Any]:
+    @post(
+        "/api/v1/validate",
+        status_code=200,
+        summary="Check a prompt without generating",
+        operation_class=documented(ValidateBody),
+    )
+    async def validate(request: AnyRequest) -> Response[Any]:
+        data = await validate_body.read(request)
         try:
             check_prompt(data.prompt, deps.limits)
         except InvalidRequest as exc:
