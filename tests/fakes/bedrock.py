@@ -7,10 +7,10 @@ a SigV4 (scope service ``bedrock``) or bearer ``Authorization`` and a body that
 botocore's own ``bedrock-runtime`` model accepts; otherwise the fake answers as
 Bedrock does (403, 400 ``ValidationException``). Errors carry ``x-amzn-ErrorType``.
 
-The answer is deterministic: ``answer_for`` the last user text, split into
-``Script.chunks`` deltas; usage counts whitespace-separated words (see
-``usage_for``) unless the script fixes the numbers. Each test scripts the fake
-through ``fake.script`` and reads ``fake.requests`` afterwards.
+The answer is deterministic (``tests.fakes.bedrock_script``): ``answer_for``
+the last user text, split into ``Script.chunks`` deltas; usage counts words
+(``usage_for``) unless the script fixes the numbers. Each test scripts the
+fake through ``fake.script`` and reads ``fake.requests`` afterwards.
 
 Run alone for demos and benchmarks: ``python -m tests.fakes.bedrock --port 8300``.
 """
@@ -25,12 +25,33 @@ import re
 import socket
 import struct
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
 
 from tests.fakes import eventstream
 from tests.fakes._http11 import Exchange, HttpRequest, HttpServer
 from tests.fakes.bedrock_schema import RequestInvalid, validate_request
+from tests.fakes.bedrock_script import (
+    Failure,
+    HttpFailure,
+    RecordedRequest,
+    Reset,
+    Script,
+    StreamException,
+    answer_for,
+    split_chunks,
+    usage_for,
+)
+
+__all__ = [
+    "FakeBedrock",
+    "HttpFailure",
+    "RecordedRequest",
+    "Reset",
+    "Script",
+    "StreamException",
+    "answer_for",
+    "split_chunks",
+    "usage_for",
+]
 
 ERROR_STATUS = {
     "ValidationException": 400,
@@ -49,85 +70,6 @@ _OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream"}
 _ROUTE = re.compile(r"^/model/(?P<model>.+)/(?P<operation>converse|converse-stream)$")
 
 
-@dataclass(frozen=True)
-class HttpFailure:
-    """Answer the call with an HTTP error, as Bedrock's front end does."""
-
-    error_type: str
-    message: str = "scripted failure"
-    retry_after: str | None = None
-
-
-@dataclass(frozen=True)
-class StreamException:
-    """An ``exception`` frame after ``after_chunks`` text deltas (streams only)."""
-
-    exception_type: str = "modelStreamErrorException"
-    after_chunks: int = 1
-    message: str = "scripted stream failure"
-
-
-@dataclass(frozen=True)
-class Reset:
-    """Reset the TCP connection after ``after_chunks`` text deltas (0, or a non-stream call: before any byte)."""
-
-    after_chunks: int = 1
-
-
-Failure = HttpFailure | StreamException | Reset
-
-
-@dataclass
-class Script:
-    """What the fake does for the next calls. ``fail_first=None`` fails every call."""
-
-    first_byte_delay: float = 0.0
-    chunk_delay: float = 0.0
-    chunks: int = 3
-    stop_reason: str = "end_turn"
-    failure: Failure | None = None
-    fail_first: int | None = None
-    answer: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-
-
-@dataclass
-class RecordedRequest:
-    """One request as the fake received it, and how it ended."""
-
-    operation: str
-    model_id: str
-    headers: dict[str, str]
-    body: Any
-    status: int = 0
-    closed_early: bool = False
-    reset_by_fake: bool = False
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-def answer_for(text: str) -> str:
-    return f"Bedrock answers: {text}"
-
-
-def usage_for(body: dict[str, Any], answer: str) -> tuple[int, int]:
-    """(inputTokens, outputTokens) the fake reports: words sent, words answered."""
-    texts = [block.get("text", "") for block in body.get("system", [])]
-    texts += [block.get("text", "") for message in body.get("messages", []) for block in message["content"]]
-    return sum(len(text.split()) for text in texts), len(answer.split())
-
-
-def split_chunks(text: str, count: int) -> list[str]:
-    count = max(1, min(count, len(text)))
-    step, extra = divmod(len(text), count)
-    pieces, start = [], 0
-    for index in range(count):
-        end = start + step + (1 if index < extra else 0)
-        pieces.append(text[start:end])
-        start = end
-    return pieces
-
-
 class FakeBedrock:
     """The fake server. ``async with FakeBedrock() as fake:`` gives ``fake.url``."""
 
@@ -137,7 +79,6 @@ class FakeBedrock:
         self.url = ""
         self._host = host
         self._server = HttpServer(self._handle, host=host, port=port)
-        self._failures_served = 0
         self._arrived = asyncio.Condition()
 
     async def __aenter__(self) -> FakeBedrock:
@@ -188,7 +129,7 @@ class FakeBedrock:
         if refusal is not None:
             return _send_error(exchange, record, refusal)
         await asyncio.sleep(self.script.first_byte_delay)
-        failure = self._next_failure()
+        failure = self.script.next_failure()
         if record.operation == "Converse" and isinstance(failure, StreamException):
             failure = HttpFailure(failure.exception_type[0].upper() + failure.exception_type[1:], failure.message)
         if isinstance(failure, HttpFailure):
@@ -214,15 +155,6 @@ class FakeBedrock:
         except RequestInvalid as exc:
             return HttpFailure("ValidationException", str(exc))
         return None
-
-    def _next_failure(self) -> Failure | None:
-        script = self.script
-        if script.failure is None:
-            return None
-        if script.fail_first is not None and self._failures_served >= script.fail_first:
-            return None
-        self._failures_served += 1
-        return script.failure
 
     def _outcome(self, record: RecordedRequest) -> tuple[str, dict[str, int]]:
         last_user = next(m for m in reversed(record.body["messages"]) if m["role"] == "user")
