@@ -1,0 +1,189 @@
+"""The ``SessionRepo`` contract, run against memory, Redis, PostgreSQL, and PostgreSQL behind a Redis copy."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from adapters.cached_sessions import CachedSessionRepo
+from adapters.memory_sessions import MemorySessionRepo
+from adapters.postgres_sessions import PostgresSessionRepo
+from adapters.redis_sessions import RedisSessionRepo
+from domain.models import Message
+from domain.ports import SessionRepo
+from tests.conftest import open_pg_pool, open_redis_client
+
+T0 = 1_700_000_000.5
+
+
+@pytest.fixture(params=["memory", "redis", "postgres", "postgres+redis"])
+async def repo(request: pytest.FixtureRequest) -> AsyncIterator[SessionRepo]:
+    backend = request.param
+    if backend == "memory":
+        yield MemorySessionRepo()
+    elif backend == "redis":
+        async with open_redis_client(request.getfixturevalue("redis_url")) as client:
+            yield RedisSessionRepo(client, ttl_seconds=600, key_prefix=request.getfixturevalue("redis_prefix"))
+    elif backend == "postgres":
+        async with open_pg_pool(request.getfixturevalue("postgres_url")) as pool:
+            yield PostgresSessionRepo(pool)
+    else:
+        async with (
+            open_pg_pool(request.getfixturevalue("postgres_url")) as pool,
+            open_redis_client(request.getfixturevalue("redis_url")) as client,
+        ):
+            copy = RedisSessionRepo(client, ttl_seconds=600, key_prefix=request.getfixturevalue("redis_prefix"))
+            yield CachedSessionRepo(PostgresSessionRepo(pool), copy)
+
+
+def new_id() -> str:
+    return f"s-{uuid.uuid4().hex}"
+
+
+def user(text: str, at: float = T0) -> Message:
+    return Message(role="user", content=text, created_at=at)
+
+
+def assistant(text: str, at: float = T0, key: str = "ai:abc") -> Message:
+    return Message(role="assistant", content=text, model="mock-model", tokens=7, cache_key=key, created_at=at)
+
+
+async def test_an_unknown_session_is_none(repo: SessionRepo) -> None:
+    assert await repo.get(new_id()) is None
+
+
+async def test_the_first_append_creates_the_session_for_its_user(repo: SessionRepo) -> None:
+    sid = new_id()
+
+    session = await repo.append(sid, "alice", [user("hola")], max_messages=10, now=T0)
+
+    assert session.id == sid
+    assert session.user_id == "alice"
+    assert session.messages == (user("hola"),)
+    assert session.created_at == pytest.approx(T0)
+    assert session.updated_at == pytest.approx(T0)
+    assert await repo.get(sid) == session
+
+
+async def test_every_message_field_survives_the_round_trip(repo: SessionRepo) -> None:
+    sid = new_id()
+    turn = [user("¿Qué es un closure?", T0 + 0.25), assistant("Una función con su entorno ✓", T0 + 1.5, "ai:k1")]
+
+    await repo.append(sid, "alice", turn, max_messages=10, now=T0 + 2)
+
+    stored = await repo.get(sid)
+    assert stored is not None
+    assert stored.messages == tuple(turn)
+
+
+async def test_appends_keep_their_order_and_the_creation_time(repo: SessionRepo) -> None:
+    sid = new_id()
+    await repo.append(sid, "alice", [user("one"), assistant("two")], max_messages=10, now=T0)
+
+    session = await repo.append(sid, "alice", [user("three"), assistant("four")], max_messages=10, now=T0 + 60)
+
+    assert [m.content for m in session.messages] == ["one", "two", "three", "four"]
+    assert session.created_at == pytest.approx(T0)
+    assert session.updated_at == pytest.approx(T0 + 60)
+    assert await repo.get(sid) == session
+
+
+async def test_only_the_last_max_messages_are_kept(repo: SessionRepo) -> None:
+    sid = new_id()
+    for turn in range(4):
+        await repo.append(sid, "alice", [user(f"q{turn}"), assistant(f"a{turn}")], max_messages=5, now=T0 + turn)
+
+    session = await repo.get(sid)
+
+    assert session is not None
+    assert [m.content for m in session.messages] == ["a1", "q2", "a2", "q3", "a3"]
+
+
+async def test_the_session_keeps_the_user_who_created_it(repo: SessionRepo) -> None:
+    sid = new_id()
+    await repo.append(sid, "alice", [user("mine")], max_messages=10, now=T0)
+
+    session = await repo.append(sid, "mallory", [user("also mine?")], max_messages=10, now=T0 + 1)
+
+    assert session.user_id == "alice"
+
+
+async def test_sessions_do_not_share_messages(repo: SessionRepo) -> None:
+    first, second = new_id(), new_id()
+    await repo.append(first, "alice", [user("for the first")], max_messages=10, now=T0)
+    await repo.append(second, "bob", [user("for the second")], max_messages=10, now=T0)
+
+    stored = await repo.get(first)
+
+    assert stored is not None
+    assert [m.content for m in stored.messages] == ["for the first"]
+
+
+async def test_delete_removes_a_session_and_says_whether_it_existed(repo: SessionRepo) -> None:
+    sid = new_id()
+    await repo.append(sid, "alice", [user("bye")], max_messages=10, now=T0)
+
+    assert await repo.delete(sid) is True
+    assert await repo.get(sid) is None
+    assert await repo.delete(sid) is False
+
+
+async def test_a_deleted_session_starts_afresh(repo: SessionRepo) -> None:
+    sid = new_id()
+    await repo.append(sid, "alice", [user("old")], max_messages=10, now=T0)
+    await repo.delete(sid)
+
+    session = await repo.append(sid, "bob", [user("new")], max_messages=10, now=T0 + 5)
+
+    assert session.user_id == "bob"
+    assert [m.content for m in session.messages] == ["new"]
+    assert session.created_at == pytest.approx(T0 + 5)
+
+
+async def test_turns_holding_the_lock_run_one_at_a_time(repo: SessionRepo) -> None:
+    sid = new_id()
+    seen: list[int] = []
+
+    async def turn(n: int) -> None:
+        async with repo.lock(sid):
+            before = await repo.get(sid)
+            seen.append(len(before.messages) if before else 0)
+            await asyncio.sleep(0.01)  # give another turn every chance to cut in
+            await repo.append(sid, "alice", [user(f"q{n}"), assistant(f"a{n}")], max_messages=100, now=T0 + n)
+
+    await asyncio.gather(*(turn(n) for n in range(6)))
+
+    session = await repo.get(sid)
+    assert session is not None
+    assert sorted(seen) == [0, 2, 4, 6, 8, 10]
+    contents = [m.content for m in session.messages]
+    assert len(contents) == 12
+    assert all(contents[i][1:] == contents[i + 1][1:] for i in range(0, 12, 2))
+
+
+async def test_the_lock_of_one_session_does_not_block_another(repo: SessionRepo) -> None:
+    first, second = new_id(), new_id()
+
+    async with repo.lock(first):
+        async with asyncio.timeout(10):
+            async with repo.lock(second):
+                await repo.append(second, "bob", [user("not blocked")], max_messages=10, now=T0)
+
+    assert await repo.get(second) is not None
+
+
+async def test_the_lock_is_free_again_after_a_failed_turn(repo: SessionRepo) -> None:
+    sid = new_id()
+    with pytest.raises(RuntimeError):
+        async with repo.lock(sid):
+            raise RuntimeError("the provider failed")
+
+    async with asyncio.timeout(10), repo.lock(sid):
+        await repo.append(sid, "alice", [user("next turn")], max_messages=10, now=T0)
+
+
+async def test_a_working_store_answers_ping(repo: SessionRepo) -> None:
+    assert await repo.ping() is True
