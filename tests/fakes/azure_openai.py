@@ -21,7 +21,7 @@ import asyncio
 import itertools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
@@ -31,15 +31,17 @@ from tests.fakes._http11 import Exchange, HttpRequest, HttpServer
 
 FailureKind = Literal[
     "rate_limit", "server_error", "unavailable", "auth", "forbidden", "content_filter",
-    "reset", "hang", "reset_mid_stream", "error_event",
+    "reset", "hang", "reset_mid_stream", "stall_mid_stream", "error_event",
 ]
 DEFAULT_DEPLOYMENTS = frozenset({
     "DeepSeek-R1", "DeepSeek-R1-0528", "DeepSeek-V3-0324", "gpt-4.1", "gpt-4o", "gpt-5-chat", "o4-mini",
     "Llama-3.3-70B-Instruct", "grok-3",
 })
 _STATUS_FAILURES: dict[str, tuple[int, bytes]] = {
-    "server_error": (500, wire.SERVER_ERROR_BODY), "unavailable": (503, wire.UNAVAILABLE_BODY),
-    "auth": (401, wire.AZURE_AUTH_BODY), "forbidden": (403, wire.FORBIDDEN_BODY),
+    "server_error": (500, wire.SERVER_ERROR_BODY),
+    "unavailable": (503, wire.UNAVAILABLE_BODY),
+    "auth": (401, wire.AZURE_AUTH_BODY),
+    "forbidden": (403, wire.FORBIDDEN_BODY),
     "content_filter": (400, wire.CONTENT_FILTER_BODY),
 }
 _SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
@@ -85,9 +87,17 @@ class _Route:
 class FakeAzureOpenAI:
     """Azure OpenAI and plain OpenAI on one local port; start it in-process or run the module."""
 
-    def __init__(self, *, api_key: str = "test-key", ad_token: str = "test-entra-token",
-                 deployments: frozenset[str] = DEFAULT_DEPLOYMENTS, openai_models: frozenset[str] | None = None,
-                 host: str = "127.0.0.1", port: int = 0, script: Script | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str = "test-key",
+        ad_token: str = "test-entra-token",
+        deployments: frozenset[str] = DEFAULT_DEPLOYMENTS,
+        openai_models: frozenset[str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        script: Script | None = None,
+    ) -> None:
         self.api_key = api_key
         self.ad_token = ad_token
         self.deployments = deployments
@@ -99,6 +109,7 @@ class FakeAzureOpenAI:
         self._host = host
         self._ids = itertools.count(1)
         self._closed_early = asyncio.Event()
+        self._arrived = asyncio.Event()
 
     # ---- lifecycle and test helpers -------------------------------------------------------------
 
@@ -129,13 +140,24 @@ class FakeAzureOpenAI:
         """The OpenAI-compatible base URL (``OPENAI_BASE_URL``)."""
         return f"{self.url}/v1"
 
-    def fail(self, kind: FailureKind, *, times: int | None = None, retry_after: float = 2.0,
-             after_chunks: int = 1) -> None:
+    def fail(
+        self, kind: FailureKind, *, times: int | None = None, retry_after: float = 2.0, after_chunks: int = 1
+    ) -> None:
         self.script.failure = Failure(kind, times, retry_after, after_chunks)
 
-    async def wait_closed_early(self, timeout: float = 10.0) -> ReceivedRequest:
-        """The first request whose client went away before its answer was complete."""
-        await asyncio.wait_for(self._closed_early.wait(), timeout)
+    async def wait_requests(self, count: int, within: float = 10.0) -> None:
+        """Until ``count`` requests have arrived (to act while an answer is still under way)."""
+        async with asyncio.timeout(within):
+            while len(self.requests) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    async def wait_closed_early(self, count: int = 1, within: float = 10.0) -> ReceivedRequest:
+        """Until ``count`` clients went away before their answer was complete; returns the first such request."""
+        async with asyncio.timeout(within):
+            while sum(r.closed_early for r in self.requests) < count:
+                self._closed_early.clear()
+                await self._closed_early.wait()
         return next(r for r in self.requests if r.closed_early)
 
     # ---- request handling -----------------------------------------------------------------------
@@ -148,6 +170,7 @@ class FakeAzureOpenAI:
         received = ReceivedRequest(request.method, request.path, request.query, request.headers, body)
         if self.record:
             self.requests.append(received)
+            self._arrived.set()
         exchange.on_closed_early.append(lambda: self._note_closed_early(received))
         route, refusal = self._route(request, body)
         if refusal is None and route is not None:
@@ -206,8 +229,10 @@ class FakeAzureOpenAI:
         ident, created = f"chatcmpl-fake{next(self._ids):08x}", int(time.time())
         if body.get("stream") is True:
             await self._stream(exchange, route, body, answer, (ident, created), failure)
-        elif failure is not None:  # reset_mid_stream / error_event on a whole answer: cut the body short
+        elif failure is not None:  # a mid-answer failure on a whole answer: the body stops part-way
             exchange.start_stream(200, {"content-type": "application/json"})
+            if failure.kind == "stall_mid_stream":
+                await asyncio.Event().wait()
             exchange.send_chunk(wire.completion_body(ident, created, route.model, answer)[:20])
             exchange.reset()
         else:
@@ -229,8 +254,10 @@ class FakeAzureOpenAI:
             exchange.reset()
             return True
         if failure.kind == "rate_limit":
-            headers = {"retry-after": str(math.ceil(failure.retry_after)),
-                       "retry-after-ms": str(int(failure.retry_after * 1000))}
+            headers = {
+                "retry-after": str(math.ceil(failure.retry_after)),
+                "retry-after-ms": str(int(failure.retry_after * 1000)),
+            }
             exchange.respond(429, wire.rate_limit_body(route.api_version or "v1", failure.retry_after), headers)
             return True
         if failure.kind in _STATUS_FAILURES:
@@ -238,8 +265,15 @@ class FakeAzureOpenAI:
             return True
         return False
 
-    async def _stream(self, exchange: Exchange, route: _Route, body: dict[str, Any], answer: wire.Answer,
-                      ident: tuple[str, int], failure: Failure | None) -> None:
+    async def _stream(
+        self,
+        exchange: Exchange,
+        route: _Route,
+        body: dict[str, Any],
+        answer: wire.Answer,
+        ident: tuple[str, int],
+        failure: Failure | None,
+    ) -> None:
         with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         writer = wire.ChunkWriter(ident[0], ident[1], route.model, with_usage=with_usage)
         exchange.start_stream(200, _SSE_HEADERS)
@@ -249,7 +283,7 @@ class FakeAzureOpenAI:
         delay = self.script.chunk_delay_ms / 1000
         for index, piece in enumerate(answer.pieces):
             if failure is not None and index == failure.after_chunks:
-                self._fail_mid_stream(exchange, failure)
+                await self._fail_mid_stream(exchange, failure)
                 return
             if delay:
                 await asyncio.sleep(delay)
@@ -258,7 +292,9 @@ class FakeAzureOpenAI:
         exchange.send_chunk(tail + writer.usage(answer) + wire.DONE if with_usage else tail + wire.DONE)
         exchange.end_stream()
 
-    def _fail_mid_stream(self, exchange: Exchange, failure: Failure) -> None:
+    async def _fail_mid_stream(self, exchange: Exchange, failure: Failure) -> None:
+        if failure.kind == "stall_mid_stream":
+            await asyncio.Event().wait()  # until the client goes away
         if failure.kind == "error_event":
             exchange.send_chunk(b"data: " + wire.SERVER_ERROR_BODY + b"\n\n")
             exchange.end_stream()

@@ -1,0 +1,77 @@
+"""Shared pieces of the Azure OpenAI / OpenAI-compatible adapter tests: providers wired to the fake."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from adapters.azure_openai_provider import AzureOpenAIProvider, create_azure_client
+from adapters.openai_provider import OpenAICompatibleProvider, create_openai_client, parse_openai_models
+from domain.models import Message, ProviderCall, ProviderChunk
+from tests.fakes.azure_openai import FakeAzureOpenAI
+
+
+def make_call(
+    prompt: str = "hello brave world",
+    *,
+    model: str = "gpt-4o",
+    history: tuple[Message, ...] = (),
+    system: str = "",
+    max_tokens: int = 256,
+    temperature: float = 0.5,
+) -> ProviderCall:
+    return ProviderCall(
+        model=model,
+        messages=(*history, Message(role="user", content=prompt)),
+        max_tokens=max_tokens,
+        temperature=temperature,
+        system=system,
+        request_id="req-1",
+    )
+
+
+@asynccontextmanager
+async def azure_provider(
+    fake: FakeAzureOpenAI,
+    *,
+    api_key: str | None = None,
+    ad_token: str = "",
+    deployments: str = "",
+    first_byte_timeout: float = 10.0,
+    idle_timeout: float = 10.0,
+) -> AsyncIterator[AzureOpenAIProvider]:
+    client = create_azure_client(
+        endpoint=fake.url + "/",
+        api_key=(fake.api_key if api_key is None else api_key) if not ad_token else "",
+        ad_token=ad_token,
+        connect_timeout=2.0,
+        first_byte_timeout=first_byte_timeout,
+        idle_timeout=idle_timeout,
+    )
+    try:
+        yield AzureOpenAIProvider(
+            client, deployments=deployments, first_byte_timeout=first_byte_timeout, idle_timeout=idle_timeout
+        )
+    finally:
+        await client.close()
+
+
+@asynccontextmanager
+async def openai_provider(
+    fake: FakeAzureOpenAI, *, api_key: str | None = None, models: str = "gpt-4o-mini,o3-mini"
+) -> AsyncIterator[OpenAICompatibleProvider]:
+    client = create_openai_client(
+        base_url=fake.openai_base_url, api_key=fake.api_key if api_key is None else api_key, connect_timeout=2.0
+    )
+    try:
+        yield OpenAICompatibleProvider(client, models=parse_openai_models(models))
+    finally:
+        await client.close()
+
+
+async def collect(chunks: AsyncIterator[ProviderChunk]) -> list[ProviderChunk]:
+    return [chunk async for chunk in chunks]
+
+
+def text_of(chunks: list[ProviderChunk]) -> str:
+    return "".join(chunk.text for chunk in chunks)
