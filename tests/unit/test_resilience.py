@@ -73,8 +73,9 @@ class Clock:
 
 
 def retrying(inner: ScriptedProvider, sleeps: Sleeps, *, max_retries: int = 3) -> RetryingProvider:
-    return RetryingProvider(inner, max_retries=max_retries, base_delay=0.5, max_delay=4.0, sleep=sleeps,
-                            random=lambda: 1.0)
+    return RetryingProvider(
+        inner, max_retries=max_retries, base_delay=0.5, max_delay=4.0, sleep=sleeps, random=lambda: 1.0
+    )
 
 
 async def collect(chunks: AsyncIterator[ProviderChunk]) -> list[ProviderChunk]:
@@ -93,8 +94,7 @@ async def test_throttling_and_5xx_are_retried_with_exponential_backoff_until_an_
 
 async def test_backoff_is_full_jitter_capped_at_max_delay() -> None:
     inner, sleeps = ScriptedProvider(*(UpstreamError("x") for _ in range(5))), Sleeps()
-    provider = RetryingProvider(inner, max_retries=5, base_delay=1.0, max_delay=3.0, sleep=sleeps,
-                                random=lambda: 0.5)
+    provider = RetryingProvider(inner, max_retries=5, base_delay=1.0, max_delay=3.0, sleep=sleeps, random=lambda: 0.5)
     await provider.generate(CALL)
     assert sleeps.delays == [0.5, 1.0, 1.5, 1.5, 1.5]
 
@@ -269,8 +269,24 @@ async def test_stream_failures_before_the_first_chunk_count_towards_opening() ->
 async def test_retries_stop_as_soon_as_the_inner_circuit_opens() -> None:
     clock, sleeps = Clock(), Sleeps()
     inner = ScriptedProvider(*(UpstreamError("down") for _ in range(10)))
-    provider = RetryingProvider(breaker(inner, clock, threshold=2), max_retries=5, sleep=sleeps,
-                                random=lambda: 0.0)
+    provider = RetryingProvider(breaker(inner, clock, threshold=2), max_retries=5, sleep=sleeps, random=lambda: 0.0)
     with pytest.raises(CircuitOpen):
         await provider.generate(CALL)
     assert inner.calls == 2
+
+
+async def test_a_cancelled_trial_frees_the_slot_and_leaves_the_circuit_half_open() -> None:
+    clock, inner = Clock(), ScriptedProvider(*(UpstreamError("down") for _ in range(3)))
+    provider = breaker(inner, clock)
+    await fail_times(provider, 3)
+    clock.now += 30
+    inner.gate = asyncio.Event()
+    trial = asyncio.create_task(provider.generate(CALL))
+    await asyncio.sleep(0)
+    trial.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+    assert provider.state == "half_open"
+    inner.gate.set()
+    assert await provider.generate(CALL) == DONE
+    assert provider.state == "closed"
