@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
+from application.closing import closing_iterator
 from application.pipeline import GenerationPipeline
 from domain.accounting import answer_from_cache
 from domain.models import (
@@ -39,10 +40,12 @@ class GenerateStream:
                 events = self._replay(prepared.cached, request, prepared.key, started)
             else:
                 events = self._relay(request, prepared.call, prepared.key, started)
-            async for event in events:
-                if isinstance(event, StreamEnd):
-                    await pipeline.finish(request, event.answer)
-                yield event
+            # A consumer that stops early must close the inner generators at once, not at GC time.
+            async with closing_iterator(events):
+                async for event in events:
+                    if isinstance(event, StreamEnd):
+                        await pipeline.finish(request, event.answer)
+                    yield event
 
     async def _replay(
         self, entry: CacheEntry, request: GenerationRequest, key: str, started: float
@@ -62,12 +65,13 @@ class GenerateStream:
         usage, finish_reason = ZERO_USAGE, "stop"
         async with pipeline.pool.slot():
             upstream_started = pipeline.clock.monotonic()
-            async for chunk in provider.stream(call):
-                if chunk.text:
-                    yield StreamDelta(content=chunk.text, index=len(parts))
-                    parts.append(chunk.text)
-                usage = chunk.usage or usage
-                finish_reason = chunk.finish_reason or finish_reason
+            async with closing_iterator(provider.stream(call)) as chunks:
+                async for chunk in chunks:
+                    if chunk.text:
+                        yield StreamDelta(content=chunk.text, index=len(parts))
+                        parts.append(chunk.text)
+                    usage = chunk.usage or usage
+                    finish_reason = chunk.finish_reason or finish_reason
             upstream_ms = pipeline.elapsed_ms(upstream_started)
         answer = Answer(
             content="".join(parts),

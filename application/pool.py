@@ -40,7 +40,7 @@ class WorkerPool:
         self.active += 1
         try:
             yield
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):  # the caller went away: a stream closed early
             self.cancelled += 1
             raise
         except Exception:
