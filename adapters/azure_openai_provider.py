@@ -62,8 +62,7 @@ def parse_deployments(spec: str) -> dict[str, str]:
 
 def _not_found(code: str | None, deployment: str, message: str) -> str:
     if code == "DeploymentNotFound":
-        return (f"unknown deployment '{deployment}' on the Azure OpenAI resource ({message}); "
-                "check AZURE_DEPLOYMENTS")
+        return f"unknown deployment '{deployment}' on the Azure OpenAI resource ({message}); check AZURE_DEPLOYMENTS"
     return f"Azure OpenAI answered 404 for deployment '{deployment}' ({message}); check AZURE_ENDPOINT"
 
 
@@ -94,8 +93,9 @@ class AzureOpenAIProvider:
             info = self._models.get(model.lower())
             for key in {model.lower(), *((n.lower() for n in (info.id, *info.aliases)) if info else ())}:
                 self._deployments[key] = deployment
-        self._chat = ChatCompletions(client, hints=_HINTS, first_byte_timeout=first_byte_timeout,
-                                     idle_timeout=idle_timeout)
+        self._chat = ChatCompletions(
+            client, hints=_HINTS, first_byte_timeout=first_byte_timeout, idle_timeout=idle_timeout
+        )
 
     @property
     def name(self) -> str:
@@ -115,4 +115,3 @@ class AzureOpenAIProvider:
 
     def stream(self, call: ProviderCall) -> AsyncIterator[ProviderChunk]:
         return self._chat.stream(call, self.target(call.model))
-

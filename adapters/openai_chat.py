@@ -77,8 +77,9 @@ class Hints:
 class ChatCompletions:
     """One ``AsyncOpenAI``/``AsyncAzureOpenAI`` client speaking chat completions for a provider adapter."""
 
-    def __init__(self, client: openai.AsyncOpenAI, *, hints: Hints, first_byte_timeout: float,
-                 idle_timeout: float) -> None:
+    def __init__(
+        self, client: openai.AsyncOpenAI, *, hints: Hints, first_byte_timeout: float, idle_timeout: float
+    ) -> None:
         self._create = client.chat.completions.create
         self._hints = hints
         self._first_byte = first_byte_timeout
@@ -98,7 +99,8 @@ class ChatCompletions:
             content=(choice.message.content or "") if choice else "",
             model=call.model,
             usage=Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
-            if usage else Usage(),
+            if usage
+            else Usage(),
             finish_reason=(choice.finish_reason or "stop") if choice else "stop",
         )
 
@@ -119,8 +121,9 @@ class ChatCompletions:
             async for chunk in chunks:
                 yield chunk
 
-    async def _events(self, upstream: Any, first_byte_deadline: float,
-                      target: Target) -> AsyncGenerator[ProviderChunk, None]:
+    async def _events(
+        self, upstream: Any, first_byte_deadline: float, target: Target
+    ) -> AsyncGenerator[ProviderChunk, None]:
         finish_reason: str | None = None
         usage: Usage | None = None
         deadline, waiting_for = first_byte_deadline, "the first byte"
@@ -137,8 +140,7 @@ class ChatCompletions:
                 raise translate_error(exc, self._hints, target.name) from exc
             deadline, waiting_for = asyncio.get_running_loop().time() + self._idle, "the next chunk"
             if event.usage is not None:
-                usage = Usage(prompt_tokens=event.usage.prompt_tokens,
-                              completion_tokens=event.usage.completion_tokens)
+                usage = Usage(prompt_tokens=event.usage.prompt_tokens, completion_tokens=event.usage.completion_tokens)
             for choice in event.choices:
                 if choice.delta is not None and choice.delta.content:
                     yield ProviderChunk(text=choice.delta.content)
@@ -184,11 +186,11 @@ def translate_error(exc: openai.OpenAIError, hints: Hints, target: str) -> Upstr
 def _status_error(exc: openai.APIStatusError, hints: Hints, target: str) -> UpstreamError:
     status, message, provider = exc.status_code, upstream_message(exc), hints.provider
     if isinstance(exc, openai.RateLimitError):
-        return UpstreamRateLimited(f"{provider} is throttling requests: {message}",
-                                   retry_after=retry_after_seconds(exc.response.headers))
+        return UpstreamRateLimited(
+            f"{provider} is throttling requests: {message}", retry_after=retry_after_seconds(exc.response.headers)
+        )
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return UpstreamAuthError(f"{provider} refused the credentials ({status}): {message}; "
-                                 f"check {hints.credentials}")
+        return UpstreamAuthError(f"{provider} refused the credentials ({status}): {message}; check {hints.credentials}")
     if isinstance(exc, openai.NotFoundError):
         return UpstreamAuthError(hints.not_found(exc.code, target, message))
     if status == 408:

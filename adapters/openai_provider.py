@@ -65,15 +65,22 @@ def _model_info(item: str, default_max_output: int, default_context: int) -> Mod
     if max_output < 1 or context < max_output:
         raise ValueError(f"OPENAI_MODELS: '{item}' needs 1 <= max_output <= context")
     return ModelInfo(
-        id=name, name=name, provider="openai", max_output_tokens=max_output, context_window=context,
-        description=f"{name} on the OpenAI-compatible server", capabilities=("text-generation",),
+        id=name,
+        name=name,
+        provider="openai",
+        max_output_tokens=max_output,
+        context_window=context,
+        description=f"{name} on the OpenAI-compatible server",
+        capabilities=("text-generation",),
         reasoning=looks_like_reasoning_model(name),
     )
 
 
 def _not_found(code: str | None, model: str, message: str) -> str:
-    return (f"model '{model}' is not available on the OpenAI-compatible server ({message}); "
-            "check OPENAI_MODELS and OPENAI_BASE_URL")
+    return (
+        f"model '{model}' is not available on the OpenAI-compatible server ({message}); "
+        "check OPENAI_MODELS and OPENAI_BASE_URL"
+    )
 
 
 _HINTS = Hints(provider="openai", credentials="OPENAI_API_KEY", not_found=_not_found)
@@ -96,8 +103,9 @@ class OpenAICompatibleProvider:
         idle_timeout: float = 30.0,
     ) -> None:
         self._models = {m.id.lower(): m for m in models}
-        self._chat = ChatCompletions(client, hints=_HINTS, first_byte_timeout=first_byte_timeout,
-                                     idle_timeout=idle_timeout)
+        self._chat = ChatCompletions(
+            client, hints=_HINTS, first_byte_timeout=first_byte_timeout, idle_timeout=idle_timeout
+        )
 
     @property
     def name(self) -> str:
@@ -105,8 +113,9 @@ class OpenAICompatibleProvider:
 
     def target(self, model: str) -> Target:
         info = self._models.get(model.lower())
-        return Target(name=info.id if info else model,
-                      reasoning=info.reasoning if info else looks_like_reasoning_model(model))
+        return Target(
+            name=info.id if info else model, reasoning=info.reasoning if info else looks_like_reasoning_model(model)
+        )
 
     async def generate(self, call: ProviderCall) -> Completion:
         return await self._chat.generate(call, self.target(call.model))

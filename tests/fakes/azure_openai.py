@@ -22,21 +22,27 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
 from tests.fakes import openai_wire as wire
 from tests.fakes._http11 import Exchange, HttpRequest, HttpServer
+from tests.fakes.openai_script import Failure, FailureKind, ReceivedRequest, Script
 
-FailureKind = Literal[
-    "rate_limit", "server_error", "unavailable", "auth", "forbidden", "content_filter",
-    "reset", "hang", "reset_mid_stream", "stall_mid_stream", "error_event",
-]
-DEFAULT_DEPLOYMENTS = frozenset({
-    "DeepSeek-R1", "DeepSeek-R1-0528", "DeepSeek-V3-0324", "gpt-4.1", "gpt-4o", "gpt-5-chat", "o4-mini",
-    "Llama-3.3-70B-Instruct", "grok-3",
-})
+DEFAULT_DEPLOYMENTS = frozenset(
+    {
+        "DeepSeek-R1",
+        "DeepSeek-R1-0528",
+        "DeepSeek-V3-0324",
+        "gpt-4.1",
+        "gpt-4o",
+        "gpt-5-chat",
+        "o4-mini",
+        "Llama-3.3-70B-Instruct",
+        "grok-3",
+    }
+)
 _STATUS_FAILURES: dict[str, tuple[int, bytes]] = {
     "server_error": (500, wire.SERVER_ERROR_BODY),
     "unavailable": (503, wire.UNAVAILABLE_BODY),
@@ -45,36 +51,6 @@ _STATUS_FAILURES: dict[str, tuple[int, bytes]] = {
     "content_filter": (400, wire.CONTENT_FILTER_BODY),
 }
 _SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
-
-
-@dataclass
-class Failure:
-    """How calls fail: ``times`` = fail the first K calls then succeed (``None``: always)."""
-
-    kind: FailureKind
-    times: int | None = None
-    retry_after: float = 2.0
-    after_chunks: int = 1
-
-
-@dataclass
-class Script:
-    """Per-test behaviour: latency before the first byte, stream chunk count and pacing, failure."""
-
-    latency_ms: float = 0.0
-    chunk_delay_ms: float = 0.0
-    chunks: int | None = None
-    failure: Failure | None = None
-
-
-@dataclass
-class ReceivedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-    closed_early: bool = False
 
 
 @dataclass

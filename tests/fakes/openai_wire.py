@@ -12,12 +12,25 @@ from typing import Any
 
 import msgspec
 
-KNOWN_API_VERSIONS = frozenset({
-    "2024-02-01", "2024-06-01", "2024-10-21", "2024-02-15-preview", "2024-03-01-preview",
-    "2024-05-01-preview", "2024-07-01-preview", "2024-08-01-preview", "2024-09-01-preview",
-    "2024-10-01-preview", "2024-12-01-preview", "2025-01-01-preview", "2025-02-01-preview",
-    "2025-03-01-preview", "2025-04-01-preview",
-})
+KNOWN_API_VERSIONS = frozenset(
+    {
+        "2024-02-01",
+        "2024-06-01",
+        "2024-10-21",
+        "2024-02-15-preview",
+        "2024-03-01-preview",
+        "2024-05-01-preview",
+        "2024-07-01-preview",
+        "2024-08-01-preview",
+        "2024-09-01-preview",
+        "2024-10-01-preview",
+        "2024-12-01-preview",
+        "2025-01-01-preview",
+        "2025-02-01-preview",
+        "2025-03-01-preview",
+        "2025-04-01-preview",
+    }
+)
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
@@ -43,8 +56,7 @@ class Answer:
         return "".join(self.pieces)
 
 
-def answer_for(messages: list[dict[str, Any]], *, chunks: int | None = None,
-               max_tokens: int | None = None) -> Answer:
+def answer_for(messages: list[dict[str, Any]], *, chunks: int | None = None, max_tokens: int | None = None) -> Answer:
     """``Echo:`` plus the last user message, one token per word; ``chunks`` stream pieces.
 
     With ``chunks`` larger than the answer the words repeat until there are
@@ -76,25 +88,45 @@ def _pieces(words: list[str], chunks: int | None) -> tuple[str, ...]:
 
 
 def usage(answer: Answer) -> dict[str, int]:
-    return {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
-            "total_tokens": answer.prompt_tokens + answer.completion_tokens}
+    return {
+        "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": answer.completion_tokens,
+        "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+    }
 
 
 def completion_body(ident: str, created: int, model: str, answer: Answer) -> bytes:
-    return encode({
-        "id": ident, "object": "chat.completion", "created": created, "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
-                     "finish_reason": answer.finish_reason, "logprobs": None}],
-        "usage": usage(answer), "system_fingerprint": "fp_fake",
-    })
+    return encode(
+        {
+            "id": ident,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.text},
+                    "finish_reason": answer.finish_reason,
+                    "logprobs": None,
+                }
+            ],
+            "usage": usage(answer),
+            "system_fingerprint": "fp_fake",
+        }
+    )
 
 
 class ChunkWriter:
     """Builds the SSE events of one streamed answer."""
 
     def __init__(self, ident: str, created: int, model: str, *, with_usage: bool) -> None:
-        self._base = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-                      "system_fingerprint": "fp_fake"}
+        self._base = {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": "fp_fake",
+        }
         self._with_usage = with_usage
 
     def event(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
@@ -105,9 +137,20 @@ class ChunkWriter:
 
     def prompt_filter(self) -> bytes:
         """Azure's first event: no choices, the prompt's content-filter verdict."""
-        return b"data: " + encode({"id": "", "object": "", "created": 0, "model": "", "choices": [],
-                                   "prompt_filter_results": [{"prompt_index": 0,
-                                                              "content_filter_results": _FILTER_OK}]}) + b"\n\n"
+        return (
+            b"data: "
+            + encode(
+                {
+                    "id": "",
+                    "object": "",
+                    "created": 0,
+                    "model": "",
+                    "choices": [],
+                    "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": _FILTER_OK}],
+                }
+            )
+            + b"\n\n"
+        )
 
     def delta(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         return self.event([{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}])
@@ -120,8 +163,9 @@ DONE = b"data: [DONE]\n\n"
 _FILTER_OK = {name: {"filtered": False, "severity": "safe"} for name in ("hate", "self_harm", "sexual", "violence")}
 
 
-def error_body(code: str | None, message: str, *, type_: str | None = None, param: str | None = None,
-               **extra: Any) -> bytes:
+def error_body(
+    code: str | None, message: str, *, type_: str | None = None, param: str | None = None, **extra: Any
+) -> bytes:
     return encode({"error": {"code": code, "message": message, "type": type_, "param": param, **extra}})
 
 
@@ -146,8 +190,9 @@ def _check_messages(messages: Any) -> tuple[int, bytes] | None:
         if not isinstance(message, dict) or message.get("role") not in ROLES:
             return invalid(f"Invalid value for 'messages[{i}].role'.", param=f"messages[{i}].role")
         if not isinstance(message.get("content"), str | list):
-            return invalid(f"Invalid type for 'messages[{i}].content': expected a string.",
-                           param=f"messages[{i}].content")
+            return invalid(
+                f"Invalid type for 'messages[{i}].content': expected a string.", param=f"messages[{i}].content"
+            )
     return None
 
 
@@ -155,8 +200,9 @@ def _check_numbers(body: dict[str, Any]) -> tuple[int, bytes] | None:
     for name in ("max_tokens", "max_completion_tokens"):
         value = body.get(name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            return invalid(f"Invalid '{name}': integer below minimum value.", param=name,
-                           code="integer_below_min_value")
+            return invalid(
+                f"Invalid '{name}': integer below minimum value.", param=name, code="integer_below_min_value"
+            )
     temperature = body.get("temperature")
     if temperature is not None and not (isinstance(temperature, int | float) and 0 <= temperature <= 2):
         return invalid("Invalid 'temperature': must be between 0 and 2.", param="temperature")
@@ -165,19 +211,30 @@ def _check_numbers(body: dict[str, Any]) -> tuple[int, bytes] | None:
 
 def _check_stream(body: dict[str, Any]) -> tuple[int, bytes] | None:
     if body.get("stream_options") is not None and body.get("stream") is not True:
-        return invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                       param="stream_options", code="invalid_value")
+        return invalid(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            param="stream_options",
+            code="invalid_value",
+        )
     return None
 
 
 def _check_reasoning(body: dict[str, Any], model: str) -> tuple[int, bytes] | None:
     if "max_tokens" in body:
-        return invalid("Unsupported parameter: 'max_tokens' is not supported with this model. "
-                       "Use 'max_completion_tokens' instead.", param="max_tokens", code="unsupported_parameter")
+        return invalid(
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            param="max_tokens",
+            code="unsupported_parameter",
+        )
     temperature = body.get("temperature")
     if temperature is not None and temperature != 1:
-        return invalid(f"Unsupported value: 'temperature' does not support {temperature} with this model. "
-                       "Only the default (1) value is supported.", param="temperature", code="unsupported_value")
+        return invalid(
+            f"Unsupported value: 'temperature' does not support {temperature} with this model. "
+            "Only the default (1) value is supported.",
+            param="temperature",
+            code="unsupported_value",
+        )
     return None
 
 
@@ -185,29 +242,43 @@ CONTENT_FILTER_BODY = error_body(
     "content_filter",
     "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. "
     "Please modify your prompt and retry.",
-    param="prompt", status=400,
-    innererror={"code": "ResponsibleAIPolicyViolation",
-                "content_filter_result": {**_FILTER_OK, "violence": {"filtered": True, "severity": "medium"},
-                                          "jailbreak": {"filtered": False, "detected": False}}},
+    param="prompt",
+    status=400,
+    innererror={
+        "code": "ResponsibleAIPolicyViolation",
+        "content_filter_result": {
+            **_FILTER_OK,
+            "violence": {"filtered": True, "severity": "medium"},
+            "jailbreak": {"filtered": False, "detected": False},
+        },
+    },
 )
-SERVER_ERROR_BODY = error_body("InternalServerError",
-                               "The server had an error while processing your request. Sorry about that!")
+SERVER_ERROR_BODY = error_body(
+    "InternalServerError", "The server had an error while processing your request. Sorry about that!"
+)
 UNAVAILABLE_BODY = error_body("ServiceUnavailable", "The service is temporarily unable to process your request.")
 AZURE_AUTH_BODY = error_body(
-    "401", "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
-    "valid key for an active subscription and use a correct regional API endpoint for your resource.")
+    "401",
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
+    "valid key for an active subscription and use a correct regional API endpoint for your resource.",
+)
 FORBIDDEN_BODY = error_body("PermissionDenied", "Principal does not have access to API/Operation.")
 DEPLOYMENT_NOT_FOUND_BODY = error_body(
-    "DeploymentNotFound", "The API deployment for this resource does not exist. If you created the "
-    "deployment within the last 5 minutes, please wait a moment and try again.")
+    "DeploymentNotFound",
+    "The API deployment for this resource does not exist. If you created the "
+    "deployment within the last 5 minutes, please wait a moment and try again.",
+)
 RESOURCE_NOT_FOUND_BODY = error_body("404", "Resource not found")
 API_VERSION_BODY = error_body("BadRequest", "API version not supported")
 
 
 def rate_limit_body(api_version: str, seconds: float) -> bytes:
-    return error_body("429", f"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
-                             f"{api_version} have exceeded token rate limit of your current OpenAI S0 pricing "
-                             f"tier. Please retry after {math.ceil(seconds)} seconds.")
+    return error_body(
+        "429",
+        f"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
+        f"{api_version} have exceeded token rate limit of your current OpenAI S0 pricing "
+        f"tier. Please retry after {math.ceil(seconds)} seconds.",
+    )
 
 
 def openai_auth_body(key: str) -> bytes:
@@ -216,5 +287,8 @@ def openai_auth_body(key: str) -> bytes:
 
 
 def model_not_found_body(model: str) -> bytes:
-    return error_body("model_not_found", f"The model `{model}` does not exist or you do not have access to it.",
-                      type_="invalid_request_error")
+    return error_body(
+        "model_not_found",
+        f"The model `{model}` does not exist or you do not have access to it.",
+        type_="invalid_request_error",
+    )

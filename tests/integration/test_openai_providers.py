@@ -66,16 +66,18 @@ async def test_history_is_sent_as_real_messages_and_the_answer_follows_the_last_
     async with azure_provider(fake) as provider:
         completion = await provider.generate(make_call("what is my name", history=HISTORY, system="s"))
     roles = [(m["role"], m["content"]) for m in fake.requests[0].body["messages"]]
-    assert roles == [("system", "s"), ("user", "my name is Ada"), ("assistant", "Hello Ada"),
-                     ("user", "what is my name")]
+    assert roles == [
+        ("system", "s"),
+        ("user", "my name is Ada"),
+        ("assistant", "Hello Ada"),
+        ("user", "what is my name"),
+    ]
     assert completion.content == "Echo: what is my name"
     assert completion.usage.prompt_tokens == 1 + 4 + 2 + 4
 
 
 @pytest.mark.parametrize("model", ["o4-mini", "o4mini", "gpt-5-chat"])
-async def test_reasoning_models_get_max_completion_tokens_and_no_temperature(
-    fake: FakeAzureOpenAI, model: str
-) -> None:
+async def test_reasoning_models_get_max_completion_tokens_and_no_temperature(fake: FakeAzureOpenAI, model: str) -> None:
     async with azure_provider(fake) as provider:
         completion = await provider.generate(make_call(model=model, max_tokens=500, temperature=0.7))
         chunks = await collect(provider.stream(make_call(model=model, max_tokens=500, temperature=0.7)))
@@ -88,8 +90,7 @@ async def test_reasoning_models_get_max_completion_tokens_and_no_temperature(
 async def test_the_fake_refuses_max_tokens_for_a_reasoning_deployment_like_azure(fake: FakeAzureOpenAI) -> None:
     client = openai.AsyncAzureOpenAI(azure_endpoint=fake.url, api_version="2024-10-21", api_key=fake.api_key)
     with pytest.raises(openai.BadRequestError) as caught:
-        await client.chat.completions.create(model="o4-mini", messages=[{"role": "user", "content": "x"}],
-                                             max_tokens=5)
+        await client.chat.completions.create(model="o4-mini", messages=[{"role": "user", "content": "x"}], max_tokens=5)
     await client.close()
     assert caught.value.code == "unsupported_parameter"
 

@@ -15,14 +15,17 @@ from adapters.openai_provider import create_openai_client, parse_openai_models
 def test_openai_models_accept_bare_names_and_ollama_tags_with_their_colon() -> None:
     plain, tagged = parse_openai_models("gpt-4o-mini, llama3.1:8b")
     assert (plain.id, plain.provider, plain.max_output_tokens, plain.context_window) == (
-        "gpt-4o-mini", "openai", 4096, 128000)
+        "gpt-4o-mini",
+        "openai",
+        4096,
+        128000,
+    )
     assert tagged.id == "llama3.1:8b"
 
 
 def test_openai_models_take_an_output_cap_and_a_context_window_after_the_name() -> None:
     [qwen, o3] = parse_openai_models("qwen2.5:7b:8192:32768,o3-mini:100000:200000")
-    assert (qwen.id, qwen.max_output_tokens, qwen.context_window, qwen.reasoning) == (
-        "qwen2.5:7b", 8192, 32768, False)
+    assert (qwen.id, qwen.max_output_tokens, qwen.context_window, qwen.reasoning) == ("qwen2.5:7b", 8192, 32768, False)
     assert (o3.id, o3.max_output_tokens, o3.context_window, o3.reasoning) == ("o3-mini", 100000, 200000, True)
 
 

@@ -1,0 +1,50 @@
+"""What a test can script on the fake OpenAI upstream, and what it records of each request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+FailureKind = Literal[
+    "rate_limit",
+    "server_error",
+    "unavailable",
+    "auth",
+    "forbidden",
+    "content_filter",
+    "reset",
+    "hang",
+    "reset_mid_stream",
+    "stall_mid_stream",
+    "error_event",
+]
+
+
+@dataclass
+class Failure:
+    """How calls fail: ``times`` = fail the first K calls then succeed (``None``: always)."""
+
+    kind: FailureKind
+    times: int | None = None
+    retry_after: float = 2.0
+    after_chunks: int = 1
+
+
+@dataclass
+class Script:
+    """Per-test behaviour: latency before the first byte, stream chunk count and pacing, failure."""
+
+    latency_ms: float = 0.0
+    chunk_delay_ms: float = 0.0
+    chunks: int | None = None
+    failure: Failure | None = None
+
+
+@dataclass
+class ReceivedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    closed_early: bool = False
