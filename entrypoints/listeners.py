@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from entrypoints.config import Settings
 from entrypoints.container import Container
+from entrypoints.grpc.listener import GrpcListener
 from entrypoints.http.app import create_http_app
 from entrypoints.server import AsgiListener, Listener
 
@@ -14,4 +15,6 @@ def build_listeners(container: Container, settings: Settings) -> Sequence[Listen
     listeners: list[Listener] = [
         AsgiListener("http", create_http_app(container, settings), settings.http_port, settings)
     ]
+    if settings.grpc_port:
+        listeners.append(GrpcListener(container, settings))
     return listeners

@@ -1,0 +1,152 @@
+"""What every RPC does around its body: metadata, authorization, draining and error statuses.
+
+Each call reads ``x-request-id`` (echoed in the initial and trailing metadata,
+or generated), ``x-user-id``/``x-session-id`` (the session), ``authorization``
+and ``x-api-key`` (kept for the auth hook) and ``cache-control``. Domain errors
+become a status with a readable message; a cancelled call is not answered at
+all, because the client has gone and the cancellation must reach the provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError, StreamTerminatedError
+from grpclib.server import Stream
+
+from domain.errors import DomainError, ShuttingDown
+from domain.validation import RequestContext
+from entrypoints.grpc.errors import error_metadata, status_of
+from entrypoints.request_context import accept_request_id, request_id_var, session_id_var, user_id_var
+
+log = logging.getLogger("mcp.grpc")
+
+AnyStream = Stream[Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CallMetadata:
+    """Who is calling, from the call's metadata. ``authorization``/``api_key`` are never logged."""
+
+    method: str
+    request_id: str
+    user_id: str = ""
+    session_id: str = ""
+    authorization: str = ""
+    api_key: str = ""
+    skip_cache_read: bool = False
+
+    @classmethod
+    def read(cls, stream: AnyStream, method: str) -> CallMetadata:
+        metadata: Mapping[str, str | bytes] = stream.metadata or {}
+
+        def text(name: str) -> str:
+            value = metadata.get(name, "")
+            return value.strip() if isinstance(value, str) else ""
+
+        return cls(
+            method=method,
+            request_id=accept_request_id(text("x-request-id")),
+            user_id=text("x-user-id"),
+            session_id=text("x-session-id"),
+            authorization=text("authorization"),
+            api_key=text("x-api-key"),
+            skip_cache_read="no-cache" in text("cache-control").lower(),
+        )
+
+    def context(self) -> RequestContext:
+        return RequestContext(
+            request_id=self.request_id,
+            user_id=self.user_id,
+            session_id=self.session_id,
+            skip_cache_read=self.skip_cache_read,
+        )
+
+
+Authorizer = Callable[[CallMetadata], Awaitable[None]]
+
+
+async def authorize_call(call: CallMetadata) -> None:
+    """THE hook for API-key checks on gRPC (SPEC §13): every RPC passes here before any work is done.
+
+    Raise ``Unauthenticated`` (no key, unknown key) or ``PermissionDenied`` (the key's role may not
+    call ``call.method``); return to let the call through. ``call.authorization`` holds the raw
+    ``authorization`` metadata (``Bearer <key>``) and ``call.api_key`` the ``x-api-key`` metadata.
+    Until API keys are configured, every call is allowed.
+    """
+    return None
+
+
+class CallTracker:
+    """Counts calls in flight so that shutdown can wait for them; refuses new ones while draining."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.draining = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextmanager
+    def track(self) -> Iterator[None]:
+        if self.draining:
+            raise ShuttingDown("the gateway is shutting down; retry the call", retry_after=1)
+        self.active += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.active -= 1
+            if self.active == 0:
+                self._idle.set()
+
+    async def drain(self, grace_seconds: float) -> bool:
+        """Refuse new calls and wait for the running ones; ``False`` when the grace period ran out."""
+        self.draining = True
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace_seconds)
+        except TimeoutError:
+            return False
+        return True
+
+
+class CallRunner:
+    """Runs the body of one RPC between metadata handling and the final status."""
+
+    def __init__(self, tracker: CallTracker, authorize: Authorizer = authorize_call) -> None:
+        self._tracker = tracker
+        self._authorize = authorize
+
+    async def run(self, stream: AnyStream, method: str, body: Callable[[CallMetadata], Awaitable[None]]) -> None:
+        call = CallMetadata.read(stream, method)
+        request_id_var.set(call.request_id)
+        user_id_var.set(call.user_id)
+        session_id_var.set(call.session_id)
+        echo = {"x-request-id": call.request_id}
+        try:
+            with self._tracker.track():
+                await self._authorize(call)
+                await stream.send_initial_metadata(metadata=echo)
+                await body(call)
+        except DomainError as exc:
+            await _finish(stream, status_of(exc), exc.message, {**echo, **error_metadata(exc)})
+        except StreamTerminatedError:  # the client reset the stream: nobody is left to answer
+            log.debug("gRPC stream terminated by the client", extra={"method": method})
+        except GRPCError as exc:  # raised by grpclib or the codec: a malformed or oversized message
+            await _finish(stream, exc.status, exc.message, echo)
+        except Exception:  # a bug: answer INTERNAL without internals; cancellation is not an Exception
+            log.exception("gRPC call failed", extra={"method": method})
+            await _finish(stream, Status.INTERNAL, "internal error", echo)
+        else:
+            await _finish(stream, Status.OK, None, echo)
+
+
+async def _finish(stream: AnyStream, status: Status, message: str | None, metadata: dict[str, str]) -> None:
+    if status in (Status.INTERNAL, Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED):
+        log.warning("gRPC call failed: %s", message, extra={"status": status.name})
+    await stream.send_trailing_metadata(status=status, status_message=message, metadata=metadata)

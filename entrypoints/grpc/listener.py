@@ -1,0 +1,69 @@
+"""The gRPC listener: ``proto.AIService`` plus server reflection (v1 and v1alpha) on one port.
+
+It runs in the gateway's event loop next to the ASGI listeners. On ``stop`` it
+refuses new calls (UNAVAILABLE, retriable), waits up to
+``SHUTDOWN_GRACE_SECONDS`` for the calls in flight, streams included, and only
+then closes the server, which cancels whatever is still running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+
+from grpclib.reflection.service import ServerReflection
+from grpclib.server import Server
+
+from entrypoints.config import Settings
+from entrypoints.container import Container
+from entrypoints.grpc.calls import Authorizer, CallRunner, CallTracker, authorize_call
+from entrypoints.grpc.codec import SizeLimitedProtoCodec
+from entrypoints.grpc.generated.google_proto_descriptor_pool import default_google_proto_descriptor_pool
+from entrypoints.grpc.service import AIService, GrpcDeps
+
+log = logging.getLogger("mcp.grpc")
+
+
+def server_ssl_context(settings: Settings) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.tls_cert_path, settings.tls_key_path)
+    context.set_alpn_protocols(["h2"])  # gRPC clients insist on HTTP/2 being negotiated
+    return context
+
+
+class GrpcListener:
+    """grpclib's server on ``settings.grpc_port``; ``authorize`` is the API-key hook of every call."""
+
+    def __init__(self, container: Container, settings: Settings, *, authorize: Authorizer = authorize_call) -> None:
+        self.name = "grpc"
+        self.port = settings.grpc_port
+        self._settings = settings
+        self._tracker = CallTracker()
+        service = AIService(GrpcDeps.from_container(container), CallRunner(self._tracker, authorize))
+        self._services = ServerReflection.extend([service], pool=default_google_proto_descriptor_pool)
+        self._stopping = asyncio.Event()
+
+    async def serve(self) -> None:
+        settings = self._settings
+        server = Server(self._services, codec=SizeLimitedProtoCodec(settings.grpc_max_message_bytes))
+        await server.start(
+            settings.host,
+            self.port,
+            ssl=server_ssl_context(settings) if settings.enable_tls else None,
+            reuse_address=True,
+            reuse_port=settings.workers > 1 or os.environ.get("MCP_REUSE_PORT") == "1",
+        )
+        await self._stopping.wait()
+        drained = await self._tracker.drain(settings.shutdown_grace_seconds)
+        if not drained:
+            log.warning(
+                "gRPC calls still running after the grace period are cancelled", extra={"calls": self._tracker.active}
+            )
+        server.close()
+        await server.wait_closed()
+
+    def stop(self) -> None:
+        self._stopping.set()
