@@ -41,8 +41,9 @@ __all__ = ["CachedSessionRepo", "PostgresSessionRepo", "create_pg_pool"]
 logger = logging.getLogger(__name__)
 
 _Conn = psycopg.AsyncConnection[Any]
-# The connection holding the lock of the current turn, visible to the turn's own task.
-_turn: ContextVar[tuple[str, _Conn] | None] = ContextVar("postgres_session_turn", default=None)
+# The store, session and connection of the turn whose lock the current task holds
+# (tasks started inside the turn inherit it: they are part of the turn).
+_turn: ContextVar[tuple[object, str, _Conn] | None] = ContextVar("postgres_session_turn", default=None)
 
 _LOCK_KEYS = "hashtext('mcp-server-ai/session'), hashtext(%s)"
 
@@ -114,9 +115,9 @@ class PostgresSessionRepo:
         local = self._local_locks.get(session_id)
         if local is None:
             local = self._local_locks[session_id] = asyncio.Lock()
-        async with local, self._connection(session_id, "lock") as conn:
+        async with local, self._connection(session_id, "lock", reuse_turn=False) as conn:
             await self._acquire(conn, session_id)
-            token = _turn.set((session_id, conn))
+            token = _turn.set((self, session_id, conn))
             try:
                 yield
             finally:
@@ -148,11 +149,11 @@ class PostgresSessionRepo:
             raise
 
     @asynccontextmanager
-    async def _connection(self, session_id: str, action: str) -> AsyncIterator[_Conn]:
+    async def _connection(self, session_id: str, action: str, *, reuse_turn: bool = True) -> AsyncIterator[_Conn]:
         turn = _turn.get()
         try:
-            if turn is not None and turn[0] == session_id:
-                yield turn[1]
+            if reuse_turn and turn is not None and turn[:2] == (self, session_id):
+                yield turn[2]
                 return
             async with self._pool.connection() as conn:
                 if not conn.autocommit:
