@@ -86,7 +86,13 @@ async def _connection(conninfo_or_pool: str | AsyncConnectionPool) -> AsyncItera
 
 @asynccontextmanager
 async def _migration_lock(conn: psycopg.AsyncConnection) -> AsyncIterator[None]:
-    await conn.execute(f"SELECT pg_advisory_lock({_LOCK_KEY_SQL})")
+    try:
+        await conn.execute(f"SELECT pg_advisory_lock({_LOCK_KEY_SQL})")
+    except BaseException:
+        # Cancelled while waiting, the lock may have been granted anyway; closing the
+        # connection is the one sure way not to hand a pooled connection back holding it.
+        await conn.close()
+        raise
     try:
         yield
     finally:
@@ -100,9 +106,7 @@ async def _apply_missing(conn: psycopg.AsyncConnection, migrations: list[Migrati
     for migration in migrations:
         if migration.name in done:
             if done[migration.name] != migration.checksum:
-                logger.warning(
-                    "migration %s changed after it was applied; the change is ignored", migration.name
-                )
+                logger.warning("migration %s changed after it was applied; the change is ignored", migration.name)
             continue
         await _apply(conn, migration)
         applied.append(migration.name)
