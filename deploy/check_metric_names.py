@@ -128,9 +128,7 @@ def queries_in_dashboard(dashboard: dict[str, Any], source: str) -> list[Query]:
         raw = variable.get("query")
         text = raw.get("query", "") if isinstance(raw, dict) else raw
         if variable.get("type") == "query" and isinstance(text, str) and promql_in_template_query(text):
-            queries.append(
-                Query(promql_in_template_query(text), f"{source}: variable ${variable.get('name')}")
-            )
+            queries.append(Query(promql_in_template_query(text), f"{source}: variable ${variable.get('name')}"))
     return queries
 
 
@@ -285,9 +283,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metrics", help="URL of a running server's /metrics, a saved exposition file, or -")
-    parser.add_argument(
-        "--dashboards", type=Path, default=DEFAULT_DASHBOARDS, help="folder of dashboard JSON"
-    )
+    parser.add_argument("--dashboards", type=Path, default=DEFAULT_DASHBOARDS, help="folder of dashboard JSON")
     parser.add_argument("--rules", type=Path, action="append", help="a Prometheus rule file (repeatable)")
     parser.add_argument("--allow", action="append", default=[], help="a name to accept without looking")
     parser.add_argument("--api-key", default="", help="sent as a Bearer token (for METRICS_AUTH=true)")

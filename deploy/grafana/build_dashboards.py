@@ -220,9 +220,7 @@ def worker_pool() -> list[Panel]:
             ],
         ),
         Panel("Queue size", [(f"sum by (instance) (mcp_worker_pool_queue_size{{{SEL}}})", "{{instance}}")]),
-        Panel(
-            "Tasks processed per second", [(rate("mcp_worker_pool_processed_total"), "processed")], unit="ops"
-        ),
+        Panel("Tasks processed per second", [(rate("mcp_worker_pool_processed_total"), "processed")], unit="ops"),
         Panel(
             "Utilisation",
             [
