@@ -58,11 +58,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cache_max_entries: Positive = 10_000
     redis_url: str = ""
     redis_timeout_seconds: Seconds = 0.5
+    redis_key_prefix: str = ""
     # Sessions and persistence
     session_backend: Literal["memory", "redis", "postgres"] = "memory"
     use_redis_cache: bool = False
     postgres_url: str = ""
     postgres_pool_max: Positive = 10
+    migrations_dir: str = ""
     session_max_messages: Positive = 100
     session_context_window: NonNegative = 50
     session_cache_ttl: Positive = 86_400

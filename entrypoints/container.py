@@ -8,13 +8,8 @@ with ``.override()``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from dependency_injector import containers, providers
 
-from adapters.memory_cache import MemoryCache
-from adapters.memory_sessions import MemorySessionRepo
-from adapters.mock_provider import MockProvider
 from adapters.system_clock import SystemClock
 from application.cache_admin import ClearBlacklist, GetCacheStats, InvalidateCacheKey
 from application.conversation import Conversations
@@ -28,52 +23,20 @@ from application.pipeline import GenerationPipeline
 from application.pool import WorkerPool
 from application.response_cache import ResponseCache
 from application.sessions import DeleteSession, GetSession
-from domain.catalogue import Catalogue
-from domain.catalogue_data import AWS_MODELS, AZURE_MODELS, DEFAULT_MODELS, MOCK_MODELS
-from domain.ports import Provider
+from domain.feedback import KeywordFeedbackDetector
 from domain.validation import RequestLimits
+from entrypoints import resources, wiring
 from entrypoints.config import Settings
 
 VERSION = "1.0.0"
 
 
-def configured_providers(settings: Settings) -> list[str]:
-    names = []
-    if settings.bedrock_enabled:
-        names.append("aws")
-    if settings.azure_enabled:
-        names.append("azure")
-    if settings.openai_enabled:
-        names.append("openai")
-    if settings.mock_provider_enabled:
-        names.append("mock")
-    return names
-
-
-def build_catalogue(settings: Settings) -> Catalogue:
-    defaults = dict(DEFAULT_MODELS)
-    defaults["azure"] = settings.azure_default_model or defaults["azure"]
-    if settings.aws_default_model:
-        defaults["aws"] = settings.aws_default_model
-    if settings.openai_default_model:
-        defaults["openai"] = settings.openai_default_model
-    return Catalogue(
-        (*AWS_MODELS, *AZURE_MODELS, *MOCK_MODELS),
-        configured=configured_providers(settings),
-        default_models=defaults,
-        default_provider=settings.default_provider,
+def request_limits(settings: Settings) -> RequestLimits:
+    return RequestLimits(
+        max_prompt_chars=settings.max_prompt_chars,
+        default_max_tokens=settings.max_tokens,
+        default_temperature=settings.temperature,
     )
-
-
-def build_providers(settings: Settings, mock: MockProvider) -> Mapping[str, Provider]:
-    available: dict[str, Provider] = {}
-    if settings.mock_provider_enabled:
-        available["mock"] = mock
-    return available
-
-
-def circuit_states(providers_by_name: Mapping[str, Provider]) -> Mapping[str, str]:
-    return {name: str(getattr(provider, "state", "closed")) for name, provider in providers_by_name.items()}
 
 
 class Container(containers.DeclarativeContainer):
@@ -81,23 +44,30 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     started_at = providers.Singleton(lambda clock: clock.now(), clock)
 
-    catalogue = providers.Singleton(build_catalogue, settings)
-    limits = providers.Singleton(
-        lambda s: RequestLimits(
-            max_prompt_chars=s.max_prompt_chars,
-            default_max_tokens=s.max_tokens,
-            default_temperature=s.temperature,
-        ),
-        settings,
-    )
+    catalogue = providers.Singleton(wiring.build_catalogue, settings)
+    limits = providers.Singleton(request_limits, settings)
+
+    # Clients and pools (opened by init_resources, closed by shutdown_resources)
+    redis_client = providers.Resource(resources.redis_client, settings)
+    postgres_pool = providers.Resource(resources.postgres_pool, settings)
+    bedrock_client = providers.Resource(resources.bedrock_client, settings)
+    azure_client = providers.Resource(resources.azure_client, settings)
+    openai_client = providers.Resource(resources.openai_client, settings)
 
     # Adapters
-    cache = providers.Singleton(MemoryCache, max_entries=settings.provided.cache_max_entries, clock=clock)
-    sessions = providers.Singleton(MemorySessionRepo)
-    feedback_repo = providers.Singleton(lambda: _memory_feedback_repo())
-    feedback_detector = providers.Singleton(lambda: _feedback_detector())
-    mock_provider = providers.Singleton(MockProvider, latency_ms=settings.provided.mock_latency_ms)
-    provider_map = providers.Singleton(build_providers, settings, mock_provider)
+    cache = providers.Singleton(wiring.build_cache, settings, clock, redis_client)
+    sessions = providers.Singleton(wiring.build_sessions, settings, redis_client, postgres_pool)
+    feedback_repo = providers.Singleton(wiring.build_feedback_repo, postgres_pool)
+    feedback_detector = providers.Singleton(KeywordFeedbackDetector)
+    breakers = providers.Singleton(
+        wiring.build_breakers,
+        settings,
+        catalogue,
+        bedrock_client=bedrock_client,
+        azure_client=azure_client,
+        openai_client=openai_client,
+    )
+    provider_map = providers.Singleton(wiring.build_providers, settings, breakers)
 
     # Application services
     pool = providers.Singleton(
@@ -155,7 +125,7 @@ class Container(containers.DeclarativeContainer):
         started_at=started_at,
         clock=clock,
         catalogue=catalogue,
-        circuits=providers.Callable(lambda m: lambda: circuit_states(m), provider_map),
+        circuits=providers.Callable(lambda b: lambda: wiring.circuit_states(b), breakers),
         cache=cache,
         cache_backend=settings.provided.cache_backend,
         response_cache=response_cache,
@@ -168,15 +138,3 @@ class Container(containers.DeclarativeContainer):
     get_cache_stats = providers.Singleton(GetCacheStats, cache=response_cache, feedback=feedback, repo=feedback_repo)
     invalidate_cache_key = providers.Singleton(InvalidateCacheKey, feedback=feedback)
     clear_blacklist = providers.Singleton(ClearBlacklist, repo=feedback_repo)
-
-
-def _memory_feedback_repo() -> object:
-    from adapters.memory_feedback import MemoryFeedbackRepo
-
-    return MemoryFeedbackRepo()
-
-
-def _feedback_detector() -> object:
-    from domain.feedback import KeywordFeedbackDetector
-
-    return KeywordFeedbackDetector()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import signal
 import socket
@@ -116,7 +117,7 @@ ListenerFactory = Callable[[Container, Settings], Sequence[Listener]]
 
 async def serve(settings: Settings, build_listeners: ListenerFactory, container: Container | None = None) -> None:
     container = container or build_container(settings)
-    await _maybe_await(container.init_resources())
+    await open_container(container)
     listeners = build_listeners(container, settings)
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -139,6 +140,22 @@ async def serve(settings: Settings, build_listeners: ListenerFactory, container:
     log.info("stopped")
 
 
+async def open_container(container: Container) -> None:
+    """Open clients and pools, build every singleton once, then let the listeners resolve synchronously.
+
+    With async resources in it, dependency-injector hands out futures; after
+    everything is built, async mode is switched off so that ``container.x()``
+    returns the object itself. Building eagerly also makes a wiring mistake fail
+    the start rather than the first request.
+    """
+    await _maybe_await(container.init_resources())
+    for provider in container.traverse(types=[providers.Singleton]):
+        await _maybe_await(provider())
+    for provider in container.traverse():
+        provider.disable_async_mode()
+
+
 async def _maybe_await(result: object) -> None:
-    if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+    # dependency-injector returns an awaitable only when some resource is async.
+    if inspect.isawaitable(result):
         await result
