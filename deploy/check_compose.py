@@ -2,6 +2,7 @@
 
     check_compose.py compose      # deploy/docker-compose.yml: services, mounts, build, wiring
     check_compose.py dockerfile   # deploy/Dockerfile: every COPY source exists and .dockerignore lets it in
+    check_compose.py workflow     # .github/workflows/ci.yml runs `bash .ci/run` and builds the image
 
 `docker compose config` (run by validate.sh when the plugin exists) checks the
 compose schema; this checks what it cannot: that mounted folders and the
@@ -118,8 +119,21 @@ def dockerfile_problems() -> Iterator[str]:
             yield f"Dockerfile: COPY {source}: excluded from the build context by .dockerignore"
 
 
+# ---------------------------------------------------------------- workflow --
+def workflow_problems(path: Path = ROOT / ".github" / "workflows" / "ci.yml") -> Iterator[str]:
+    workflow: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    commands = {
+        job: " ".join(str(step.get("run", "")) for step in spec.get("steps", []))
+        for job, spec in workflow.get("jobs", {}).items()
+    }
+    if not any("bash .ci/run" in run for run in commands.values()):
+        yield "ci.yml: no job runs `bash .ci/run` (the README's test command)"
+    if not any(re.search(r"docker build -f deploy/Dockerfile\b", run) for run in commands.values()):
+        yield "ci.yml: no job runs `docker build -f deploy/Dockerfile`"
+
+
 def main(argv: list[str]) -> int:
-    checks = {"compose": compose_problems, "dockerfile": dockerfile_problems}
+    checks = {"compose": compose_problems, "dockerfile": dockerfile_problems, "workflow": workflow_problems}
     if len(argv) != 1 or argv[0] not in checks:
         print(__doc__, file=sys.stderr)
         return 2

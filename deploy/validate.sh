@@ -9,7 +9,7 @@
 #   5. deployment policy: non-root, read-only, probes, ports, selectors, ingress protocols, ConfigMap keys
 #   6. promtool: Prometheus config, alert rules, alert unit tests, and every dashboard query parses
 #   7. Grafana dashboards are up to date with build_dashboards.py and list their metric names
-#   8. docker-compose.yml and the Dockerfile's build context (and `docker compose config` when the plugin exists)
+#   8. docker-compose.yml, the Dockerfile's build context, the CI workflow (`docker compose config` when the plugin exists)
 #   9. with METRICS_URL=http://host:8090/metrics: every dashboard/alert metric is exported by that server
 #
 # Environment: PYTHON (.venv/bin/python), KUBECTL (kubectl), K8S_VERSION (1.32.0),
@@ -131,6 +131,7 @@ step "metric names used by dashboards and alerts" "$PY" deploy/check_metric_name
 # ---------------------------------------------------------- 8. docker side
 step "docker-compose.yml services, mounts and wiring" "$PY" deploy/check_compose.py compose
 step "Dockerfile COPY sources exist and pass .dockerignore" "$PY" deploy/check_compose.py dockerfile
+step "CI workflow runs the test command and the image build" "$PY" deploy/check_compose.py workflow
 if docker compose version >/dev/null 2>&1; then
   step "docker compose config" docker compose -f deploy/docker-compose.yml config --quiet
 else
