@@ -9,12 +9,15 @@ from entrypoints.container import Container
 from entrypoints.grpc.listener import GrpcListener
 from entrypoints.http.app import create_http_app
 from entrypoints.server import AsgiListener, Listener
+from entrypoints.ws.app import create_ws_app
 
 
 def build_listeners(container: Container, settings: Settings) -> Sequence[Listener]:
     listeners: list[Listener] = [
         AsgiListener("http", create_http_app(container, settings), settings.http_port, settings)
     ]
+    if settings.ws_port:
+        listeners.append(AsgiListener("ws", create_ws_app(container, settings), settings.ws_port, settings))
     if settings.grpc_port:
         listeners.append(GrpcListener(container, settings))
     return listeners

@@ -16,13 +16,18 @@ from entrypoints.http.deps import HttpDeps
 from entrypoints.http.errors import handle_domain_error, handle_http_exception, handle_unexpected
 from entrypoints.http.middleware import ASGIApp, RequestIdMiddleware
 from entrypoints.http.routes_admin import build_admin_routes
+from entrypoints.http.routes_browser import build_browser_routes
 from entrypoints.http.routes_generate import build_generation_routes
 
 
 def create_litestar(container: Container, settings: Settings) -> Litestar:
     deps = HttpDeps.from_container(container)
     return Litestar(
-        route_handlers=[*build_generation_routes(deps), *build_admin_routes(deps)],
+        route_handlers=[
+            *build_generation_routes(deps),
+            *build_admin_routes(deps),
+            *build_browser_routes(container, settings),
+        ],
         exception_handlers={
             DomainError: handle_domain_error,
             HTTPException: handle_http_exception,

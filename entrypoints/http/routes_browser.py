@@ -1,0 +1,35 @@
+"""What the HTTP port offers browsers besides the API: ``/ws`` (SPEC §2, §5) and ``/examples/``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from litestar import asgi
+from litestar.handlers import ASGIRouteHandler
+from litestar.router import Router
+from litestar.static_files import create_static_files_router
+
+from entrypoints.config import Settings
+from entrypoints.container import Container
+from entrypoints.http.middleware import Receive, Scope, Send
+from entrypoints.ws.endpoint import WS_PATH, WsEndpoint
+
+log = logging.getLogger("mcp.http")
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+
+
+def build_browser_routes(container: Container, settings: Settings) -> list[ASGIRouteHandler | Router]:
+    endpoint = WsEndpoint.from_container(container, settings)
+
+    @asgi(WS_PATH, copy_scope=True)
+    async def websocket(scope: Scope, receive: Receive, send: Send) -> None:
+        await endpoint(scope, receive, send)
+
+    routes: list[ASGIRouteHandler | Router] = [websocket]
+    if EXAMPLES_DIR.is_dir():
+        routes.append(create_static_files_router("/examples", directories=[EXAMPLES_DIR], html_mode=True))
+    else:  # an image built without the example pages still serves the API
+        log.info("no examples directory; /examples/ is not served", extra={"path": str(EXAMPLES_DIR)})
+    return routes

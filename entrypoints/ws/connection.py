@@ -1,0 +1,125 @@
+"""One WebSocket connection: a reader, a worker and a single writer (SPEC §5).
+
+The reader takes frames off the socket and queues them; the worker answers
+them one at a time, in the order they came; every outgoing frame goes through
+one queue to the one writer task, so frames are never written concurrently.
+When the client goes away the reader returns and the worker is cancelled,
+which cancels the upstream call of the answer in progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, cast
+
+from application.generate_stream import GenerateStream
+from domain.catalogue import Catalogue
+from domain.errors import DomainError
+from domain.models import StreamEvent
+from domain.validation import RequestContext, RequestLimits, build_request
+from entrypoints.request_context import new_request_id, request_id_var, session_id_var, user_id_var
+from entrypoints.ws.frames import BadFrame, WsRequest, decode_request, error_frame, event_frame
+
+log = logging.getLogger("mcp.ws")
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+# Requests read ahead of the one being answered; beyond that the reader stops reading (TCP backpressure).
+PENDING_REQUESTS = 16
+PENDING_FRAMES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class WsDeps:
+    catalogue: Catalogue
+    limits: RequestLimits
+    generate_stream: GenerateStream
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDefaults:
+    """The session named in the query string; a message's own ``userId``/``sessionId`` win."""
+
+    user_id: str = ""
+    session_id: str = ""
+
+
+class WsConnection:
+    def __init__(self, deps: WsDeps, receive: Receive, send: Send, session: SessionDefaults) -> None:
+        self._deps = deps
+        self._receive = receive
+        self._send = send
+        self._session = session
+        self._inbox: asyncio.Queue[str | bytes] = asyncio.Queue(PENDING_REQUESTS)
+        self._outbox: asyncio.Queue[str] = asyncio.Queue(PENDING_FRAMES)
+
+    async def run(self) -> None:
+        """Serve the socket until the client disconnects."""
+        writer = asyncio.create_task(self._write())
+        worker = asyncio.create_task(self._work())
+        try:
+            await self._read()
+        finally:
+            worker.cancel()
+            writer.cancel()
+            await asyncio.gather(worker, writer, return_exceptions=True)
+
+    async def _read(self) -> None:
+        while True:
+            message = await self._receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message["type"] == "websocket.receive":
+                text = message.get("text")
+                await self._inbox.put(text if text is not None else message.get("bytes") or b"")
+
+    async def _write(self) -> None:
+        while True:
+            frame = await self._outbox.get()
+            try:
+                await self._send({"type": "websocket.send", "text": frame})
+            except OSError:  # the client is gone; the reader sees the disconnect and ends the connection
+                return
+
+    async def _work(self) -> None:
+        while True:
+            await self._answer(await self._inbox.get())
+
+    async def _answer(self, raw: str | bytes) -> None:
+        request_id = new_request_id()
+        request_id_var.set(request_id)
+        ident: object = None
+        try:
+            request = decode_request(raw)
+            ident = request.id
+            await self._relay(request, request_id, ident)
+        except BadFrame as exc:
+            await self._outbox.put(error_frame(exc, request_id, exc.ident))
+        except DomainError as exc:
+            await self._outbox.put(error_frame(exc, request_id, ident))
+        except Exception:  # a bug must not end the socket: answer this request and go on
+            log.exception("websocket request failed")
+            await self._outbox.put(error_frame(DomainError("internal error"), request_id, ident))
+
+    async def _relay(self, request: WsRequest, request_id: str, ident: object) -> None:
+        context = self._context(request, request_id)
+        generation = build_request(
+            request.fields(), catalogue=self._deps.catalogue, limits=self._deps.limits, context=context
+        )
+        events = cast(AsyncGenerator[StreamEvent, None], self._deps.generate_stream.execute(generation))
+        async with aclosing(events):
+            async for event in events:
+                await self._outbox.put(event_frame(event, ident))
+
+    def _context(self, request: WsRequest, request_id: str) -> RequestContext:
+        user_id = (request.userId if request.userId is not None else self._session.user_id).strip()
+        session_id = (request.sessionId if request.sessionId is not None else self._session.session_id).strip()
+        user_id_var.set(user_id)
+        session_id_var.set(session_id)
+        return RequestContext(request_id=request_id, user_id=user_id, session_id=session_id)

@@ -1,0 +1,110 @@
+"""The ``/ws`` handler as a plain ASGI app, mounted on the WebSocket port and on the HTTP port.
+
+The upgrade is refused (HTTP 403) when the origin check or the auth hook says
+no; otherwise the socket is served by a ``WsConnection``. Ping/pong and the
+maximum frame size are the ASGI server's (``AsgiListener``: 20 s pings,
+``WS_MAX_FRAME_BYTES``, close code 1009 for a frame over the limit).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+import msgspec
+
+from domain.errors import DomainError
+from entrypoints.config import Settings
+from entrypoints.container import Container
+from entrypoints.http.middleware import Receive, Scope, Send
+from entrypoints.ws.connection import SessionDefaults, WsConnection, WsDeps
+from entrypoints.ws.origin import OriginPolicy
+
+log = logging.getLogger("mcp.ws")
+
+WS_PATH = "/ws"
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """What the upgrade request said. ``authorization``/``api_key`` are for the auth hook, never logged."""
+
+    origin: str | None
+    host: str | None
+    query: Mapping[str, str] = field(default_factory=dict)
+    authorization: str = ""
+    api_key: str = ""
+
+    @classmethod
+    def read(cls, scope: Scope) -> Handshake:
+        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers", ())}
+        return cls(
+            origin=headers.get("origin"),
+            host=headers.get("host"),
+            query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))),
+            authorization=headers.get("authorization", ""),
+            api_key=headers.get("x-api-key", ""),
+        )
+
+
+UpgradeAuthorizer = Callable[[Handshake], Awaitable[None]]
+
+
+async def authorize_upgrade(handshake: Handshake) -> None:
+    """THE hook for API-key checks on WebSocket (SPEC §13): every upgrade passes here first.
+
+    Raise ``Unauthenticated`` or ``PermissionDenied`` to refuse the upgrade (HTTP 403); return to allow.
+    Browsers cannot set headers on a WebSocket, so a key may also arrive in ``handshake.query``.
+    Until API keys are configured, every upgrade is allowed.
+    """
+    return None
+
+
+class WsEndpoint:
+    def __init__(self, deps: WsDeps, policy: OriginPolicy, *, authorize: UpgradeAuthorizer = authorize_upgrade) -> None:
+        self._deps = deps
+        self._policy = policy
+        self._authorize = authorize
+
+    @classmethod
+    def from_container(cls, container: Container, settings: Settings) -> WsEndpoint:
+        deps = WsDeps(
+            catalogue=container.catalogue(), limits=container.limits(), generate_stream=container.generate_stream()
+        )
+        return cls(deps, OriginPolicy.from_settings(settings))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await _upgrade_required(send)
+            return
+        if (await receive())["type"] != "websocket.connect":
+            return
+        handshake = Handshake.read(scope)
+        if not await self._admit(handshake):
+            await send({"type": "websocket.close", "code": 1008})  # before accept: the server answers 403
+            return
+        await send({"type": "websocket.accept"})
+        session = SessionDefaults(
+            user_id=handshake.query.get("userId", ""), session_id=handshake.query.get("sessionId", "")
+        )
+        await WsConnection(self._deps, receive, send, session).run()
+
+    async def _admit(self, handshake: Handshake) -> bool:
+        if not self._policy.allows(handshake.origin, handshake.host):
+            log.info("websocket upgrade refused: origin not allowed", extra={"origin": handshake.origin})
+            return False
+        try:
+            await self._authorize(handshake)
+        except DomainError as exc:
+            log.info("websocket upgrade refused: %s", exc.message, extra={"code": exc.code})
+            return False
+        return True
+
+
+async def _upgrade_required(send: Send) -> None:
+    body = msgspec.json.encode({"error": "this endpoint speaks WebSocket only", "code": "upgrade_required"})
+    headers = [(b"content-type", b"application/json"), (b"upgrade", b"websocket"), (b"connection", b"upgrade")]
+    await send({"type": "http.response.start", "status": 426, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,56 @@
+// Talks to /ws: one socket, many requests, each answer's frames matched by the request's id.
+"use strict";
+
+(() => {
+  const { $, formRequest, session, setStatus, append, clear, showFinal } = window.McpExamples;
+  let socket = null;
+  let nextId = 1;
+  let current = null; // the id whose answer the page shows
+
+  function defaultUrl() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    return `${scheme}//${location.host}/ws`;
+  }
+
+  function connect() {
+    if (socket) socket.close();
+    socket = new WebSocket($("#url").value.trim() || defaultUrl());
+    setStatus("Connecting…", "closed");
+    socket.addEventListener("open", () => setStatus("Connected.", "open"));
+    socket.addEventListener("close", (event) => setStatus(`Disconnected (code ${event.code}).`, "closed"));
+    socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
+  }
+
+  function onFrame(frame) {
+    if (frame.id !== current) return; // a frame of an earlier request the page no longer shows
+    if (frame.error) {
+      setStatus(`Error (${frame.code}): ${frame.error}`, "error");
+    } else if (frame.finished) {
+      showFinal(frame);
+      setStatus("Done.", "done");
+    } else {
+      append(frame.content);
+    }
+  }
+
+  function send(event) {
+    event.preventDefault();
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      setStatus("Not connected: press Reconnect.", "error");
+      return;
+    }
+    current = `req-${nextId++}`;
+    const request = { ...formRequest(), id: current };
+    const { userId, sessionId } = session();
+    if (userId) request.userId = userId;
+    if (sessionId) request.sessionId = sessionId;
+    clear();
+    setStatus("Streaming…", "streaming");
+    socket.send(JSON.stringify(request));
+  }
+
+  $("#url").value = defaultUrl();
+  $("#form").addEventListener("submit", send);
+  $("#reconnect").addEventListener("click", connect);
+  connect();
+})();
