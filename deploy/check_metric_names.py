@@ -268,7 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {len(dashboard_queries)} dashboard queries to {args.dump_promql_rules}")
     if not args.metrics:
         return 0 if used else 1
-    exposition = parse_exposition(read_exposition(args.metrics, args.api_key))
+    try:
+        exposition = parse_exposition(read_exposition(args.metrics, args.api_key))
+    except OSError as exc:  # URLError and HTTPError are OSErrors too
+        print(f"cannot read metrics from {args.metrics}: {exc}", file=sys.stderr)
+        return 2
     allowed = set(PROMETHEUS_SYNTHETIC) | recorded | set(args.allow)
     missing = missing_names(queries, exposition.series_names(), allowed)
     for name, origins in sorted(missing.items()):
