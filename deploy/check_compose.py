@@ -19,11 +19,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
 DEPLOY_DIR = Path(__file__).resolve().parent
 ROOT = DEPLOY_DIR.parent
 SERVICES = {"gateway", "redis", "postgres", "prometheus", "grafana", "jaeger"}
+# Variables the image sets for Python, pip and the shell rather than for the gateway.
+RUNTIME_ENV = {
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "VIRTUAL_ENV",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONUNBUFFERED",
+    "PIP_NO_CACHE_DIR",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+}
 GATEWAY_WIRING = {
     "CACHE_BACKEND": "redis",
     "SESSION_BACKEND": "postgres",
@@ -110,6 +121,17 @@ def copy_sources(dockerfile: Path = DEPLOY_DIR / "Dockerfile") -> list[str]:
     return sources
 
 
+def env_names(dockerfile: Path = DEPLOY_DIR / "Dockerfile") -> list[str]:
+    """Names set by ENV instructions (``ENV A=1 \\`` continuation lines included)."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text(encoding="utf-8"))
+    return [
+        name
+        for line in text.splitlines()
+        if (match := re.match(r"^\s*ENV\s+(.*)$", line))
+        for name in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=", match.group(1))
+    ]
+
+
 def dockerfile_problems() -> Iterator[str]:
     patterns = dockerignore_patterns()
     for source in copy_sources():
@@ -117,6 +139,13 @@ def dockerfile_problems() -> Iterator[str]:
             yield f"Dockerfile: COPY {source}: not in the repository (yet)"
         elif is_ignored(source, patterns):
             yield f"Dockerfile: COPY {source}: excluded from the build context by .dockerignore"
+    sys.path.insert(0, str(ROOT))
+    from entrypoints.config import Settings
+
+    settings = {name.upper() for name in Settings.__struct_fields__}
+    for name in env_names():
+        if name not in settings | RUNTIME_ENV:
+            yield f"Dockerfile: ENV {name} is neither a gateway setting nor a runtime variable"
 
 
 # ---------------------------------------------------------------- workflow --

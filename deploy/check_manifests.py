@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
 DEPLOY_DIR = Path(__file__).resolve().parent
 GATEWAY_PORTS = {"http": 8090, "websocket": 8091, "grpc": 50051}

@@ -161,7 +161,7 @@ def load_rule_queries(rule_files: Iterable[Path]) -> tuple[list[Query], set[str]
     queries: list[Query] = []
     recorded: set[str] = set()
     for path in rule_files:
-        import yaml  # type: ignore[import-untyped]  # only rule files need PyYAML
+        import yaml  # type: ignore[import-untyped, unused-ignore]  # only rule files need PyYAML
 
         found, names = queries_in_rules(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, path.name)
         queries += found
