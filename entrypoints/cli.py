@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from entrypoints.config import ConfigError, Settings, load_settings
+from entrypoints.log_redaction import install_redaction
 from entrypoints.logging_setup import configure_logging
 
 
@@ -24,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mcp-server-ai: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    install_redaction(settings)
     if command == "migrate":
         return _migrate(settings)
     if settings.workers > 1:
@@ -49,7 +51,7 @@ def _run(settings: Settings) -> None:
 def _supervise(settings: Settings, args: list[str]) -> int:
     """N worker processes share the ports through SO_REUSEPORT; signals are passed on."""
     env = {**os.environ, "WORKERS": "1", "MCP_REUSE_PORT": "1"}
-    argv = [a for a in args if not a.startswith(("--workers", "-workers"))]
+    argv = _without_workers_flag(args)
     children = [
         subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve", *argv], env=env)
         for _ in range(settings.workers)
@@ -62,6 +64,19 @@ def _supervise(settings: Settings, args: list[str]) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     return max(child.wait() for child in children)
+
+
+def _without_workers_flag(args: list[str]) -> list[str]:
+    kept: list[str] = []
+    skip_value = False
+    for arg in args:
+        if skip_value:
+            skip_value = False
+        elif arg in ("--workers", "-workers"):
+            skip_value = True
+        elif not arg.startswith(("--workers=", "-workers=")):
+            kept.append(arg)
+    return kept
 
 
 def _migrate(settings: Settings) -> int:
