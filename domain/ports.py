@@ -22,6 +22,7 @@ from domain.models import (
     ProviderChunk,
     Session,
 )
+from domain.rate_limit import RateDecision
 
 
 class Provider(Protocol):
@@ -119,6 +120,18 @@ class FeedbackRepo(Protocol):
     async def problematic(self, limit: int) -> list[CacheKeyQuality]:
         """Keys with at least one report, most reported first."""
         ...
+
+
+class RateLimiter(Protocol):
+    """Token buckets, one per subject plus an optional global one (SPEC §13).
+
+    ``acquire`` takes one token from the subject's bucket and from the global
+    bucket, both or neither, and says whether the request may pass. It never
+    raises: a backend that fails lets traffic through (adapters log and count
+    the failure) rather than blocking it.
+    """
+
+    async def acquire(self, subject: str) -> RateDecision: ...
 
 
 class Clock(Protocol):

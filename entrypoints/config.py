@@ -103,6 +103,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_rps: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     rate_limit_burst: Positive = 20
     rate_limit_global_rps: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    rate_limit_global_burst: NonNegative = 0  # 0: one second's worth of the global rate
+    rate_limit_backend: Literal["auto", "memory", "redis"] = "auto"  # auto: Redis when REDIS_URL is set
     cors_allow_all_origins: bool = False
     cors_allowed_origins: str = ""
     cors_allow_methods: str = "GET,POST,PUT,DELETE,OPTIONS,PATCH"
@@ -120,6 +122,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Observability
     otel_exporter_otlp_endpoint: str = ""
     otel_service_name: str = "mcp-server-ai"
+    access_log: bool = True  # one JSON line per request (SPEC §12)
 
     @property
     def development(self) -> bool:
@@ -183,6 +186,7 @@ def _explain(exc: msgspec.ValidationError, raw: Mapping[str, str]) -> str:
 
 
 def _check(settings: Settings) -> None:
+    _check_protection(settings)
     if settings.cache_backend == "redis" and not settings.redis_url:
         raise ConfigError("CACHE_BACKEND=redis needs REDIS_URL")
     if settings.session_backend == "redis" and not settings.redis_url:
@@ -203,6 +207,23 @@ def _check(settings: Settings) -> None:
     ports = [p for p in (settings.http_port, settings.ws_port, settings.grpc_port, settings.metrics_port) if p]
     if len(ports) != len(set(ports)):
         raise ConfigError(f"HTTP_PORT, WS_PORT, GRPC_PORT and METRICS_PORT must differ, got {ports}")
+
+
+def _check_protection(settings: Settings) -> None:
+    """API keys, CORS and the rate-limit backend, checked before any listener starts."""
+    from domain.api_keys import parse_key_entries
+    from entrypoints.cors_policy import parse_cors  # imports this module: imported here, not at the top
+
+    try:
+        parse_key_entries(settings.api_keys)
+    except ValueError as exc:
+        raise ConfigError(f"API_KEYS: {exc}; make entries with `mcp-server-ai hash-key`") from None
+    parse_cors(settings)
+    if settings.rate_limit_backend == "redis" and not settings.redis_url:
+        raise ConfigError("RATE_LIMIT_BACKEND=redis needs REDIS_URL")
+    endpoint = settings.otel_exporter_otlp_endpoint
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        raise ConfigError(f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s):// URL (OTLP/HTTP), got {endpoint!r}")
 
 
 def split_list(value: str) -> list[str]:

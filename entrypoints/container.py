@@ -22,11 +22,14 @@ from application.list_models import ListModels
 from application.pipeline import GenerationPipeline
 from application.pool import WorkerPool
 from application.response_cache import ResponseCache
+from application.session_activity import SessionActivity
 from application.sessions import DeleteSession, GetSession
 from domain.feedback import KeywordFeedbackDetector
 from domain.validation import RequestLimits
-from entrypoints import resources, wiring
+from entrypoints import protection, resources, wiring
 from entrypoints.config import Settings
+from entrypoints.telemetry import wiring as observability
+from entrypoints.telemetry.usecases import ObservedGenerate, ObservedGenerateStream
 
 VERSION = "1.0.0"
 
@@ -46,6 +49,7 @@ class Container(containers.DeclarativeContainer):
 
     catalogue = providers.Singleton(wiring.build_catalogue, settings)
     limits = providers.Singleton(request_limits, settings)
+    metrics = providers.Singleton(observability.build_metrics, settings, catalogue)
 
     # Clients and pools (opened by init_resources, closed by shutdown_resources)
     redis_client = providers.Resource(resources.redis_client, settings)
@@ -55,7 +59,13 @@ class Container(containers.DeclarativeContainer):
     openai_client = providers.Resource(resources.openai_client, settings)
 
     # Adapters
-    cache = providers.Singleton(wiring.build_cache, settings, clock, redis_client)
+    cache = providers.Singleton(
+        wiring.build_cache,
+        settings,
+        clock,
+        redis_client,
+        on_error=providers.Callable(observability.error_counter, metrics, "cache_backend"),
+    )
     sessions = providers.Singleton(wiring.build_sessions, settings, redis_client, postgres_pool)
     feedback_repo = providers.Singleton(wiring.build_feedback_repo, postgres_pool)
     feedback_detector = providers.Singleton(KeywordFeedbackDetector)
@@ -69,6 +79,15 @@ class Container(containers.DeclarativeContainer):
     )
     provider_map = providers.Singleton(wiring.build_providers, settings, breakers)
 
+    # Observability and protection: decorators around the ports (spans only when tracing is on)
+    tracing = providers.Resource(observability.tracing, settings, VERSION)
+    tracer = providers.Singleton(observability.tracer_of, tracing)
+    observed_providers = providers.Singleton(observability.trace_providers, provider_map, tracing)
+    observed_cache = providers.Singleton(observability.trace_cache, cache, tracing, settings)
+    session_activity = providers.Singleton(SessionActivity, sessions, clock=clock)
+    observed_sessions = providers.Singleton(observability.trace_sessions, session_activity, tracing, settings)
+    access = providers.Singleton(protection.build_access, settings, clock, redis_client, metrics)
+
     # Application services
     pool = providers.Singleton(
         WorkerPool,
@@ -78,7 +97,7 @@ class Container(containers.DeclarativeContainer):
     )
     response_cache = providers.Singleton(
         ResponseCache,
-        cache=cache,
+        cache=observed_cache,
         feedback=feedback_repo,
         clock=clock,
         ttl_seconds=settings.provided.cache_ttl,
@@ -86,7 +105,7 @@ class Container(containers.DeclarativeContainer):
     )
     conversations = providers.Singleton(
         Conversations,
-        repo=sessions,
+        repo=observed_sessions,
         clock=clock,
         max_messages=settings.provided.session_max_messages,
         context_window=settings.provided.session_context_window,
@@ -101,7 +120,7 @@ class Container(containers.DeclarativeContainer):
     )
     pipeline = providers.Singleton(
         GenerationPipeline,
-        providers=provider_map,
+        providers=observed_providers,
         pool=pool,
         cache=response_cache,
         conversations=conversations,
@@ -110,8 +129,12 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Use-cases
-    generate = providers.Singleton(Generate, pipeline=pipeline)
-    generate_stream = providers.Singleton(GenerateStream, pipeline=pipeline)
+    generate = providers.Singleton(
+        ObservedGenerate, providers.Singleton(Generate, pipeline=pipeline), metrics=metrics, tracer=tracer
+    )
+    generate_stream = providers.Singleton(
+        ObservedGenerateStream, providers.Singleton(GenerateStream, pipeline=pipeline), metrics=metrics, tracer=tracer
+    )
     generate_batch = providers.Singleton(
         GenerateBatch, generate=generate, clock=clock, fan_out=settings.provided.pool_max_concurrent
     )
@@ -138,3 +161,12 @@ class Container(containers.DeclarativeContainer):
     get_cache_stats = providers.Singleton(GetCacheStats, cache=response_cache, feedback=feedback, repo=feedback_repo)
     invalidate_cache_key = providers.Singleton(InvalidateCacheKey, feedback=feedback)
     clear_blacklist = providers.Singleton(ClearBlacklist, repo=feedback_repo)
+    telemetry = providers.Singleton(
+        observability.build_telemetry,
+        settings,
+        metrics,
+        tracing,
+        pool=pool,
+        response_cache=response_cache,
+        session_activity=session_activity,
+    )

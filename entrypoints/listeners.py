@@ -8,6 +8,7 @@ from entrypoints.config import Settings
 from entrypoints.container import Container
 from entrypoints.grpc.listener import GrpcListener
 from entrypoints.http.app import create_http_app
+from entrypoints.http.layers import create_metrics_app
 from entrypoints.server import AsgiListener, Listener
 from entrypoints.ws.app import create_ws_app
 
@@ -18,6 +19,10 @@ def build_listeners(container: Container, settings: Settings) -> Sequence[Listen
     ]
     if settings.ws_port:
         listeners.append(AsgiListener("ws", create_ws_app(container, settings), settings.ws_port, settings))
+    if settings.metrics_port:
+        listeners.append(
+            AsgiListener("metrics", create_metrics_app(container, settings), settings.metrics_port, settings)
+        )
     if settings.grpc_port:
         listeners.append(GrpcListener(container, settings))
     return listeners

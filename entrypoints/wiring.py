@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from adapters.azure_openai_provider import AzureOpenAIProvider
@@ -98,9 +98,9 @@ def build_providers(settings: Settings, breakers: Mapping[str, CircuitBreakerPro
     return providers
 
 
-def build_cache(settings: Settings, clock: Clock, redis: Any) -> Cache:
+def build_cache(settings: Settings, clock: Clock, redis: Any, on_error: Callable[[str], None] | None = None) -> Cache:
     if settings.cache_backend == "redis":
-        return RedisCache(redis, key_prefix=settings.redis_key_prefix)
+        return RedisCache(redis, key_prefix=settings.redis_key_prefix, on_error=on_error)
     return MemoryCache(max_entries=settings.cache_max_entries, clock=clock)
 
 

@@ -14,6 +14,7 @@ from entrypoints.config import Settings
 from entrypoints.container import VERSION, Container
 from entrypoints.http.deps import HttpDeps
 from entrypoints.http.errors import handle_domain_error, handle_http_exception, handle_unexpected
+from entrypoints.http.layers import protect_and_observe
 from entrypoints.http.middleware import ASGIApp, RequestIdMiddleware
 from entrypoints.http.routes_admin import build_admin_routes
 from entrypoints.http.routes_browser import build_browser_routes
@@ -46,4 +47,5 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
 
 
 def create_http_app(container: Container, settings: Settings) -> ASGIApp:
-    return RequestIdMiddleware(cast(ASGIApp, create_litestar(container, settings)), tls=settings.enable_tls)
+    litestar = cast(ASGIApp, create_litestar(container, settings))
+    return RequestIdMiddleware(protect_and_observe(litestar, container, settings), tls=settings.enable_tls)

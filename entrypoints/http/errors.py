@@ -17,6 +17,7 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from domain import errors
 from entrypoints.request_context import current_request_id
+from entrypoints.telemetry.record import note_error
 
 log = logging.getLogger("mcp.http")
 
@@ -51,6 +52,7 @@ def error_body(message: str, code: str) -> dict[str, object]:
 
 def error_response(message: str, code: str, status: int, retry_after: float | None = None) -> Response[object]:
     headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after else None
+    note_error(code)  # the error code for mcp_errors_total and the access log
     return Response(error_body(message, code), status_code=status, headers=headers)
 
 

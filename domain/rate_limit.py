@@ -1,0 +1,103 @@
+"""Token buckets (SPEC §13): the arithmetic every rate limiter shares.
+
+A bucket holds at most ``burst`` tokens and refills at ``rate`` tokens per
+second; a request takes one token or is refused. The in-memory limiter runs
+this code; the Redis limiter runs the same steps in a Lua script (kept next to
+it) so that several replicas share one bucket.
+
+The figures a caller is told follow the IETF RateLimit header fields: ``limit``
+is the burst, ``remaining`` the whole tokens left, ``reset_seconds`` the time
+until the bucket is full again, and on refusal ``retry_after`` the time until
+one token is back.
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+
+class Bucket(msgspec.Struct, frozen=True, kw_only=True):
+    """A bucket's shape: ``rate`` tokens per second, at most ``burst`` held."""
+
+    rate: float
+    burst: int
+
+    def refill(self, tokens: float, elapsed: float) -> float:
+        return min(float(self.burst), tokens + max(0.0, elapsed) * self.rate)
+
+    def decide(self, tokens: float) -> RateDecision:
+        """The decision for a request that found ``tokens`` (already refilled) in the bucket."""
+        if tokens >= 1.0:
+            left = tokens - 1.0
+            return RateDecision(
+                allowed=True,
+                limit=self.burst,
+                remaining=int(left),
+                reset_seconds=self.seconds_to_full(left),
+                tokens=left,
+            )
+        return RateDecision(
+            allowed=False,
+            limit=self.burst,
+            remaining=0,
+            reset_seconds=self.seconds_to_full(tokens),
+            retry_after=(1.0 - tokens) / self.rate,
+            tokens=tokens,
+        )
+
+    def seconds_to_full(self, tokens: float) -> float:
+        return max(0.0, (self.burst - tokens) / self.rate)
+
+    @property
+    def idle_expiry_seconds(self) -> float:
+        """How long an untouched bucket must be kept: after that it is full, the same as absent."""
+        return self.burst / self.rate + 1.0
+
+
+class RateDecision(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether one request may pass, and what to tell the caller about its budget."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: float
+    retry_after: float = 0.0
+    tokens: float = 0.0
+
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """``RateLimit-*`` fields, plus ``Retry-After`` (whole seconds, at least 1) on refusal."""
+        fields = (
+            ("RateLimit-Limit", str(self.limit)),
+            ("RateLimit-Remaining", str(self.remaining)),
+            ("RateLimit-Reset", str(math.ceil(self.reset_seconds))),
+        )
+        if self.allowed:
+            return fields
+        return (*fields, ("Retry-After", str(self.retry_after_seconds)))
+
+    @property
+    def retry_after_seconds(self) -> int:
+        return max(1, math.ceil(self.retry_after))
+
+
+UNLIMITED = RateDecision(allowed=True, limit=0, remaining=0, reset_seconds=0.0)
+
+
+def combine(subject: RateDecision, overall: RateDecision | None) -> RateDecision:
+    """One answer for a request that must pass both its own bucket and the global one."""
+    if overall is None:
+        return subject
+    if not overall.allowed and (subject.allowed or overall.retry_after > subject.retry_after):
+        return overall
+    return subject
+
+
+def rate_limit_subject(*, key_id: str, user_id: str, client: str) -> str:
+    """Whose bucket a request draws from: its API key, else its user, else its address."""
+    if key_id:
+        return "key:" + key_id
+    if user_id:
+        return "user:" + user_id
+    return "ip:" + (client or "unknown")
