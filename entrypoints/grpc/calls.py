@@ -24,6 +24,8 @@ from domain.errors import DomainError, ShuttingDown
 from domain.validation import RequestContext
 from entrypoints.grpc.errors import error_metadata, status_of
 from entrypoints.request_context import accept_request_id, request_id_var, session_id_var, user_id_var
+from entrypoints.telemetry.observer import Telemetry
+from entrypoints.telemetry.record import RequestRecord, note_error
 
 log = logging.getLogger("mcp.grpc")
 
@@ -41,6 +43,7 @@ class CallMetadata:
     authorization: str = ""
     api_key: str = ""
     skip_cache_read: bool = False
+    peer: str = ""  # the client's address, for per-address rate limits
 
     @classmethod
     def read(cls, stream: AnyStream, method: str) -> CallMetadata:
@@ -58,6 +61,7 @@ class CallMetadata:
             authorization=text("authorization"),
             api_key=text("x-api-key"),
             skip_cache_read="no-cache" in text("cache-control").lower(),
+            peer=_peer_host(stream),
         )
 
     def context(self) -> RequestContext:
@@ -116,17 +120,43 @@ class CallTracker:
 
 
 class CallRunner:
-    """Runs the body of one RPC between metadata handling and the final status."""
+    """Runs the body of one RPC between metadata handling and the final status.
 
-    def __init__(self, tracker: CallTracker, authorize: Authorizer = authorize_call) -> None:
+    With ``telemetry`` each call is a request of its own for metrics, tracing
+    (a server span, child of the caller's ``traceparent`` metadata) and the
+    access log, labelled ``grpc_<method>``.
+    """
+
+    def __init__(
+        self, tracker: CallTracker, authorize: Authorizer = authorize_call, *, telemetry: Telemetry | None = None
+    ) -> None:
         self._tracker = tracker
         self._authorize = authorize
+        self._telemetry = telemetry
 
     async def run(self, stream: AnyStream, method: str, body: Callable[[CallMetadata], Awaitable[None]]) -> None:
         call = CallMetadata.read(stream, method)
         request_id_var.set(call.request_id)
         user_id_var.set(call.user_id)
         session_id_var.set(call.session_id)
+        record = self._begin(stream, method)
+        status = Status.CANCELLED  # unless an answer is sent below
+        try:
+            status = await self._serve(stream, call, body)
+        finally:
+            if record is not None and self._telemetry is not None:
+                self._telemetry.finish(record, status.name, failed=status is not Status.OK, fields={"rpc": method})
+
+    def _begin(self, stream: AnyStream, method: str) -> RequestRecord | None:
+        if self._telemetry is None:
+            return None
+        label = _METRIC_LABELS.get(method, "grpc_other")
+        carrier = _trace_headers(stream) if self._telemetry.tracer is not None else None
+        return self._telemetry.begin(label, span_name=f"proto.AIService/{method}", carrier=carrier)
+
+    async def _serve(
+        self, stream: AnyStream, call: CallMetadata, body: Callable[[CallMetadata], Awaitable[None]]
+    ) -> Status:
         echo = {"x-request-id": call.request_id}
         try:
             with self._tracker.track():
@@ -134,19 +164,40 @@ class CallRunner:
                 await stream.send_initial_metadata(metadata=echo)
                 await body(call)
         except DomainError as exc:
-            await _finish(stream, status_of(exc), exc.message, {**echo, **error_metadata(exc)})
+            note_error(exc.code)
+            return await _finish(stream, status_of(exc), exc.message, {**echo, **error_metadata(exc)})
         except StreamTerminatedError:  # the client reset the stream: nobody is left to answer
-            log.debug("gRPC stream terminated by the client", extra={"method": method})
+            log.debug("gRPC stream terminated by the client", extra={"method": call.method})
+            return Status.CANCELLED
         except GRPCError as exc:  # raised by grpclib or the codec: a malformed or oversized message
-            await _finish(stream, exc.status, exc.message, echo)
+            return await _finish(stream, exc.status, exc.message, echo)
         except Exception:  # a bug: answer INTERNAL without internals; cancellation is not an Exception
-            log.exception("gRPC call failed", extra={"method": method})
-            await _finish(stream, Status.INTERNAL, "internal error", echo)
-        else:
-            await _finish(stream, Status.OK, None, echo)
+            log.exception("gRPC call failed", extra={"method": call.method})
+            return await _finish(stream, Status.INTERNAL, "internal error", echo)
+        return await _finish(stream, Status.OK, None, echo)
 
 
-async def _finish(stream: AnyStream, status: Status, message: str | None, metadata: dict[str, str]) -> None:
+_METRIC_LABELS = {
+    "Generate": "grpc_generate",
+    "GenerateStream": "grpc_stream",
+    "ListModels": "grpc_list_models",
+    "GetStatus": "grpc_status",
+}
+
+
+def _trace_headers(stream: AnyStream) -> dict[str, str]:
+    metadata: Mapping[str, str | bytes] = stream.metadata or {}
+    return {name: value for name in ("traceparent", "tracestate") if isinstance(value := metadata.get(name), str)}
+
+
+def _peer_host(stream: AnyStream) -> str:
+    peer = getattr(stream, "peer", None)
+    address = peer.addr() if peer is not None else None
+    return str(address[0]) if address else ""
+
+
+async def _finish(stream: AnyStream, status: Status, message: str | None, metadata: dict[str, str]) -> Status:
     if status in (Status.INTERNAL, Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED):
         log.warning("gRPC call failed: %s", message, extra={"status": status.name})
     await stream.send_trailing_metadata(status=status, status_message=message, metadata=metadata)
+    return status

@@ -18,10 +18,11 @@ from grpclib.server import Server
 
 from entrypoints.config import Settings
 from entrypoints.container import Container
-from entrypoints.grpc.calls import Authorizer, CallRunner, CallTracker, authorize_call
+from entrypoints.grpc.calls import Authorizer, CallRunner, CallTracker
 from entrypoints.grpc.codec import SizeLimitedProtoCodec
 from entrypoints.grpc.generated.google_proto_descriptor_pool import default_google_proto_descriptor_pool
 from entrypoints.grpc.service import AIService, GrpcDeps
+from entrypoints.protection import grpc_call_authorizer
 
 log = logging.getLogger("mcp.grpc")
 
@@ -37,12 +38,15 @@ def server_ssl_context(settings: Settings) -> ssl.SSLContext:
 class GrpcListener:
     """grpclib's server on ``settings.grpc_port``; ``authorize`` is the API-key hook of every call."""
 
-    def __init__(self, container: Container, settings: Settings, *, authorize: Authorizer = authorize_call) -> None:
+    def __init__(self, container: Container, settings: Settings, *, authorize: Authorizer | None = None) -> None:
         self.name = "grpc"
         self.port = settings.grpc_port
         self._settings = settings
         self._tracker = CallTracker()
-        service = AIService(GrpcDeps.from_container(container), CallRunner(self._tracker, authorize))
+        if authorize is None:  # API keys and rate limits of SPEC §13
+            authorize = grpc_call_authorizer(container.access(), client=lambda call: call.peer)
+        runner = CallRunner(self._tracker, authorize, telemetry=container.telemetry())
+        service = AIService(GrpcDeps.from_container(container), runner)
         self._services = ServerReflection.extend([service], pool=default_google_proto_descriptor_pool)
         self._stopping = asyncio.Event()
 

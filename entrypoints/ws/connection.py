@@ -17,11 +17,15 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from application.generate_stream import GenerateStream
+from domain.api_keys import ANONYMOUS, Principal
 from domain.catalogue import Catalogue
 from domain.errors import DomainError
 from domain.models import StreamEvent
 from domain.validation import RequestContext, RequestLimits, build_request
+from entrypoints.http.errors import status_of
 from entrypoints.request_context import new_request_id, request_id_var, session_id_var, user_id_var
+from entrypoints.telemetry.observer import Telemetry
+from entrypoints.telemetry.record import note_error
 from entrypoints.ws.frames import BadFrame, WsRequest, decode_request, error_frame, event_frame
 
 log = logging.getLogger("mcp.ws")
@@ -42,6 +46,24 @@ class WsDeps:
     generate_stream: GenerateStream
 
 
+MessageGate = Callable[[Principal, str, str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageGuard:
+    """Per-message protection and observation of one socket (SPEC §12, §13).
+
+    ``gate(principal, user_id, client)`` takes a rate-limit token or raises
+    ``RateLimited`` (answered with an error frame; the socket stays open);
+    ``telemetry`` counts each message as one ``ws`` request.
+    """
+
+    principal: Principal = ANONYMOUS
+    client: str = ""
+    gate: MessageGate | None = None
+    telemetry: Telemetry | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class SessionDefaults:
     """The session named in the query string; a message's own ``userId``/``sessionId`` win."""
@@ -51,8 +73,11 @@ class SessionDefaults:
 
 
 class WsConnection:
-    def __init__(self, deps: WsDeps, receive: Receive, send: Send, session: SessionDefaults) -> None:
+    def __init__(
+        self, deps: WsDeps, receive: Receive, send: Send, session: SessionDefaults, guard: MessageGuard | None = None
+    ) -> None:
         self._deps = deps
+        self._guard = guard or MessageGuard()
         self._receive = receive
         self._send = send
         self._session = session
@@ -94,21 +119,38 @@ class WsConnection:
     async def _answer(self, raw: str | bytes) -> None:
         request_id = new_request_id()
         request_id_var.set(request_id)
+        telemetry = self._guard.telemetry
+        record = telemetry.begin("ws", span_name="WS /ws message") if telemetry is not None else None
+        error = await self._answer_or_error(raw, request_id)
+        if telemetry is not None and record is not None:
+            status = "200" if error is None else str(status_of(error))
+            telemetry.finish(record, status, failed=error is not None, fields={"path": "/ws"})
+
+    async def _answer_or_error(self, raw: str | bytes, request_id: str) -> DomainError | None:
         ident: object = None
         try:
             request = decode_request(raw)
             ident = request.id
             await self._relay(request, request_id, ident)
         except BadFrame as exc:
-            await self._outbox.put(error_frame(exc, request_id, exc.ident))
+            return await self._refuse(exc, request_id, exc.ident)
         except DomainError as exc:
-            await self._outbox.put(error_frame(exc, request_id, ident))
+            return await self._refuse(exc, request_id, ident)
         except Exception:  # a bug must not end the socket: answer this request and go on
             log.exception("websocket request failed")
-            await self._outbox.put(error_frame(DomainError("internal error"), request_id, ident))
+            return await self._refuse(DomainError("internal error"), request_id, ident)
+        return None
+
+    async def _refuse(self, error: DomainError, request_id: str, ident: object) -> DomainError:
+        note_error(error.code)
+        await self._outbox.put(error_frame(error, request_id, ident))
+        return error
 
     async def _relay(self, request: WsRequest, request_id: str, ident: object) -> None:
         context = self._context(request, request_id)
+        guard = self._guard
+        if guard.gate is not None:
+            await guard.gate(guard.principal, context.user_id, guard.client)
         generation = build_request(
             request.fields(), catalogue=self._deps.catalogue, limits=self._deps.limits, context=context
         )

@@ -15,11 +15,14 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
+from domain.api_keys import ANONYMOUS, Principal
 from domain.errors import DomainError
 from entrypoints.config import Settings
 from entrypoints.container import Container
 from entrypoints.http.middleware import Receive, Scope, Send
-from entrypoints.ws.connection import SessionDefaults, WsConnection, WsDeps
+from entrypoints.protection import ws_message_gate, ws_upgrade_authorizer
+from entrypoints.telemetry.observer import Telemetry
+from entrypoints.ws.connection import MessageGate, MessageGuard, SessionDefaults, WsConnection, WsDeps
 from entrypoints.ws.origin import OriginPolicy
 
 log = logging.getLogger("mcp.ws")
@@ -49,10 +52,10 @@ class Handshake:
         )
 
 
-UpgradeAuthorizer = Callable[[Handshake], Awaitable[None]]
+UpgradeAuthorizer = Callable[[Handshake], Awaitable[Principal | None]]
 
 
-async def authorize_upgrade(handshake: Handshake) -> None:
+async def authorize_upgrade(handshake: Handshake) -> Principal | None:
     """THE hook for API-key checks on WebSocket (SPEC §13): every upgrade passes here first.
 
     Raise ``Unauthenticated`` or ``PermissionDenied`` to refuse the upgrade (HTTP 403); return to allow.
@@ -63,17 +66,34 @@ async def authorize_upgrade(handshake: Handshake) -> None:
 
 
 class WsEndpoint:
-    def __init__(self, deps: WsDeps, policy: OriginPolicy, *, authorize: UpgradeAuthorizer = authorize_upgrade) -> None:
+    def __init__(
+        self,
+        deps: WsDeps,
+        policy: OriginPolicy,
+        *,
+        authorize: UpgradeAuthorizer = authorize_upgrade,
+        gate: MessageGate | None = None,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self._deps = deps
         self._policy = policy
         self._authorize = authorize
+        self._gate = gate
+        self._telemetry = telemetry
 
     @classmethod
     def from_container(cls, container: Container, settings: Settings) -> WsEndpoint:
         deps = WsDeps(
             catalogue=container.catalogue(), limits=container.limits(), generate_stream=container.generate_stream()
         )
-        return cls(deps, OriginPolicy.from_settings(settings))
+        access = container.access()  # API keys at the upgrade, a rate-limit token per message (SPEC §13)
+        return cls(
+            deps,
+            OriginPolicy.from_settings(settings),
+            authorize=ws_upgrade_authorizer(access),
+            gate=ws_message_gate(access) if access.limits_enabled else None,
+            telemetry=container.telemetry(),
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
@@ -82,25 +102,30 @@ class WsEndpoint:
         if (await receive())["type"] != "websocket.connect":
             return
         handshake = Handshake.read(scope)
-        if not await self._admit(handshake):
+        principal = await self._admit(handshake)
+        if principal is None:
             await send({"type": "websocket.close", "code": 1008})  # before accept: the server answers 403
             return
         await send({"type": "websocket.accept"})
         session = SessionDefaults(
             user_id=handshake.query.get("userId", ""), session_id=handshake.query.get("sessionId", "")
         )
-        await WsConnection(self._deps, receive, send, session).run()
+        client = scope.get("client")
+        guard = MessageGuard(
+            principal=principal, client=client[0] if client else "", gate=self._gate, telemetry=self._telemetry
+        )
+        await WsConnection(self._deps, receive, send, session, guard).run()
 
-    async def _admit(self, handshake: Handshake) -> bool:
+    async def _admit(self, handshake: Handshake) -> Principal | None:
+        """The caller's principal, or ``None`` when the upgrade is refused."""
         if not self._policy.allows(handshake.origin, handshake.host):
             log.info("websocket upgrade refused: origin not allowed", extra={"origin": handshake.origin})
-            return False
+            return None
         try:
-            await self._authorize(handshake)
+            return await self._authorize(handshake) or ANONYMOUS
         except DomainError as exc:
             log.info("websocket upgrade refused: %s", exc.message, extra={"code": exc.code})
-            return False
-        return True
+            return None
 
 
 async def _upgrade_required(send: Send) -> None:
