@@ -60,7 +60,10 @@ def domain_error_response(error: errors.DomainError) -> Response[object]:
     status = status_of(error)
     if status >= 500:
         log.warning("request failed: %s", error.message, extra={"code": error.code, "status": status})
-    return error_response(error.message, error.code, status, error.retry_after)
+    retry_after = error.retry_after
+    if not retry_after and status in (429, 503):
+        retry_after = 1.0  # always say when to come back, even when the upstream gave no hint (Bedrock never does)
+    return error_response(error.message, error.code, status, retry_after)
 
 
 def handle_domain_error(_: Request[Any, Any, Any], exc: errors.DomainError) -> Response[object]:
