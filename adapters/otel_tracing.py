@@ -75,6 +75,21 @@ async def httpx_trace_hook(request: Any) -> None:
     _PROPAGATOR.inject(request.headers)
 
 
+def register_openai_trace_hook(client: Any) -> None:
+    """Send ``traceparent`` on every request of an ``openai`` SDK client.
+
+    The SDK takes event hooks only through a client of our own making
+    (``http_client=``); adding the hook to the httpx client it built keeps its
+    tuned defaults (timeouts, limits). ``_client`` is the SDK's attribute for it.
+    """
+    http_client: Any = getattr(client, "_client", None)
+    hooks = getattr(http_client, "event_hooks", None)
+    if http_client is None or hooks is None:
+        return
+    if httpx_trace_hook not in hooks["request"]:
+        http_client.event_hooks = {**hooks, "request": [*hooks["request"], httpx_trace_hook]}
+
+
 def register_botocore_trace_hook(client: Any) -> None:
     """Send ``traceparent`` on every request of a botocore/aiobotocore client."""
     client.meta.events.register("before-send.*", _inject_botocore)

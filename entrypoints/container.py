@@ -83,6 +83,13 @@ class Container(containers.DeclarativeContainer):
     tracing = providers.Resource(observability.tracing, settings, VERSION)
     tracer = providers.Singleton(observability.tracer_of, tracing)
     observed_providers = providers.Singleton(observability.trace_providers, provider_map, tracing)
+    trace_propagation = providers.Singleton(
+        observability.propagate_trace_context,
+        tracing,
+        bedrock=bedrock_client,
+        azure=azure_client,
+        openai=openai_client,
+    )
     observed_cache = providers.Singleton(observability.trace_cache, cache, tracing, settings)
     session_activity = providers.Singleton(SessionActivity, sessions, clock=clock)
     observed_sessions = providers.Singleton(observability.trace_sessions, session_activity, tracing, settings)

@@ -9,10 +9,11 @@ the response cache and the session activity are read at scrape time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from opentelemetry import trace
 
-from adapters.otel_tracing import OtelTracing
+from adapters.otel_tracing import OtelTracing, register_botocore_trace_hook, register_openai_trace_hook
 from adapters.prometheus_metrics import PrometheusMetrics
 from adapters.traced_ports import TracedCache, TracedProvider, TracedSessionRepo
 from application.pool import WorkerPool
@@ -53,6 +54,18 @@ def error_counter(metrics: PrometheusMetrics, error_type: str) -> Callable[[str]
 
 def tracer_of(tracing: OtelTracing | None) -> trace.Tracer | None:
     return tracing.tracer if tracing is not None else None
+
+
+def propagate_trace_context(tracing: OtelTracing | None, *, bedrock: Any, azure: Any, openai: Any) -> bool:
+    """Make the provider clients send W3C ``traceparent``; ``True`` when tracing is on and hooks were added."""
+    if tracing is None:
+        return False
+    if bedrock is not None:
+        register_botocore_trace_hook(bedrock)
+    for client in (azure, openai):
+        if client is not None:
+            register_openai_trace_hook(client)
+    return True
 
 
 def trace_providers(providers: Mapping[str, Provider], tracing: OtelTracing | None) -> Mapping[str, Provider]:
