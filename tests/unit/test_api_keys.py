@@ -1,0 +1,124 @@
+"""API keys: the stored form, verification, and access control by role (SPEC §13)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from application.access import AccessControl
+from domain.api_keys import ANONYMOUS, KeyRing, credential_from, hash_api_key, parse_key_entries
+from domain.errors import PermissionDenied, Unauthenticated
+from entrypoints.hash_key import hash_key_command
+
+SALT = bytes(range(16))
+USER_KEY = "mcp_user-key-0123456789abcdef0123456789"
+ADMIN_KEY = "mcp_admin-key-0123456789abcdef012345678"
+
+
+def ring() -> KeyRing:
+    entries = ",".join(
+        (
+            hash_api_key(USER_KEY, role="user", salt=SALT),
+            hash_api_key(ADMIN_KEY, role="admin", salt=bytes(reversed(SALT)), scheme="pbkdf2_sha256", iterations=1000),
+        )
+    )
+    return KeyRing(parse_key_entries(entries))
+
+
+def test_a_key_proves_the_role_of_its_entry_and_nothing_else_does() -> None:
+    keys = ring()
+    user, admin = keys.verify(USER_KEY), keys.verify(ADMIN_KEY)
+    assert user is not None and user.role == "user"
+    assert admin is not None and admin.role == "admin"
+    assert keys.verify(USER_KEY + "x") is None
+    assert keys.verify("") is None
+
+
+def test_verifying_the_same_key_twice_gives_the_same_principal() -> None:
+    keys = ring()
+    assert keys.verify(USER_KEY) == keys.verify(USER_KEY)
+    assert keys.verify("wrong-key-wrong-key") is None
+    assert keys.verify("wrong-key-wrong-key") is None
+
+
+def test_an_entry_never_contains_the_key_and_two_salts_give_two_entries() -> None:
+    first = hash_api_key(USER_KEY, role="user", salt=SALT)
+    second = hash_api_key(USER_KEY, role="user", salt=bytes(16))
+    assert USER_KEY not in first
+    assert first != second
+    assert first.startswith("user:sha256$")
+
+
+def test_the_key_id_is_stable_and_reveals_nothing_of_the_key() -> None:
+    principal = ring().verify(USER_KEY)
+    assert principal is not None and len(principal.key_id) == 12
+    assert principal.key_id not in USER_KEY
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["root:sha256$00$11", "user:md5$aa$bb", "user:sha256$zz$zz", "user:sha256$" + "00" * 4 + "$" + "11" * 32, "user"],
+)
+def test_a_malformed_entry_is_refused_with_its_position_and_without_its_text(entry: str) -> None:
+    valid = hash_api_key(USER_KEY, role="user", salt=SALT)
+    with pytest.raises(ValueError, match="entry 2") as caught:
+        parse_key_entries(f"{valid},{entry}")
+    stored = entry.partition(":")[2]
+    assert not stored or stored not in str(caught.value)
+
+
+def test_the_credential_comes_from_x_api_key_or_a_bearer_token() -> None:
+    assert credential_from(None, "k1") == "k1"
+    assert credential_from("Bearer k2", None) == "k2"
+    assert credential_from("bearer   k3 ", None) == "k3"
+    assert credential_from("Basic abc", None) is None
+    assert credential_from(None, None) is None
+
+
+def test_without_keys_everyone_may_do_everything() -> None:
+    access = AccessControl(keys=KeyRing(()), limiter=None)
+    principal = access.authenticate(None, None)
+    assert principal == ANONYMOUS
+    access.authorize(principal, admin_required=True)
+
+
+def test_with_keys_a_missing_or_wrong_key_is_unauthenticated() -> None:
+    access = AccessControl(keys=ring(), limiter=None)
+    with pytest.raises(Unauthenticated):
+        access.authenticate(None, None)
+    with pytest.raises(Unauthenticated):
+        access.authenticate("Bearer not-a-key-at-all", None)
+
+
+def test_an_admin_operation_needs_an_admin_key() -> None:
+    access = AccessControl(keys=ring(), limiter=None)
+    user = access.authenticate(f"Bearer {USER_KEY}")
+    admin = access.authenticate_headers({"x-api-key": ADMIN_KEY})
+    access.authorize(user, admin_required=False)
+    access.authorize(admin, admin_required=True)
+    with pytest.raises(PermissionDenied):
+        access.authorize(user, admin_required=True)
+
+
+def test_hash_key_makes_a_new_key_and_an_entry_that_verifies_it() -> None:
+    out = io.StringIO()
+    assert hash_key_command(["--role", "admin"], stdout=out) == 0
+    lines = dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
+    key = next(value for name, value in lines.items() if name.startswith("API key"))
+    principal = KeyRing(parse_key_entries(lines["API_KEYS entry"])).verify(key)
+    assert principal is not None and principal.role == "admin"
+
+
+def test_hash_key_reads_a_chosen_key_from_stdin_and_does_not_print_it() -> None:
+    out = io.StringIO()
+    chosen = "a-human-chosen-passphrase"
+    command = ["--key", "-", "--scheme", "pbkdf2_sha256", "--iterations", "1000"]
+    assert hash_key_command(command, stdin=io.StringIO(chosen + "\n"), stdout=out) == 0
+    assert chosen not in out.getvalue()
+    entry = out.getvalue().split("API_KEYS entry: ")[1].strip()
+    assert KeyRing(parse_key_entries(entry)).verify(chosen) is not None
+
+
+def test_hash_key_refuses_a_short_key() -> None:
+    assert hash_key_command(["--key", "short"], stdout=io.StringIO()) == 2
