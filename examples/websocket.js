@@ -7,18 +7,24 @@
   let nextId = 1;
   let current = null; // the id whose answer the page shows
 
+  // ?ws=ws://host:8091/ws picks another endpoint; by default the /ws of the server that served this page.
   function defaultUrl() {
+    const chosen = new URLSearchParams(location.search).get("ws");
+    if (chosen) return chosen;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     return `${scheme}//${location.host}/ws`;
   }
 
   function connect() {
     if (socket) socket.close();
-    socket = new WebSocket($("#url").value.trim() || defaultUrl());
-    setStatus("Connecting…", "closed");
-    socket.addEventListener("open", () => setStatus("Connected.", "open"));
-    socket.addEventListener("close", (event) => setStatus(`Disconnected (code ${event.code}).`, "closed"));
-    socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
+    const opened = new WebSocket($("#url").value.trim() || defaultUrl());
+    socket = opened;
+    setStatus("Connecting…", "connecting");
+    // Events of a socket that was replaced (Reconnect) must not overwrite the state of the new one.
+    const mine = (handler) => (event) => opened === socket && handler(event);
+    opened.addEventListener("open", mine(() => setStatus("Connected.", "open")));
+    opened.addEventListener("close", mine((event) => setStatus(`Disconnected (code ${event.code}).`, "closed")));
+    opened.addEventListener("message", mine((event) => onFrame(JSON.parse(event.data))));
   }
 
   function onFrame(frame) {
