@@ -76,8 +76,11 @@ class PostgresFeedbackRepo:
     three reports is blacklisted again by the next one.
     """
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, *, hot_path_wait_seconds: float | None = None) -> None:
         self._pool = pool
+        # ``is_blacklisted`` and ``count_use`` run on every cached request: they wait at most
+        # this long for a pooled connection (``None``: the pool's own timeout).
+        self._hot_wait = hot_path_wait_seconds
 
     async def record(self, report: FeedbackReport, *, now: float) -> CacheKeyQuality:
         verdict = report.verdict
@@ -110,13 +113,13 @@ class PostgresFeedbackRepo:
             return (await conn.execute(_CLEAR, (cache_key,))).rowcount > 0
 
     async def is_blacklisted(self, cache_key: str) -> bool:
-        async with self._connection("read the blacklist") as conn:
+        async with self._connection("read the blacklist", wait=self._hot_wait) as conn:
             cursor = await conn.execute("SELECT is_blacklisted FROM cache_stats WHERE cache_key = %s", (cache_key,))
             row = await cursor.fetchone()
         return bool(row and row[0])
 
     async def count_use(self, cache_key: str) -> None:
-        async with self._connection("count a cache use") as conn:
+        async with self._connection("count a cache use", wait=self._hot_wait) as conn:
             await conn.execute(_COUNT_USE, (cache_key,))
 
     async def problematic(self, limit: int) -> list[CacheKeyQuality]:
@@ -125,9 +128,9 @@ class PostgresFeedbackRepo:
         return [_quality(row) for row in rows]
 
     @asynccontextmanager
-    async def _connection(self, action: str) -> AsyncIterator[_Conn]:
+    async def _connection(self, action: str, *, wait: float | None = None) -> AsyncIterator[_Conn]:
         try:
-            async with self._pool.connection() as conn:
+            async with self._pool.connection(timeout=wait) as conn:
                 yield conn
         except psycopg.Error as exc:
             raise StorageUnavailable(

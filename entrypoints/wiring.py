@@ -8,6 +8,7 @@ from typing import Any
 from adapters.azure_openai_provider import AzureOpenAIProvider
 from adapters.bedrock_provider import BedrockProvider
 from adapters.cached_sessions import CachedSessionRepo
+from adapters.failsafe_feedback import FailSafeFeedbackRepo
 from adapters.memory_cache import MemoryCache
 from adapters.memory_feedback import MemoryFeedbackRepo
 from adapters.memory_sessions import MemorySessionRepo
@@ -117,8 +118,15 @@ def _redis_sessions(settings: Settings, redis: Any) -> RedisSessionRepo:
     return RedisSessionRepo(redis, ttl_seconds=settings.session_cache_ttl, key_prefix=settings.redis_key_prefix)
 
 
+# How long a request's blacklist check waits for a pooled connection before bypassing the cache.
+FEEDBACK_CHECK_WAIT_SECONDS = 0.5
+
+
 def build_feedback_repo(pool: Any) -> FeedbackRepo:
-    return PostgresFeedbackRepo(pool) if pool is not None else MemoryFeedbackRepo()
+    """PostgreSQL when configured, behind the fail-safe: a database that is down never fails a stateless request."""
+    if pool is None:
+        return MemoryFeedbackRepo()
+    return FailSafeFeedbackRepo(PostgresFeedbackRepo(pool, hot_path_wait_seconds=FEEDBACK_CHECK_WAIT_SECONDS))
 
 
 def circuit_states(breakers: Mapping[str, CircuitBreakerProvider]) -> dict[str, str]:
