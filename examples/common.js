@@ -18,7 +18,7 @@ window.McpExamples = (() => {
     return { userId: $("#userId").value.trim(), sessionId: $("#sessionId").value.trim() };
   }
 
-  // state: ready | streaming | done | error | open | closed (tests and styles read data-state).
+  // state: ready | streaming | done | error | connecting | open | closed (tests and styles read data-state).
   function setStatus(text, state) {
     const status = $("#status");
     status.textContent = text;
