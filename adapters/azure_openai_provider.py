@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 
 import openai
 
-from adapters.openai_chat import ChatCompletions, Hints, Target, client_timeout, looks_like_reasoning_model
+from adapters.chat_http import ChatEndpoint, chat_api
+from adapters.openai_chat import Hints, Target, client_timeout, looks_like_reasoning_model
 from domain.catalogue_data import AZURE_MODELS
 from domain.models import Completion, ModelInfo, ProviderCall, ProviderChunk
 
@@ -72,14 +73,15 @@ _HINTS = Hints(provider="azure-openai", credentials="AZURE_API_KEY or AZURE_AD_T
 class AzureOpenAIProvider:
     """Azure OpenAI deployments behind the ``Provider`` port.
 
-    ``client`` is the process-wide ``AsyncAzureOpenAI`` (see ``create_azure_client``);
+    ``client`` is the process-wide ``AsyncAzureOpenAI`` (see ``create_azure_client``) or, for the
+    lean HTTP path, a ``ChatEndpoint`` (``adapters.chat_http.azure_endpoint``);
     ``deployments`` is the raw ``AZURE_DEPLOYMENTS`` override; ``models`` the catalogue rows
     whose ids are also their deployment names.
     """
 
     def __init__(
         self,
-        client: openai.AsyncAzureOpenAI,
+        client: openai.AsyncAzureOpenAI | ChatEndpoint,
         *,
         deployments: str | Mapping[str, str] = "",
         models: Iterable[ModelInfo] = AZURE_MODELS,
@@ -93,9 +95,7 @@ class AzureOpenAIProvider:
             info = self._models.get(model.lower())
             for key in {model.lower(), *((n.lower() for n in (info.id, *info.aliases)) if info else ())}:
                 self._deployments[key] = deployment
-        self._chat = ChatCompletions(
-            client, hints=_HINTS, first_byte_timeout=first_byte_timeout, idle_timeout=idle_timeout
-        )
+        self._chat = chat_api(client, hints=_HINTS, first_byte_timeout=first_byte_timeout, idle_timeout=idle_timeout)
 
     @property
     def name(self) -> str:

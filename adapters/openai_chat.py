@@ -150,16 +150,21 @@ class ChatCompletions:
         yield ProviderChunk(usage=usage, finish_reason=finish_reason)
 
     def _params(self, call: ProviderCall, target: Target) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": target.name, "messages": chat_messages(call)}
-        if target.reasoning:  # reasoning models refuse max_tokens and any non-default temperature
-            params["max_completion_tokens"] = call.max_tokens
-        else:
-            params["max_tokens"] = call.max_tokens
-            params["temperature"] = call.temperature
-        return params
+        return chat_params(call, target)
 
     def _timeout(self, waiting_for: str, seconds: float) -> UpstreamTimeout:
         return UpstreamTimeout(f"{self._hints.provider} did not send {waiting_for} within {seconds:g} s")
+
+
+def chat_params(call: ProviderCall, target: Target) -> dict[str, Any]:
+    """The request body of a chat-completions call (shared with ``adapters.chat_http``)."""
+    params: dict[str, Any] = {"model": target.name, "messages": chat_messages(call)}
+    if target.reasoning:  # reasoning models refuse max_tokens and any non-default temperature
+        params["max_completion_tokens"] = call.max_tokens
+    else:
+        params["max_tokens"] = call.max_tokens
+        params["temperature"] = call.temperature
+    return params
 
 
 def chat_messages(call: ProviderCall) -> list[dict[str, str]]:
@@ -184,20 +189,27 @@ def translate_error(exc: openai.OpenAIError, hints: Hints, target: str) -> Upstr
 
 
 def _status_error(exc: openai.APIStatusError, hints: Hints, target: str) -> UpstreamError:
-    status, message, provider = exc.status_code, upstream_message(exc), hints.provider
-    if isinstance(exc, openai.RateLimitError):
+    return status_error(exc.status_code, exc.code, upstream_message(exc), exc.response.headers, hints, target)
+
+
+def status_error(
+    status: int, code: str | None, message: str, headers: Mapping[str, str], hints: Hints, target: str
+) -> UpstreamError:
+    """The domain error for an upstream answer with an error status (shared with ``adapters.chat_http``)."""
+    provider = hints.provider
+    if status == 429:
         return UpstreamRateLimited(
-            f"{provider} is throttling requests: {message}", retry_after=retry_after_seconds(exc.response.headers)
+            f"{provider} is throttling requests: {message}", retry_after=retry_after_seconds(headers)
         )
-    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+    if status in (401, 403):
         return UpstreamAuthError(f"{provider} refused the credentials ({status}): {message}; check {hints.credentials}")
-    if isinstance(exc, openai.NotFoundError):
-        return UpstreamAuthError(hints.not_found(exc.code, target, message))
+    if status == 404:
+        return UpstreamAuthError(hints.not_found(code, target, message))
     if status == 408:
         return UpstreamTimeout(f"{provider} timed out ({status}): {message}")
     if status >= 500 or status == 409:
         return UpstreamError(f"{provider} failed ({status}): {message}")
-    if exc.code == "content_filter":
+    if code == "content_filter":
         return UpstreamBadRequest(f"{provider} content filter rejected the request: {message}")
     return UpstreamBadRequest(f"{provider} rejected the request ({status}): {message}")
 

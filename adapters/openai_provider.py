@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Iterable
 
 import openai
 
-from adapters.openai_chat import ChatCompletions, Hints, Target, client_timeout, looks_like_reasoning_model
+from adapters.chat_http import ChatEndpoint, chat_api
+from adapters.openai_chat import Hints, Target, client_timeout, looks_like_reasoning_model
 from domain.models import Completion, ModelInfo, ProviderCall, ProviderChunk
 
 DEFAULT_MAX_OUTPUT = 4096
@@ -89,23 +90,22 @@ _HINTS = Hints(provider="openai", credentials="OPENAI_API_KEY", not_found=_not_f
 class OpenAICompatibleProvider:
     """An OpenAI-compatible server behind the ``Provider`` port.
 
-    ``client`` is the process-wide ``AsyncOpenAI`` (see ``create_openai_client``); ``models`` are the
+    ``client`` is the process-wide ``AsyncOpenAI`` (see ``create_openai_client``) or a ``ChatEndpoint``
+    (``adapters.chat_http.openai_endpoint``, the lean HTTP path); ``models`` are the
     entries parsed from ``OPENAI_MODELS`` (they decide which are reasoning models; names not listed
     are sent as they are).
     """
 
     def __init__(
         self,
-        client: openai.AsyncOpenAI,
+        client: openai.AsyncOpenAI | ChatEndpoint,
         *,
         models: Iterable[ModelInfo] = (),
         first_byte_timeout: float = 60.0,
         idle_timeout: float = 30.0,
     ) -> None:
         self._models = {m.id.lower(): m for m in models}
-        self._chat = ChatCompletions(
-            client, hints=_HINTS, first_byte_timeout=first_byte_timeout, idle_timeout=idle_timeout
-        )
+        self._chat = chat_api(client, hints=_HINTS, first_byte_timeout=first_byte_timeout, idle_timeout=idle_timeout)
 
     @property
     def name(self) -> str:

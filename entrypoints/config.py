@@ -94,6 +94,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     provider_connect_timeout: Seconds = 5.0
     provider_first_byte_timeout: Seconds = 60.0
     provider_idle_timeout: Seconds = 60.0
+    upstream_client: Literal["fast", "sdk"] = "fast"  # Azure/OpenAI over the lean HTTP client, or the SDK
     circuit_failure_threshold: Positive = 5
     circuit_reset_seconds: Seconds = 30.0
     # Protection

@@ -16,6 +16,7 @@ from typing import Any
 
 from adapters.azure_openai_provider import create_azure_client
 from adapters.bedrock_provider import open_bedrock_client
+from adapters.chat_http import azure_endpoint, openai_endpoint
 from adapters.openai_provider import create_openai_client
 from adapters.postgres_migrations import apply_migrations
 from adapters.postgres_pool import create_pg_pool
@@ -98,15 +99,24 @@ async def azure_client(settings: Settings) -> AsyncIterator[Any]:
     if not settings.azure_enabled:
         yield None
         return
-    client = create_azure_client(
-        endpoint=settings.azure_endpoint,
-        api_version=settings.azure_api_version,
-        api_key=settings.azure_api_key.strip(),
-        ad_token=settings.azure_ad_token,
-        connect_timeout=settings.provider_connect_timeout,
-        first_byte_timeout=settings.provider_first_byte_timeout,
-        idle_timeout=settings.provider_idle_timeout,
-    )
+    if settings.upstream_client == "fast":
+        client: Any = azure_endpoint(
+            settings.azure_endpoint,
+            api_version=settings.azure_api_version,
+            api_key=settings.azure_api_key.strip(),
+            ad_token=settings.azure_ad_token,
+            connect_timeout=settings.provider_connect_timeout,
+        )
+    else:
+        client = create_azure_client(
+            endpoint=settings.azure_endpoint,
+            api_version=settings.azure_api_version,
+            api_key=settings.azure_api_key.strip(),
+            ad_token=settings.azure_ad_token,
+            connect_timeout=settings.provider_connect_timeout,
+            first_byte_timeout=settings.provider_first_byte_timeout,
+            idle_timeout=settings.provider_idle_timeout,
+        )
     try:
         yield client
     finally:
@@ -117,13 +127,20 @@ async def openai_client(settings: Settings) -> AsyncIterator[Any]:
     if not settings.openai_enabled:
         yield None
         return
-    client = create_openai_client(
-        base_url=settings.openai_base_url or "https://api.openai.com/v1",
-        api_key=settings.openai_api_key,
-        connect_timeout=settings.provider_connect_timeout,
-        first_byte_timeout=settings.provider_first_byte_timeout,
-        idle_timeout=settings.provider_idle_timeout,
-    )
+    if settings.upstream_client == "fast":
+        client: Any = openai_endpoint(
+            settings.openai_base_url or "https://api.openai.com/v1",
+            api_key=settings.openai_api_key,
+            connect_timeout=settings.provider_connect_timeout,
+        )
+    else:
+        client = create_openai_client(
+            base_url=settings.openai_base_url or "https://api.openai.com/v1",
+            api_key=settings.openai_api_key,
+            connect_timeout=settings.provider_connect_timeout,
+            first_byte_timeout=settings.provider_first_byte_timeout,
+            idle_timeout=settings.provider_idle_timeout,
+        )
     try:
         yield client
     finally:

@@ -18,7 +18,15 @@ from domain.errors import (
 )
 from domain.models import ProviderChunk
 from tests.fakes.azure_openai import FailureKind, FakeAzureOpenAI
-from tests.integration.openai_support import azure_provider, collect, make_call, openai_provider, text_of
+from tests.integration.openai_support import (
+    UPSTREAM_CLIENTS,
+    FakeUpstream,
+    azure_provider,
+    collect,
+    make_call,
+    openai_provider,
+    text_of,
+)
 
 FAILURES: list[tuple[FailureKind, type[UpstreamError], str]] = [
     ("server_error", UpstreamError, "failed (500): The server had an error"),
@@ -30,9 +38,9 @@ FAILURES: list[tuple[FailureKind, type[UpstreamError], str]] = [
 ]
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeAzureOpenAI]:
-    async with FakeAzureOpenAI() as server:
+@pytest.fixture(params=UPSTREAM_CLIENTS)
+async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeAzureOpenAI]:
+    async with FakeUpstream(client=request.param) as server:
         yield server
 
 

@@ -9,7 +9,15 @@ import pytest
 
 from domain.models import Message, Usage
 from tests.fakes.azure_openai import FakeAzureOpenAI
-from tests.integration.openai_support import azure_provider, collect, make_call, openai_provider, text_of
+from tests.integration.openai_support import (
+    UPSTREAM_CLIENTS,
+    FakeUpstream,
+    azure_provider,
+    collect,
+    make_call,
+    openai_provider,
+    text_of,
+)
 
 HISTORY = (
     Message(role="user", content="my name is Ada"),
@@ -17,9 +25,9 @@ HISTORY = (
 )
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeAzureOpenAI]:
-    async with FakeAzureOpenAI() as server:
+@pytest.fixture(params=UPSTREAM_CLIENTS)
+async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeAzureOpenAI]:
+    async with FakeUpstream(client=request.param) as server:
         yield server
 
 

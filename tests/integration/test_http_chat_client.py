@@ -1,0 +1,75 @@
+"""The lean HTTP/1.1 chat client (adapters.chat_http): what the SDK gave for free, checked on its own.
+
+The shared adapter suites (test_openai_providers.py, test_openai_provider_failures.py) already run
+through this client; these tests cover connection handling that only it owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from adapters.chat_http import openai_endpoint
+from adapters.openai_provider import OpenAICompatibleProvider
+from domain.errors import UpstreamBadRequest, UpstreamError
+from tests.fakes._http11 import Exchange, HttpRequest, HttpServer
+from tests.fakes.azure_openai import FakeAzureOpenAI
+from tests.integration.openai_support import collect, make_call, text_of
+
+
+def _provider(base_url: str) -> OpenAICompatibleProvider:
+    return OpenAICompatibleProvider(openai_endpoint(base_url, api_key="test-key", connect_timeout=2.0))
+
+
+async def test_many_concurrent_calls_each_get_their_own_answer() -> None:
+    async with FakeAzureOpenAI() as fake:
+        provider = _provider(fake.openai_base_url)
+        prompts = [f"question number {i}" for i in range(50)]
+        answers = await asyncio.gather(*(provider.generate(make_call(p, model="m")) for p in prompts))
+        streamed = await asyncio.gather(*(collect(provider.stream(make_call(p, model="m"))) for p in prompts[:10]))
+    assert [a.content for a in answers] == [f"Echo: {p}" for p in prompts]
+    assert [text_of(chunks) for chunks in streamed] == [f"Echo: {p}" for p in prompts[:10]]
+
+
+async def test_calls_keep_working_after_the_upstream_restarts_and_drops_idle_connections() -> None:
+    first = FakeAzureOpenAI()
+    await first.start()
+    port = first.port
+    provider = _provider(first.openai_base_url)
+    assert (await provider.generate(make_call("before", model="m"))).content == "Echo: before"
+    await first.stop()
+    async with FakeAzureOpenAI(port=port) as second:
+        assert (await provider.generate(make_call("after", model="m"))).content == "Echo: after"
+        assert text_of(await collect(provider.stream(make_call("streamed", model="m")))) == "Echo: streamed"
+        assert len(second.requests) == 2
+
+
+async def test_a_refused_connection_is_an_upstream_error() -> None:
+    server = HttpServer(_never_called)
+    await server.start()
+    port = server.port
+    await server.stop()  # nothing listens on the port any more
+    provider = _provider(f"http://127.0.0.1:{port}/v1")
+    with pytest.raises(UpstreamError, match="connection failed"):
+        await provider.generate(make_call(model="m"))
+    with pytest.raises(UpstreamError, match="connection failed"):
+        await collect(provider.stream(make_call(model="m")))
+
+
+async def test_an_error_page_that_is_not_json_keeps_its_status_and_text() -> None:
+    async def html_page(request: HttpRequest, exchange: Exchange) -> None:
+        exchange.respond(400, b"<html>bad gateway config</html>", {"content-type": "text/html"})
+
+    server = HttpServer(html_page)
+    await server.start()
+    try:
+        provider = _provider(f"http://127.0.0.1:{server.port}/v1")
+        with pytest.raises(UpstreamBadRequest, match=r"\(400\): Error code: 400 - <html>bad gateway config"):
+            await provider.generate(make_call(model="m"))
+    finally:
+        await server.stop()
+
+
+async def _never_called(request: HttpRequest, exchange: Exchange) -> None:
+    raise AssertionError("no request expected")
