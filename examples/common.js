@@ -18,6 +18,10 @@ window.McpExamples = (() => {
     return { userId: $("#userId").value.trim(), sessionId: $("#sessionId").value.trim() };
   }
 
+  function apiKey() {
+    return $("#apiKey").value.trim();
+  }
+
   // state: ready | streaming | done | error | connecting | open | closed (tests and styles read data-state).
   function setStatus(text, state) {
     const status = $("#status");
@@ -44,5 +48,5 @@ window.McpExamples = (() => {
     $("#stats").textContent = lines.join("\n");
   }
 
-  return { $, formRequest, session, setStatus, append, clear, showFinal };
+  return { $, formRequest, session, apiKey, setStatus, append, clear, showFinal };
 })();

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { $, formRequest, session, setStatus, append, clear, showFinal } = window.McpExamples;
+  const { $, formRequest, session, apiKey, setStatus, append, clear, showFinal } = window.McpExamples;
   let controller = null;
 
   function headers() {
@@ -11,6 +11,7 @@
     const { userId, sessionId } = session();
     if (userId) result["X-User-ID"] = userId;
     if (sessionId) result["X-Session-ID"] = sessionId;
+    if (apiKey()) result.Authorization = `Bearer ${apiKey()}`;
     return result;
   }
 

@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { $, formRequest, session, setStatus, append, clear, showFinal } = window.McpExamples;
+  const { $, formRequest, session, apiKey, setStatus, append, clear, showFinal } = window.McpExamples;
   let socket = null;
   let nextId = 1;
   let current = null; // the id whose answer the page shows
@@ -17,7 +17,10 @@
 
   function connect() {
     if (socket) socket.close();
-    const opened = new WebSocket($("#url").value.trim() || defaultUrl());
+    // Browsers cannot set headers on a WebSocket: the key travels as ?apiKey= (use wss:// outside localhost).
+    const url = new URL($("#url").value.trim() || defaultUrl(), location.href);
+    if (apiKey()) url.searchParams.set("apiKey", apiKey());
+    const opened = new WebSocket(url);
     socket = opened;
     setStatus("Connecting…", "connecting");
     // Events of a socket that was replaced (Reconnect) must not overwrite the state of the new one.
@@ -58,5 +61,6 @@
   $("#url").value = defaultUrl();
   $("#form").addEventListener("submit", send);
   $("#reconnect").addEventListener("click", connect);
+  $("#apiKey").addEventListener("change", connect);
   connect();
 })();
