@@ -125,9 +125,14 @@ class PostgresSessionRepo:
                 await _release(conn, session_id)
 
     async def ping(self) -> bool:
+        """``True`` when the database answers and its session tables exist.
+
+        A database that came up before its migrations ran answers ``SELECT 1``
+        but cannot hold a session yet: readiness must not say it can.
+        """
         try:
             async with self._pool.connection() as conn:
-                await conn.execute("SELECT 1")
+                await conn.execute("SELECT 1 FROM sessions, session_messages LIMIT 0")
             return True
         except psycopg.Error:
             return False

@@ -25,7 +25,9 @@ from entrypoints.config import Settings
 
 log = logging.getLogger("mcp.resources")
 
-MIGRATION_RETRY_SECONDS = 5.0
+# Between attempts while the database is down (each attempt itself waits for the pool's
+# timeout); short, because sessions answer 503 until the migrations have run.
+MIGRATION_RETRY_SECONDS = 1.0
 
 
 def migrations_dir(settings: Settings) -> Path:

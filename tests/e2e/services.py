@@ -1,19 +1,23 @@
-"""Helpers of the end-to-end tests of real state: a throwaway Redis, polling, one generation.
+"""Helpers of the end-to-end tests of real state: throwaway Redis and PostgreSQL, polling, one generation.
 
 ``RedisServer`` is a ``redis-server`` of the test's own, on a port of its own,
-that the test may kill and start again on the same port. ``eventually`` polls
-instead of sleeping; ``generate`` is one call of ``POST /api/v1/generate``.
+that the test may kill and start again on the same port; ``PostgresCluster``
+the same for PostgreSQL. ``eventually`` polls instead of sleeping;
+``generate`` is one call of ``POST /api/v1/generate``.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -99,3 +103,51 @@ def generate(server: ServerProcess, prompt: str, *, user: str = "", session: str
     if session:
         headers["X-Session-ID"] = session
     return httpx.post(server.base_url + "/api/v1/generate", json={"prompt": prompt}, headers=headers, timeout=30)
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster (``initdb`` + ``pg_ctl``) on a free port, stopped and started at will.
+
+    PostgreSQL refuses to run as root, so as root its commands run as the ``postgres`` user.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres?connect_timeout=2"
+        self._bin = _postgres_bin_dir()
+        self._root = Path(tempfile.mkdtemp(prefix="mcp-pg-"))
+        self._data = self._root / "data"
+        if os.geteuid() == 0:
+            shutil.chown(self._root, user="postgres")
+        self._run("initdb", "-D", str(self._data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+
+    def start(self) -> PostgresCluster:
+        options = f"-p {self.port} -k {self._root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self._data), "-o", options, "-l", str(self._root / "log"), "-w", "start")
+        return self
+
+    def stop(self) -> None:
+        """Gone at once, as a crash would leave it (the next start recovers)."""
+        self._run("pg_ctl", "-D", str(self._data), "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        if (self._data / "postmaster.pid").exists():
+            self.stop()
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self._bin / program), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+
+def _postgres_bin_dir() -> Path:
+    on_path = shutil.which("pg_ctl")
+    candidates = [Path(on_path).parent] if on_path else []
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for candidate in candidates:
+        if (candidate / "initdb").exists():
+            return candidate
+    service_unavailable("the PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    raise AssertionError("unreachable")
