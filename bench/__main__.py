@@ -1,0 +1,106 @@
+"""``python -m bench``: every benchmark table of the gateway (issue 7), printed and written to bench/out/.
+
+    .venv/bin/python -m bench               # all scenarios, full length (about 15 minutes)
+    .venv/bin/python -m bench --quick       # a smoke run of every scenario (about 2 minutes)
+    .venv/bin/python -m bench --only a,b    # some scenarios: a b r c d e f (r = fixed-rate mode)
+    bash bench/litellm.sh                   # (a), (b), (c) side by side with LiteLLM (makes its venv)
+
+The fake upstream, the gateway and the load generator share this machine's
+cores: figures are relative (gateway vs direct vs LiteLLM in the same run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import platform
+import resource
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.procs import REPO
+from bench.scenarios import SCENARIOS, LiteLLM, Plan
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short smoke run of each scenario")
+    parser.add_argument("--only", default="", help="comma list of scenarios (a,b,r,c,d,e,f); default all")
+    parser.add_argument("--litellm-venv", default="", help="LiteLLM venv: adds LiteLLM's column to (a), (b), (c)")
+    parser.add_argument("--out", default="", help="Markdown file for the tables (default bench/out/<time>.md)")
+    args = parser.parse_args()
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
+    unknown = [s for s in chosen if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; choose from {','.join(SCENARIOS)}")
+    _raise_open_files()
+    logdir = REPO / "bench" / "out" / time.strftime("%Y%m%d-%H%M%S")
+    logdir.mkdir(parents=True, exist_ok=True)
+    litellm = None
+    if args.litellm_venv:
+        key = os.environ.get("LITELLM_MASTER_KEY") or f"sk-bench-{secrets.token_hex(12)}"
+        litellm = LiteLLM(venv=Path(args.litellm_venv).resolve(), key=key)
+    plan = Plan(quick=args.quick, logdir=logdir, litellm=litellm)
+    out = Path(args.out) if args.out else logdir / "results.md"
+    header = _header(plan, chosen)
+    print(header, flush=True)
+    sections = [header]
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:
+        runner = asyncio.Runner()
+    with runner:
+        for name in chosen:
+            for table in runner.run(SCENARIOS[name](plan)):
+                text = table.markdown()
+                print("\n" + text, flush=True)
+                sections.append(text)
+                out.write_text("\n\n".join(sections) + "\n")
+    print(f"\nwritten to {out} (process logs in {logdir})")
+    return 0
+
+
+def _raise_open_files() -> None:
+    # 5,000 streams need 5,000 sockets here, 10,000 in the gateway (client and upstream side) and 5,000
+    # in the fake; children inherit the limit.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def _header(plan: Plan, chosen: list[str]) -> str:
+    commit = _git("rev-parse", "--short", "HEAD")
+    dirty = " (plus uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
+    lines = [
+        "## Benchmark run",
+        "",
+        f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- git commit: {commit}{dirty}",
+        f"- machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python "
+        f"{platform.python_version()}; load average at start {' '.join(load)}",
+        f"- mode: {'quick' if plan.quick else 'full'}; scenarios {','.join(chosen)}"
+        + (f"; LiteLLM from {plan.litellm.venv}" if plan.litellm else ""),
+        f"- command: {' '.join([Path(sys.executable).name, '-m', 'bench', *sys.argv[1:]])}",
+        "- the load generator, the fake upstream and the system under test share the same cores",
+    ]
+    return "\n".join(lines)
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,384 @@
+"""Scenarios (a)-(f) of the benchmark (issue 7); each returns the tables it measured.
+
+Every scenario starts the processes it needs and stops them, so scenarios can
+be run alone (``--only``) and a failure in one does not skew the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench import targets
+from bench.loadgen import Run, Target, closed_loop, open_loop
+from bench.procs import Proc, RssSampler, start_fake, start_gateway, wait_listening, wait_ready
+from bench.report import Table, gaps, latencies, ms, ratio, ttfts
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long and how big: ``quick`` is a smoke run of every scenario in about two minutes."""
+
+    quick: bool
+    logdir: Path
+    litellm: LiteLLM | None = None
+
+    def seconds(self, full: float, quick: float) -> float:
+        return quick if self.quick else full
+
+
+@dataclass(frozen=True)
+class LiteLLM:
+    """A way to start LiteLLM's proxy in front of a given upstream port (see ``bench/litellm.sh``)."""
+
+    venv: Path
+    key: str
+
+    async def start(self, logdir: Path, upstream_port: int) -> Proc:
+        from bench.litellm_proxy import start_litellm
+
+        return await start_litellm(self.venv, self.key, logdir, upstream_port)
+
+
+@contextlib.asynccontextmanager
+async def running(*procs: Proc) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+async def fake(plan: Plan, **script: float) -> Proc:
+    proc = start_fake(plan.logdir, **script)  # type: ignore[arg-type]
+    await wait_listening(proc.port)
+    return proc
+
+
+async def gateway(plan: Plan, upstream: Proc, *, workers: int = 1, **settings: str) -> Proc:
+    proc = start_gateway(plan.logdir, upstream.port, workers=workers, **settings)
+    await wait_ready(proc)
+    if workers > 1:
+        await asyncio.sleep(1.0)  # the health check answered from one worker; let the others bind too
+    return proc
+
+
+# ---- (a) added latency at concurrency 1 ------------------------------------------------------------------
+
+
+async def added_latency(plan: Plan) -> list[Table]:
+    upstream = await fake(plan)
+    gw = await gateway(plan, upstream)
+    systems: list[tuple[str, Target]] = [
+        ("direct", targets.direct(upstream.port)),
+        ("gateway", targets.gateway(gw.port)),
+    ]
+    extra = [gw]
+    if plan.litellm:
+        proxy = await plan.litellm.start(plan.logdir, upstream.port)
+        extra.append(proxy)
+        systems.append(("litellm", targets.litellm(proxy.port, plan.litellm.key)))
+    table = Table(
+        "(a) Added latency at concurrency 1, non-streaming (ms)",
+        ["system", "requests", "p50", "p90", "p99", "p99.9", "added p50", "added p99"],
+    )
+    async with running(upstream, *extra):
+        runs = {name: await closed_loop(t, concurrency=1, seconds=plan.seconds(10, 2), warmup=1) for name, t in systems}
+    base = latencies(runs["direct"])
+    for name, run in runs.items():
+        lat = latencies(run)
+        table.add(
+            name, len(lat), ms(lat, 50), ms(lat, 90), ms(lat, 99), ms(lat, 99.9),
+            ms(lat, 50) - ms(base, 50) if name != "direct" else "-",
+            ms(lat, 99) - ms(base, 99) if name != "direct" else "-",
+        )  # fmt: skip
+    if plan.litellm:
+        g, lt = latencies(runs["gateway"]), latencies(runs["litellm"])
+        table.notes.append(
+            f"LiteLLM added p50 / gateway added p50: {ratio(ms(lt, 50) - ms(base, 50), ms(g, 50) - ms(base, 50))}x"
+        )
+    table.notes.append("Added = percentile through the system minus the same percentile direct to the fake.")
+    return [table]
+
+
+# ---- (b) throughput, and (f) peak RSS under it -----------------------------------------------------------
+
+
+async def throughput(plan: Plan) -> list[Table]:
+    upstream = await fake(plan)
+    gw1 = await gateway(plan, upstream)
+    gw2 = await gateway(plan, upstream, workers=2)
+    procs = [gw1, gw2]
+    systems: list[tuple[str, Target, Proc | None]] = [
+        ("direct", targets.direct(upstream.port), None),
+        ("gateway, 1 worker", targets.gateway(gw1.port), gw1),
+        ("gateway, 2 workers", targets.gateway(gw2.port), gw2),
+    ]
+    if plan.litellm:
+        proxy = await plan.litellm.start(plan.logdir, upstream.port)
+        procs.append(proxy)
+        systems.append(("litellm, 1 worker", targets.litellm(proxy.port, plan.litellm.key), proxy))
+    table = Table(
+        "(b) Throughput, non-streaming, closed loop",
+        ["concurrency", "system", "req/s", "p50 ms", "p99 ms", "errors", "vs direct", "CPU ms/req", "peak RSS MiB"],
+    )
+    rss = {p.pid: p.rss_mb() for p in procs}
+    async with running(upstream, *procs):
+        for concurrency in (16, 64, 256):
+            direct_rps = 0.0
+            for name, target, proc in systems:
+                run, cpu, peak = await _measured(target, proc, concurrency, plan)
+                direct_rps = direct_rps or run.rps
+                lat = latencies(run)
+                table.add(
+                    concurrency, name, run.rps, ms(lat, 50), ms(lat, 99), run.failed, ratio(run.rps, direct_rps),
+                    cpu * 1000 / max(1, len(run.results)) if proc else "-", peak if proc else "-",
+                )  # fmt: skip
+        if plan.litellm:
+            _litellm_ratio(table)
+    table.notes.append(
+        "Idle RSS before the runs (MiB): "
+        + ", ".join(f"{name} {rss[p.pid]:.0f}" for name, _, p in systems if p is not None)
+        + ". CPU ms/req: the system's own CPU (user+system, all its processes) per request measured."
+    )
+    return [table]
+
+
+async def _measured(target: Target, proc: Proc | None, concurrency: int, plan: Plan) -> tuple[Run, float, float]:
+    seconds, warmup = plan.seconds(8, 2), plan.seconds(2, 0.5)
+    if proc is None:
+        return await closed_loop(target, concurrency=concurrency, seconds=seconds, warmup=warmup), 0.0, 0.0
+    with RssSampler(proc) as sampler:
+        await closed_loop(target, concurrency=concurrency, seconds=warmup, warmup=0)
+        before = proc.cpu_seconds()
+        run = await closed_loop(target, concurrency=concurrency, seconds=seconds, warmup=0)
+        cpu = proc.cpu_seconds() - before
+    return run, cpu, sampler.peak
+
+
+def _litellm_ratio(table: Table) -> None:
+    by = {(r[0], r[1]): float(r[2].replace(",", "")) for r in table.rows}
+    for concurrency in ("16", "64", "256"):
+        ours, theirs = by.get((concurrency, "gateway, 1 worker")), by.get((concurrency, "litellm, 1 worker"))
+        if ours and theirs:
+            table.notes.append(
+                f"concurrency {concurrency}: gateway (1 worker) / LiteLLM (1 worker) = {ours / theirs:.1f}x"
+            )
+
+
+# ---- (c) streaming --------------------------------------------------------------------------------------
+
+
+async def streaming(plan: Plan) -> list[Table]:
+    return [await _stream_latency(plan), await _stream_hold(plan)]
+
+
+async def _stream_latency(plan: Plan) -> Table:
+    upstream = await fake(plan, chunks=20, chunk_delay_ms=5)
+    gw = await gateway(plan, upstream)
+    systems = [
+        ("direct", targets.direct(upstream.port, stream=True)),
+        ("gateway", targets.gateway(gw.port, stream=True)),
+    ]
+    extra = [gw]
+    if plan.litellm:
+        proxy = await plan.litellm.start(plan.logdir, upstream.port)
+        extra.append(proxy)
+        systems.append(("litellm", targets.litellm(proxy.port, plan.litellm.key, stream=True)))
+    table = Table(
+        "(c1) Streaming at concurrency 1: time to first token and gaps between chunks (ms); "
+        "upstream sends 20 chunks 5 ms apart",
+        ["system", "streams", "TTFT p50", "TTFT p99", "added TTFT p50", "added TTFT p99", "gap p50", "gap p99",
+         "chunks/stream"],
+    )  # fmt: skip
+    count = 30 if plan.quick else 300
+    async with running(upstream, *extra):
+        runs = {
+            name: await closed_loop(t, concurrency=1, seconds=600, warmup=0.5, requests=count, deadline=30)
+            for name, t in systems
+        }
+    base = ttfts(runs["direct"])
+    for name, run in runs.items():
+        first, between = ttfts(run), gaps(run)
+        events = sum(r.text_events for r in run.ok()) / max(1, len(run.ok()))
+        table.add(
+            name, len(run.ok()), ms(first, 50), ms(first, 99),
+            ms(first, 50) - ms(base, 50) if name != "direct" else "-",
+            ms(first, 99) - ms(base, 99) if name != "direct" else "-",
+            ms(between, 50), ms(between, 99), events,
+        )  # fmt: skip
+    return table
+
+
+async def _stream_hold(plan: Plan) -> Table:
+    counts = (200,) if plan.quick else (1000, 5000)
+    table = Table(
+        "(c2) Concurrent SSE streams held by one gateway process (upstream: 20 chunks 500 ms apart, ~10 s a stream)",
+        ["streams", "completed", "stalled or failed", "TTFT p99 ms", "max gap p99 ms", "RSS idle MiB",
+         "RSS peak MiB", "wall s"],
+    )  # fmt: skip
+    upstream = await fake(plan, chunks=20, chunk_delay_ms=500)
+    # Enough pool for every stream at once; the default (512 in flight + 2048 queued) would queue the rest.
+    gw = await gateway(plan, upstream, POOL_MAX_CONCURRENT="20000", POOL_QUEUE_SIZE="20000")
+    async with running(upstream, gw):
+        for count in counts:
+            idle = gw.rss_mb()
+            target = targets.gateway(gw.port, stream=True)
+            began = time.perf_counter()
+            with RssSampler(gw, every=0.25) as sampler:
+                run = await closed_loop(target, concurrency=count, seconds=600, warmup=0, requests=count, deadline=60)
+            wall = time.perf_counter() - began
+            complete = [r for r in run.ok() if r.text_events >= 20]
+            worst_gaps = [max(r.gaps) for r in complete if r.gaps]
+            table.add(
+                count, len(complete), count - len(complete), ms(ttfts(run), 99), ms(worst_gaps, 99), idle,
+                sampler.peak, wall,
+            )  # fmt: skip
+            await asyncio.sleep(1)
+    table.notes.append(
+        "A stream is complete when all 20 text chunks arrived; stalled = not complete within 60 s. "
+        "Gateway run with POOL_MAX_CONCURRENT=20000 so that no stream waits for a pool slot."
+    )
+    return table
+
+
+# ---- (d) cache hits --------------------------------------------------------------------------------------
+
+
+async def cache_hits(plan: Plan) -> list[Table]:
+    upstream = await fake(plan)
+    prefix = f"bench:{uuid.uuid4().hex}:"
+    backends = {
+        "memory": {"CACHE_ENABLED": "true"},
+        "redis": {
+            "CACHE_ENABLED": "true",
+            "CACHE_BACKEND": "redis",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "REDIS_KEY_PREFIX": prefix,
+        },
+    }
+    table = Table(
+        "(d) Cache hits at concurrency 64 (100 distinct prompts, primed)",
+        ["backend", "req/s", "p50 ms", "p99 ms", "errors", "hit rate", "upstream calls during run"],
+    )
+    async with running(upstream):
+        for backend, settings in backends.items():
+            gw = await gateway(plan, upstream, **settings)
+            async with running(gw):
+                target = targets.gateway(gw.port, distinct=100)
+                await closed_loop(target, concurrency=1, seconds=60, warmup=0, requests=100)  # prime
+                before = await _cache_stats(gw.port)
+                run = await closed_loop(target, concurrency=64, seconds=plan.seconds(8, 2), warmup=plan.seconds(1, 0.5))
+                after = await _cache_stats(gw.port)
+            hits, misses = after[0] - before[0], after[1] - before[1]
+            lat = latencies(run)
+            table.add(backend, run.rps, ms(lat, 50), ms(lat, 99), run.failed, ratio(hits, hits + misses), misses)
+    await _drop_redis_keys(prefix)
+    table.notes.append(f"Redis keys under a throwaway prefix ({prefix}...), deleted afterwards.")
+    return [table]
+
+
+async def _cache_stats(port: int) -> tuple[int, int]:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        body = (await client.get("/api/v1/cache/stats")).json()
+    stats = body.get("cache", body)
+    return int(stats.get("hits", 0)), int(stats.get("misses", 0))
+
+
+async def _drop_redis_keys(prefix: str) -> None:
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+# ---- (e) batch -------------------------------------------------------------------------------------------
+
+
+async def batch(plan: Plan) -> list[Table]:
+    upstream = await fake(plan, latency_ms=50)
+    gw = await gateway(plan, upstream)
+    table = Table(
+        "(e) One batch of 1,000 items, upstream answering each after 50 ms",
+        ["run", "wall s", "succeeded", "failed", "items/s"],
+    )
+    body = targets.batch_body(1000)
+    async with running(upstream, gw), httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}", timeout=120) as client:
+        for attempt in range(1 if plan.quick else 3):
+            began = time.perf_counter()
+            response = await client.post("/api/v1/generate/batch", content=body)
+            wall = time.perf_counter() - began
+            result = response.json()
+            table.add(attempt + 1, wall, result.get("succeeded"), result.get("failed"), 1000 / wall)
+    table.notes.append(
+        "Floor: with POOL_MAX_CONCURRENT=512 (default) the 1,000 calls go in two waves of 50 ms, so >= 0.1 s."
+    )
+    return [table]
+
+
+# ---- (f) memory: idle, and a soak ------------------------------------------------------------------------
+
+
+async def soak(plan: Plan) -> list[Table]:
+    total = 5_000 if plan.quick else 100_000
+    upstream = await fake(plan)
+    gw = await gateway(plan, upstream)
+    table = Table(
+        f"(f) Memory of one worker: idle, after warm-up, after a {total:,}-request soak (concurrency 64)",
+        ["idle MiB", "after 2,000-request warm-up MiB", "after soak MiB", "change vs warm-up", "soak req/s",
+         "soak errors", "soak s"],
+    )  # fmt: skip
+    target = targets.gateway(gw.port)
+    async with running(upstream, gw):
+        idle = gw.rss_mb()
+        await closed_loop(target, concurrency=64, seconds=120, warmup=0, requests=2_000)
+        await asyncio.sleep(1)
+        warm = gw.rss_mb()
+        run = await closed_loop(target, concurrency=64, seconds=300, warmup=0, requests=total)
+        await asyncio.sleep(2)
+        after = gw.rss_mb()
+    table.add(idle, warm, after, f"{(after - warm) / warm * 100:+.1f}%", run.rps, run.failed, run.seconds)
+    return [table]
+
+
+# ---- fixed rate (open loop) ------------------------------------------------------------------------------
+
+
+async def fixed_rate(plan: Plan) -> list[Table]:
+    """Latency at fixed offered rates (coordinated-omission free), direct and through one gateway worker."""
+    upstream = await fake(plan)
+    gw = await gateway(plan, upstream)
+    table = Table(
+        "(b2) Fixed offered rate, non-streaming, one gateway worker: latency from when each request was due",
+        ["rate req/s", "system", "achieved req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors"],
+    )
+    async with running(upstream, gw):
+        for rate in (500, 1000, 2000):
+            for name, target in (("direct", targets.direct(upstream.port)), ("gateway", targets.gateway(gw.port))):
+                run = await open_loop(target, rate=rate, seconds=plan.seconds(8, 2), connections=256, warmup=1)
+                lat = latencies(run)
+                table.add(rate, name, run.rps, ms(lat, 50), ms(lat, 99), ms(lat, 99.9), run.failed)
+    return [table]
+
+
+SCENARIOS = {
+    "a": added_latency,
+    "b": throughput,
+    "r": fixed_rate,
+    "c": streaming,
+    "d": cache_hits,
+    "e": batch,
+    "f": soak,
+}

@@ -1,0 +1,56 @@
+"""What each system under test is asked: the same question, in each one's own API.
+
+- ``direct``: the fake upstream's OpenAI-compatible ``/v1/chat/completions``, the body the gateway
+  itself sends upstream (so ``gateway - direct`` is the gateway's own cost);
+- ``gateway``: ``POST /api/v1/generate`` (or ``/generate/stream``) with a prompt and the model;
+- ``litellm``: LiteLLM proxy's ``/v1/chat/completions`` with its master key.
+
+Prompts carry a counter (and a per-run tag) so that no two requests are alike unless a scenario
+wants cache hits (``distinct=N`` cycles through N prompts).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from bench.loadgen import Target
+from bench.procs import FAKE_KEY, MODEL
+
+RUN_TAG = uuid.uuid4().hex[:8]
+
+
+def _prompt(n: int, distinct: int | None) -> str:
+    return f"bench {RUN_TAG} {n % distinct if distinct else n}"
+
+
+def direct(port: int, *, stream: bool = False) -> Target:
+    tail = b',"stream":true,"stream_options":{"include_usage":true}' if stream else b""
+
+    def body(n: int) -> bytes:
+        prompt = _prompt(n, None).encode()
+        return b'{"model":"%s","messages":[{"role":"user","content":"%s"}],"max_tokens":4096,"temperature":0.7%s}' % (
+            MODEL.encode(),
+            prompt,
+            tail,
+        )
+
+    return Target("127.0.0.1", port, "/v1/chat/completions", body, (("Authorization", f"Bearer {FAKE_KEY}"),), stream)
+
+
+def gateway(port: int, *, stream: bool = False, distinct: int | None = None) -> Target:
+    def body(n: int) -> bytes:
+        return b'{"prompt":"%s","model":"%s"}' % (_prompt(n, distinct).encode(), MODEL.encode())
+
+    path = "/api/v1/generate/stream" if stream else "/api/v1/generate"
+    return Target("127.0.0.1", port, path, body, (), stream)
+
+
+def litellm(port: int, key: str, *, stream: bool = False) -> Target:
+    """The same chat-completions body as ``direct``, through LiteLLM's proxy."""
+    same = direct(port, stream=stream)
+    return Target("127.0.0.1", port, same.path, same.body, (("Authorization", f"Bearer {key}"),), stream)
+
+
+def batch_body(items: int) -> bytes:
+    requests = ",".join(f'{{"prompt":"batch {RUN_TAG} {i}","model":"{MODEL}"}}' for i in range(items))
+    return f'{{"requests":[{requests}]}}'.encode()
