@@ -47,9 +47,8 @@ class ObserveMiddleware:
         try:
             await self._app(scope, receive, send_and_note)
         finally:
-            self._telemetry.finish(
-                record, str(status), failed=status >= 400, fields={"method": method, "path": scope["path"]}
-            )
+            fields = {"method": method, "path": scope["path"]} if self._telemetry.logs_access else None
+            self._telemetry.finish(record, str(status), failed=status >= 400, fields=fields)
 
 
 def _trace_carrier(scope: Scope) -> dict[str, str] | None:

@@ -37,7 +37,7 @@ class Telemetry:
         self.metrics = metrics
         self.tracing = tracing
         self.tracer: trace.Tracer | None = tracing.tracer if tracing is not None else None
-        self._log = access_log
+        self.logs_access = access_log
 
     def begin(
         self,
@@ -68,7 +68,7 @@ class Telemetry:
             self.metrics.error(record.error or "request_failed", record.provider)
         if record.span is not None:
             self._end_span(record, status, failed)
-        if self._log:
+        if self.logs_access:
             self._access_line(record, status, seconds, fields)
 
     @staticmethod
