@@ -23,6 +23,7 @@ from dependency_injector import providers
 from entrypoints.config import Settings
 from entrypoints.container import Container
 from entrypoints.http.middleware import ASGIApp
+from entrypoints.ws.draining import DrainingWebSocketProtocol
 
 log = logging.getLogger("mcp.server")
 
@@ -65,7 +66,7 @@ class AsgiListener:
             port=port,
             loop="none",
             http="httptools",
-            ws="websockets-sansio",
+            ws=DrainingWebSocketProtocol,  # websockets-sansio that finishes answers on shutdown
             lifespan="off",
             log_config=None,
             access_log=False,

@@ -3,6 +3,9 @@
 The reader takes frames off the socket and queues them; the worker answers
 them one at a time, in the order they came; every outgoing frame goes through
 one queue to the one writer task, so frames are never written concurrently.
+On a server shutdown (``DRAIN_EVENT``) the answer in flight is finished,
+requests still queued or arriving are refused with ``shutting_down``, and the
+socket is closed with 1012 (service restart) once the worker is idle.
 When the client goes away the reader returns and the worker is cancelled,
 which cancels the upstream call of the answer in progress.
 """
@@ -19,13 +22,14 @@ from typing import Any, cast
 from application.generate_stream import GenerateStream
 from domain.api_keys import ANONYMOUS, Principal
 from domain.catalogue import Catalogue
-from domain.errors import DomainError
+from domain.errors import DomainError, ShuttingDown
 from domain.models import StreamEvent
 from domain.validation import RequestContext, RequestLimits, build_request
 from entrypoints.http.errors import status_of
 from entrypoints.request_context import new_request_id, request_id_var, session_id_var, user_id_var
 from entrypoints.telemetry.observer import Telemetry
 from entrypoints.telemetry.record import note_error
+from entrypoints.ws.draining import DRAIN_EVENT
 from entrypoints.ws.frames import BadFrame, WsRequest, decode_request, error_frame, event_frame
 
 log = logging.getLogger("mcp.ws")
@@ -37,6 +41,7 @@ Send = Callable[[Message], Awaitable[None]]
 # Requests read ahead of the one being answered; beyond that the reader stops reading (TCP backpressure).
 PENDING_REQUESTS = 16
 PENDING_FRAMES = 64
+_CLOSE_FOR_RESTART = {"type": "websocket.close", "code": 1012}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +86,9 @@ class WsConnection:
         self._receive = receive
         self._send = send
         self._session = session
-        self._inbox: asyncio.Queue[str | bytes] = asyncio.Queue(PENDING_REQUESTS)
-        self._outbox: asyncio.Queue[str] = asyncio.Queue(PENDING_FRAMES)
+        self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue(PENDING_REQUESTS)
+        self._outbox: asyncio.Queue[str | None] = asyncio.Queue(PENDING_FRAMES)  # None: close the socket
+        self._draining = False
 
     async def run(self) -> None:
         """Serve the socket until the client disconnects."""
@@ -100,21 +106,30 @@ class WsConnection:
             message = await self._receive()
             if message["type"] == "websocket.disconnect":
                 return
-            if message["type"] == "websocket.receive":
+            if message["type"] == DRAIN_EVENT:
+                self._draining = True
+                await self._inbox.put(None)  # wakes an idle worker so that it closes the socket
+            elif message["type"] == "websocket.receive":
                 text = message.get("text")
                 await self._inbox.put(text if text is not None else message.get("bytes") or b"")
 
     async def _write(self) -> None:
         while True:
             frame = await self._outbox.get()
+            message = {"type": "websocket.send", "text": frame} if frame is not None else _CLOSE_FOR_RESTART
             try:
-                await self._send({"type": "websocket.send", "text": frame})
+                await self._send(message)
             except OSError:  # the client is gone; the reader sees the disconnect and ends the connection
+                return
+            if frame is None:
                 return
 
     async def _work(self) -> None:
-        while True:
-            await self._answer(await self._inbox.get())
+        while not (self._draining and self._inbox.empty()):
+            raw = await self._inbox.get()
+            if raw is not None:
+                await self._answer(raw)
+        await self._outbox.put(None)
 
     async def _answer(self, raw: str | bytes) -> None:
         request_id = new_request_id()
@@ -131,6 +146,8 @@ class WsConnection:
         try:
             request = decode_request(raw)
             ident = request.id
+            if self._draining:
+                raise ShuttingDown("the gateway is shutting down; reconnect and send the request again")
             await self._relay(request, request_id, ident)
         except BadFrame as exc:
             return await self._refuse(exc, request_id, exc.ident)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -210,3 +211,22 @@ async def test_upgrades_on_other_paths_of_the_websocket_port_are_refused(gateway
             pass
 
     assert refused.value.response.status_code == 403
+
+
+async def test_shutdown_finishes_the_answer_in_flight_refuses_the_queued_one_and_closes_with_1012() -> None:
+    with realtime_server({"MOCK_LATENCY_MS": "30"}) as server:
+        async with websockets.connect(ws_url(server)) as socket:
+            prompt = words(40, "drain")
+            await send(socket, {"prompt": prompt, "id": "running"})
+            await send(socket, {"prompt": "queued behind it", "id": "queued"})
+            assert (await frame(socket))["content"] == "Mock"
+            server.signal(signal.SIGTERM)
+            running = await answer(socket)
+            refused = await frame(socket)
+            with pytest.raises(ConnectionClosed) as closed:
+                await frame(socket)
+        assert server.wait(30) == 0
+
+    assert running[-1]["finished"] and text_of(running).endswith(prompt)
+    assert (refused["id"], refused["code"]) == ("queued", "shutting_down")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012

@@ -9,9 +9,10 @@ from typing import Any
 
 from domain.catalogue import Catalogue
 from domain.catalogue_data import DEFAULT_MODELS, MOCK_MODELS
-from domain.models import ProviderCall, ProviderChunk
+from domain.models import ProviderCall, ProviderChunk, Usage
 from domain.validation import RequestLimits
 from entrypoints.ws.connection import SessionDefaults, WsConnection, WsDeps
+from entrypoints.ws.draining import DRAIN_EVENT
 from tests.unit.fakes import ScriptedProvider
 from tests.unit.usecases import App, build_app
 
@@ -41,7 +42,7 @@ class FakeSocket:
         self._sending = True
         await asyncio.sleep(0)  # a real socket write yields; a second writer would slip in here
         self._sending = False
-        self.sent.append(json.loads(message["text"]))
+        self.sent.append(json.loads(message["text"]) if "text" in message else dict(message))
         self.frame_arrived.set()
 
     async def frames_until(self, count: int) -> list[dict[str, Any]]:
@@ -91,15 +92,17 @@ async def test_an_unreadable_frame_is_answered_in_its_turn_and_the_socket_goes_o
 
 
 class StallingProvider(ScriptedProvider):
-    """Sends its first word, then waits for ever: the client is certain to leave mid-stream."""
+    """Sends its first word, then waits for its gate (by default for ever), then ends the answer."""
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[ProviderChunk]:
         yield ProviderChunk(text="first")
         try:
-            await asyncio.Event().wait()
+            await (self.gate or asyncio.Event()).wait()
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
+        yield ProviderChunk(text=" last")
+        yield ProviderChunk(usage=Usage(prompt_tokens=1, completion_tokens=2), finish_reason="stop")
 
 
 async def test_a_disconnect_mid_stream_cancels_the_provider_call_and_frees_the_slot() -> None:
@@ -127,3 +130,22 @@ async def test_message_fields_override_the_session_of_the_query_string() -> None
 
     assert [f["sessionId"] for f in frames if f["finished"]] == ["s1", "s2"]
     assert (await app.sessions.get("s1")) is not None and (await app.sessions.get("s2")) is not None
+
+
+async def test_a_drain_finishes_the_current_answer_refuses_the_rest_and_closes_with_1012() -> None:
+    gate = asyncio.Event()
+    app, socket = build_app(StallingProvider(gate=gate)), FakeSocket()
+    socket.client_sends({"prompt": "current", "id": 1})
+    socket.client_sends({"prompt": "waiting", "id": 2})
+    running = asyncio.create_task(connection(app, socket).run())
+    await socket.frames_until(1)  # the first answer is under way
+
+    socket.incoming.put_nowait({"type": DRAIN_EVENT})
+    gate.set()
+    closing = await socket.frames_until(5)
+    socket.client_disconnects()
+    await running
+
+    assert [(f["id"], f["finished"]) for f in closing[:3]] == [(1, False), (1, False), (1, True)]
+    assert (closing[3]["id"], closing[3]["code"]) == (2, "shutting_down")
+    assert closing[4] == {"type": "websocket.close", "code": 1012}
