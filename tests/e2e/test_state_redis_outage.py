@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.conftest import scratch_database
 from tests.e2e.server import ServerProcess
-from tests.e2e.services import RedisServer, eventually, generate, wait_ready
+from tests.e2e.services import RedisServer, eventually, generate, running, wait_ready
 
 
 @pytest.fixture
@@ -64,3 +65,32 @@ def test_a_stream_still_answers_while_redis_is_gone(redis_server: RedisServer, g
         body = response.read().decode()
     assert '"finished":true' in body.replace(" ", "")
     assert '"error"' not in body
+
+
+def test_sessions_in_postgresql_lose_nothing_while_their_redis_copy_is_gone(
+    redis_server: RedisServer, postgres_maintenance_url: str
+) -> None:
+    with scratch_database(postgres_maintenance_url) as database:
+        env = {
+            "CACHE_BACKEND": "redis",
+            "SESSION_BACKEND": "postgres",
+            "USE_REDIS_CACHE": "true",
+            "REDIS_URL": redis_server.url,
+            "POSTGRES_URL": database,
+        }
+        with running(ServerProcess(env)) as (server,):
+            assert generate(server, "one", user="gina", session="s-copy").status_code == 200
+
+            redis_server.kill()
+            during = generate(server, "two", user="gina", session="s-copy")
+            assert during.status_code == 200, during.text
+            assert during.json()["content"] == "Mock answer (turn 2): two"
+
+            redis_server.start()  # empty: the copy comes back from PostgreSQL
+            eventually(lambda: readiness(server) == 200, what="readiness after Redis returned")
+            after = generate(server, "three", user="gina", session="s-copy").json()
+            assert after["content"] == "Mock answer (turn 3): three"
+            messages = httpx.get(
+                server.base_url + "/api/v1/sessions/s-copy", headers={"X-User-ID": "gina"}, timeout=30
+            ).json()["messages"]
+            assert [m["content"] for m in messages[0::2]] == ["one", "two", "three"]

@@ -75,6 +75,19 @@ def test_an_answer_stored_by_one_process_is_a_hit_on_the_other(pair: tuple[Serve
     assert hit["metadata"]["cache_key"] == fresh["metadata"]["cache_key"]
 
 
+def test_a_complaint_on_one_process_retires_the_answer_on_the_other(pair: tuple[ServerProcess, ...]) -> None:
+    a, b = pair
+    key = generate(a, "sort this list", user="hank", session="s-bad").json()["metadata"]["cache_key"]
+    assert generate(b, "sort this list").json()["cached"] is True
+
+    generate(a, "that code has a bug, no funciona", user="hank", session="s-bad")
+    assert [generate(b, "sort this list").json()["cached"] for _ in range(2)] == [False, False]
+
+    assert httpx.delete(f"{b.base_url}/api/v1/cache/blacklist/{key}", timeout=30).json()["cleared"] is True
+    assert generate(a, "sort this list").json()["cached"] is False
+    assert generate(b, "sort this list").json()["cached"] is True
+
+
 def test_concurrent_turns_sent_to_both_processes_lose_nothing_and_keep_their_order(
     pair: tuple[ServerProcess, ...],
 ) -> None:
