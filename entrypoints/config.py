@@ -65,6 +65,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     postgres_url: str = ""
     postgres_pool_max: Positive = 10
     migrations_dir: str = ""
+    examples_dir: str = ""
     session_max_messages: Positive = 100
     session_context_window: NonNegative = 50
     session_cache_ttl: Positive = 86_400

@@ -17,7 +17,7 @@ from entrypoints.ws.endpoint import WS_PATH, WsEndpoint
 
 log = logging.getLogger("mcp.http")
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+DEFAULT_EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
 
 def build_browser_routes(container: Container, settings: Settings) -> list[ASGIRouteHandler | Router]:
@@ -28,8 +28,9 @@ def build_browser_routes(container: Container, settings: Settings) -> list[ASGIR
         await endpoint(scope, receive, send)
 
     routes: list[ASGIRouteHandler | Router] = [websocket]
-    if EXAMPLES_DIR.is_dir():
-        routes.append(create_static_files_router("/examples", directories=[EXAMPLES_DIR], html_mode=True))
+    examples = Path(settings.examples_dir) if settings.examples_dir else DEFAULT_EXAMPLES_DIR
+    if examples.is_dir():
+        routes.append(create_static_files_router("/examples", directories=[examples], html_mode=True))
     else:  # an image built without the example pages still serves the API
-        log.info("no examples directory; /examples/ is not served", extra={"path": str(EXAMPLES_DIR)})
+        log.info("no examples directory; /examples/ is not served", extra={"path": str(examples)})
     return routes
