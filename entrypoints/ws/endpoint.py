@@ -16,11 +16,12 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from domain.api_keys import ANONYMOUS, Principal
-from domain.errors import DomainError
+from domain.errors import DomainError, PermissionDenied, Unauthenticated
 from entrypoints.config import Settings
 from entrypoints.container import Container
 from entrypoints.http.middleware import Receive, Scope, Send
 from entrypoints.protection import ws_message_gate, ws_upgrade_authorizer
+from entrypoints.request_context import current_request_id
 from entrypoints.telemetry.observer import Telemetry
 from entrypoints.ws.connection import MessageGate, MessageGuard, SessionDefaults, WsConnection, WsDeps
 from entrypoints.ws.origin import OriginPolicy
@@ -103,8 +104,8 @@ class WsEndpoint:
             return
         handshake = Handshake.read(scope)
         principal = await self._admit(handshake)
-        if principal is None:
-            await send({"type": "websocket.close", "code": 1008})  # before accept: the server answers 403
+        if isinstance(principal, DomainError):
+            await _refuse_upgrade(scope, send, principal)
             return
         await send({"type": "websocket.accept"})
         session = SessionDefaults(
@@ -116,16 +117,28 @@ class WsEndpoint:
         )
         await WsConnection(self._deps, receive, send, session, guard).run()
 
-    async def _admit(self, handshake: Handshake) -> Principal | None:
-        """The caller's principal, or ``None`` when the upgrade is refused."""
+    async def _admit(self, handshake: Handshake) -> Principal | DomainError:
+        """The caller's principal, or the reason the upgrade is refused."""
         if not self._policy.allows(handshake.origin, handshake.host):
             log.info("websocket upgrade refused: origin not allowed", extra={"origin": handshake.origin})
-            return None
+            return PermissionDenied("origin not allowed")
         try:
             return await self._authorize(handshake) or ANONYMOUS
         except DomainError as exc:
             log.info("websocket upgrade refused: %s", exc.message, extra={"code": exc.code})
-            return None
+            return exc
+
+
+async def _refuse_upgrade(scope: Scope, send: Send, error: DomainError) -> None:
+    """401/403 in the error shape of SPEC §3 where the server can answer the handshake, else a plain 403."""
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 1008})  # before accept: the server answers 403
+        return
+    status = 401 if isinstance(error, Unauthenticated) else 403
+    body = msgspec.json.encode({"error": error.message, "code": error.code, "requestId": current_request_id()})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
 
 
 async def _upgrade_required(send: Send) -> None:

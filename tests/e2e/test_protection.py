@@ -73,9 +73,11 @@ def test_metrics_need_a_key_when_metrics_auth_is_on() -> None:
 
 async def test_a_websocket_needs_a_key_at_the_upgrade(keyed: ServerProcess) -> None:
     url = f"ws://127.0.0.1:{keyed.ws_port}/ws"
-    with pytest.raises(websockets.InvalidStatus):
+    with pytest.raises(websockets.InvalidStatus) as refused:
         async with websockets.connect(url):
             pass
+    assert refused.value.response.status_code == 401
+    assert json.loads(refused.value.response.body or b"{}")["code"] == "unauthenticated"
     async with websockets.connect(url, additional_headers=bearer(USER_KEY)) as socket:
         await socket.send(json.dumps({"prompt": "keyed websocket"}))
         while not (frame := json.loads(await socket.recv())).get("finished"):
