@@ -14,6 +14,7 @@ from entrypoints.config import Settings
 from entrypoints.container import VERSION, Container
 from entrypoints.http.deps import HttpDeps
 from entrypoints.http.errors import handle_domain_error, handle_http_exception, handle_unexpected
+from entrypoints.http.fast_generate import FastGenerate
 from entrypoints.http.layers import protect_and_observe
 from entrypoints.http.middleware import ASGIApp, RequestIdMiddleware
 from entrypoints.http.routes_admin import build_admin_routes
@@ -48,4 +49,6 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
 
 def create_http_app(container: Container, settings: Settings) -> ASGIApp:
     litestar = cast(ASGIApp, create_litestar(container, settings))
-    return RequestIdMiddleware(protect_and_observe(litestar, container, settings), tls=settings.enable_tls)
+    # The hot route skips Litestar's per-request machinery (see fast_generate); everything else goes through it.
+    app = FastGenerate(litestar, HttpDeps.from_container(container), max_body_bytes=settings.max_request_bytes)
+    return RequestIdMiddleware(protect_and_observe(app, container, settings), tls=settings.enable_tls)

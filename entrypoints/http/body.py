@@ -25,7 +25,9 @@ class JsonBody(Generic[T]):
         self._decoder = msgspec.json.Decoder(body_type)
 
     async def read(self, request: Request[Any, Any, Any]) -> T:
-        raw = await request.body()
+        return self.decode(await request.body())
+
+    def decode(self, raw: bytes) -> T:
         if not raw.strip():
             raise InvalidRequest("request body is empty: send a JSON object")
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +47,10 @@ class HttpDeps:
         return cls(**{name: getattr(container, name)() for name in cls.__dataclass_fields__})
 
     def context(self, request: Request[Any, Any, Any]) -> RequestContext:
-        headers = request.headers
+        return self.context_from(request.headers)
+
+    def context_from(self, headers: Mapping[str, str]) -> RequestContext:
+        """The request's context from its headers (``headers`` looked up by lower-case name)."""
         user_id = headers.get("x-user-id", "").strip()
         session_id = headers.get("x-session-id", "").strip()
         user_id_var.set(user_id)
