@@ -127,6 +127,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_log: bool = True  # one JSON line per request (SPEC §12)
 
     @property
+    def migrations_path(self) -> Path:
+        """``MIGRATIONS_DIR``, else ``migrations/`` beside the packages (a source checkout)."""
+        return Path(self.migrations_dir) if self.migrations_dir else Path(__file__).resolve().parents[1] / "migrations"
+
+    @property
     def development(self) -> bool:
         return self.in_mode.lower() == "development"
 

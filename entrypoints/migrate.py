@@ -8,7 +8,6 @@ import sys
 from adapters.postgres_migrations import apply_migrations
 from domain.errors import DomainError
 from entrypoints.config import Settings
-from entrypoints.resources import migrations_dir
 
 
 def run_migrations(settings: Settings) -> int:
@@ -16,7 +15,7 @@ def run_migrations(settings: Settings) -> int:
         print("mcp-server-ai migrate: POSTGRES_URL is not set", file=sys.stderr)
         return 2
     try:
-        applied = asyncio.run(apply_migrations(settings.postgres_url, migrations_dir(settings)))
+        applied = asyncio.run(apply_migrations(settings.postgres_url, settings.migrations_path))
     except DomainError as exc:
         print(f"mcp-server-ai migrate: {exc.message}", file=sys.stderr)
         return 1

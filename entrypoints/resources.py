@@ -30,12 +30,6 @@ log = logging.getLogger("mcp.resources")
 MIGRATION_RETRY_SECONDS = 1.0
 
 
-def migrations_dir(settings: Settings) -> Path:
-    return (
-        Path(settings.migrations_dir) if settings.migrations_dir else Path(__file__).resolve().parents[1] / "migrations"
-    )
-
-
 async def redis_client(settings: Settings) -> AsyncIterator[Any]:
     if not settings.redis_url:
         yield None
@@ -58,7 +52,7 @@ async def postgres_pool(settings: Settings) -> AsyncIterator[Any]:
         return
     pool = create_pg_pool(settings.postgres_url, min_size=1, max_size=settings.postgres_pool_max, timeout=5.0)
     await pool.open(wait=False)
-    migrating = asyncio.create_task(_migrate_until_done(pool, migrations_dir(settings)))
+    migrating = asyncio.create_task(_migrate_until_done(pool, settings.migrations_path))
     try:
         yield pool
     finally:
