@@ -69,8 +69,8 @@ def retrying_server(upstream: Upstream) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def fragile_server(upstream: Upstream) -> Iterator[ServerProcess]:
-    """A circuit that opens after two failures and probes again after a second."""
-    env = bedrock_env(upstream, PROVIDER_MAX_RETRIES="0", CIRCUIT_FAILURE_THRESHOLD="2", CIRCUIT_RESET_SECONDS="1")
+    """A circuit that opens after two failures and probes again after three seconds."""
+    env = bedrock_env(upstream, PROVIDER_MAX_RETRIES="0", CIRCUIT_FAILURE_THRESHOLD="2", CIRCUIT_RESET_SECONDS="3")
     with gateway(env) as running:
         yield running
 
