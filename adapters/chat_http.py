@@ -205,11 +205,10 @@ class HttpChatCompletions:
         """The ``data:`` payload of each event up to ``[DONE]``, each read within the first-byte or idle limit."""
         buffer = b""
         deadline, waiting_for = first_byte_deadline, "the first byte"
-        pieces = response.pieces()
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                async with asyncio.timeout_at(deadline):
-                    piece = await anext(pieces, None)
+                piece = await response.next_piece(deadline)
             except TimeoutError as exc:
                 raise self._timeout(
                     waiting_for, self._first_byte if waiting_for == "the first byte" else self._idle
@@ -218,13 +217,16 @@ class HttpChatCompletions:
                 raise self._connection_error(exc) from exc
             if piece is None:
                 return
-            deadline, waiting_for = asyncio.get_running_loop().time() + self._idle, "the next chunk"
+            deadline, waiting_for = loop.time() + self._idle, "the next chunk"
             buffer += piece
             if b"\r" in buffer:
                 buffer = buffer.replace(b"\r\n", b"\n")
             *events, buffer = buffer.split(b"\n\n")
             for event in events:
-                data = b"\n".join(line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:"))
+                if event.startswith(b"data: ") and b"\n" not in event:  # the usual one-line event
+                    data = event[6:]
+                else:
+                    data = b"\n".join(line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:"))
                 if data == b"[DONE]":
                     await self._rest(response, deadline)
                     return

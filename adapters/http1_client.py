@@ -117,18 +117,27 @@ class _Connection(asyncio.Protocol):
     def usable(self) -> bool:
         return self.error is None and self.keep_alive and self.transport is not None and not self.transport.is_closing()
 
-    async def next_piece(self) -> bytes | None:
-        """The next piece of body as it arrived, or ``None`` once the answer is complete."""
+    async def next_piece(self, deadline: float | None = None) -> bytes | None:
+        """The next piece of body as it arrived, or ``None`` once the answer is complete.
+
+        ``deadline`` (event-loop time) raises ``TimeoutError`` if nothing arrives by then. It is a
+        plain timer on the waiter rather than ``asyncio.timeout``: a stream waits once per chunk, and
+        the timer costs a fraction of a timeout context.
+        """
         while not self._body:
             if self.complete:
                 return None
             if self.error is not None:
                 raise self.error
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            self._waiter = waiter = loop.create_future()
+            timer = loop.call_at(deadline, _expire, waiter) if deadline is not None else None
             try:
-                await self._waiter
+                await waiter
             finally:
                 self._waiter = None
+                if timer is not None:
+                    timer.cancel()
         piece = self._body.popleft()
         self._buffered -= len(piece)
         if self._paused and self._buffered < _HIGH_WATER // 2 and self.transport is not None:
@@ -153,6 +162,11 @@ class _Connection(asyncio.Protocol):
             self._waiter.set_result(None)
 
 
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 class Http1Response:
     """One answer: status and headers at once, the body by ``read`` or ``pieces``; then ``release``."""
 
@@ -169,6 +183,10 @@ class Http1Response:
     async def pieces(self) -> AsyncIterator[bytes]:
         while (piece := await self._connection.next_piece()) is not None:
             yield piece
+
+    async def next_piece(self, deadline: float | None = None) -> bytes | None:
+        """The next piece of the body, ``None`` at its end; ``TimeoutError`` if none by ``deadline`` (loop time)."""
+        return await self._connection.next_piece(deadline)
 
     def release(self) -> None:
         """Back to the pool if the answer was read to its end; otherwise the connection is closed."""

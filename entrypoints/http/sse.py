@@ -29,6 +29,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connecti
 PING = b": ping\n\n"
 _encode = msgspec.json.Encoder().encode
 _DONE = object()
+_PING = object()
 
 
 def frame(payload: object) -> bytes:
@@ -41,6 +42,8 @@ class EventPump:
     def __init__(self, source: AsyncIterator[Any], render: Callable[[Any], bytes]) -> None:
         self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=64)
         self._task = asyncio.create_task(self._produce(source, render))
+        self._last_sent = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     async def _produce(self, source: AsyncIterator[Any], render: Callable[[Any], bytes]) -> None:
         try:
@@ -63,12 +66,16 @@ class EventPump:
         raise TypeError(f"unexpected item {item!r}")
 
     async def rest(self, heartbeat: float = HEARTBEAT_SECONDS) -> AsyncIterator[bytes]:
+        # One timer per stream checks for silence every ``heartbeat`` seconds and queues a ping; a
+        # timeout around every wait for the next chunk would cost more than relaying the chunk.
+        loop = asyncio.get_running_loop()
+        self._last_sent = loop.time()
+        self._timer = loop.call_later(heartbeat, self._check_silence, heartbeat)
         try:
             while True:
-                try:
-                    async with asyncio.timeout(heartbeat):
-                        item = await self._queue.get()
-                except TimeoutError:
+                item = await self._queue.get()
+                self._last_sent = loop.time()
+                if item is _PING:
                     yield PING
                     continue
                 if item is _DONE:
@@ -79,7 +86,17 @@ class EventPump:
                 assert isinstance(item, bytes)
                 yield item
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
             self.cancel()
+
+    def _check_silence(self, heartbeat: float) -> None:
+        loop = asyncio.get_running_loop()
+        quiet_for = loop.time() - self._last_sent
+        if quiet_for >= heartbeat and self._queue.empty():
+            self._queue.put_nowait(_PING)
+            quiet_for = 0.0
+        self._timer = loop.call_later(heartbeat - quiet_for, self._check_silence, heartbeat)
 
     def cancel(self) -> None:
         if not self._task.done():
