@@ -134,7 +134,9 @@ async def throughput(plan: Plan) -> list[Table]:
         for concurrency in (16, 64, 256):
             direct_rps = 0.0
             for name, target, proc in systems:
-                run, cpu, peak = await _measured(target, proc, concurrency, plan)
+                # LiteLLM at high concurrency can leave a request hanging; bound it (the others need no guard).
+                deadline = 120.0 if name.startswith("litellm") else None
+                run, cpu, peak = await _measured(target, proc, concurrency, plan, deadline)
                 direct_rps = direct_rps or run.rps
                 lat = latencies(run)
                 table.add(
@@ -151,14 +153,16 @@ async def throughput(plan: Plan) -> list[Table]:
     return [table]
 
 
-async def _measured(target: Target, proc: Proc | None, concurrency: int, plan: Plan) -> tuple[Run, float, float]:
+async def _measured(
+    target: Target, proc: Proc | None, concurrency: int, plan: Plan, deadline: float | None = None
+) -> tuple[Run, float, float]:
     seconds, warmup = plan.seconds(8, 2), plan.seconds(2, 0.5)
     if proc is None:
         return await closed_loop(target, concurrency=concurrency, seconds=seconds, warmup=warmup), 0.0, 0.0
     with RssSampler(proc) as sampler:
-        await closed_loop(target, concurrency=concurrency, seconds=warmup, warmup=0)
+        await closed_loop(target, concurrency=concurrency, seconds=warmup, warmup=0, deadline=deadline)
         before = proc.cpu_seconds()
-        run = await closed_loop(target, concurrency=concurrency, seconds=seconds, warmup=0)
+        run = await closed_loop(target, concurrency=concurrency, seconds=seconds, warmup=0, deadline=deadline)
         cpu = proc.cpu_seconds() - before
     return run, cpu, sampler.peak
 
