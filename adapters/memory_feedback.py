@@ -17,9 +17,7 @@ def next_quality(quality: CacheKeyQuality, *, now: float) -> CacheKeyQuality:
     the third report blacklists the key.
     """
     reports = quality.problem_reports + 1
-    score = (
-        quality.quality_score if reports == 1 else max(0.0, round(quality.quality_score - QUALITY_STEP, 2))
-    )
+    score = quality.quality_score if reports == 1 else max(0.0, round(quality.quality_score - QUALITY_STEP, 2))
     return replace(
         quality,
         problem_reports=reports,

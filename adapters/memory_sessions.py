@@ -33,7 +33,11 @@ class MemorySessionRepo:
         )
         kept = (*current.messages, *messages)[-max_messages:] if max_messages > 0 else ()
         session = Session(
-            id=session_id, user_id=current.user_id, messages=kept, created_at=current.created_at, updated_at=now
+            id=session_id,
+            user_id=current.user_id,
+            messages=kept,
+            created_at=current.created_at,
+            updated_at=now,
         )
         self._sessions[session_id] = session
         return session

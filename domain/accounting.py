@@ -12,9 +12,7 @@ import msgspec
 from domain.models import ZERO_USAGE, Answer, CacheEntry, GenerationRequest
 
 
-def answer_from_cache(
-    entry: CacheEntry, request: GenerationRequest, *, key: str, duration_ms: float
-) -> Answer:
+def answer_from_cache(entry: CacheEntry, request: GenerationRequest, *, key: str, duration_ms: float) -> Answer:
     return Answer(
         content=entry.content,
         model=entry.model,

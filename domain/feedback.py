@@ -51,9 +51,7 @@ def _compile_phrases(phrases: Iterable[tuple[str, int]]) -> _Phrases:
 
 
 def _compile_patterns(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
-    return tuple(
-        re.compile(_whole_words(pattern.replace("\\s", _RE2_SPACE)), re.IGNORECASE) for pattern in patterns
-    )
+    return tuple(re.compile(_whole_words(pattern.replace("\\s", _RE2_SPACE)), re.IGNORECASE) for pattern in patterns)
 
 
 class KeywordFeedbackDetector:

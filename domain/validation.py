@@ -50,9 +50,7 @@ def check_prompt(prompt: str | None, limits: RequestLimits) -> str:
     if prompt is None or not prompt.strip():
         raise InvalidRequest("prompt is required and must not be empty")
     if len(prompt) > limits.max_prompt_chars:
-        raise InvalidRequest(
-            f"prompt is too long: {len(prompt)} characters, the limit is {limits.max_prompt_chars}"
-        )
+        raise InvalidRequest(f"prompt is too long: {len(prompt)} characters, the limit is {limits.max_prompt_chars}")
     return prompt
 
 

@@ -131,7 +131,7 @@ class TestResolution:
 
     def test_an_unknown_model_uses_default_provider_else_names_the_known_models(self) -> None:
         assert catalogue(default_provider="azure").resolve("my-model", "").provider == "azure"
-        with pytest.raises(UnknownModel, match="known models: .*gpt-4o"):
+        with pytest.raises(UnknownModel, match=r"known models: .*gpt-4o"):
             catalogue().resolve("my-model", "")
 
     def test_no_model_takes_the_providers_default(self) -> None:
