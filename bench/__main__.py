@@ -32,6 +32,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short smoke run of each scenario")
     parser.add_argument("--only", default="", help="comma list of scenarios (a,b,r,c,d,e,f); default all")
     parser.add_argument("--litellm-venv", default="", help="LiteLLM venv: adds LiteLLM's column to (a), (b), (c)")
+    parser.add_argument("--repeats", type=int, default=0, help="throughput runs per cell, median kept (3; quick 1)")
     parser.add_argument("--out", default="", help="Markdown file for the tables (default bench/out/<time>.md)")
     args = parser.parse_args()
     chosen = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
@@ -45,7 +46,8 @@ def main() -> int:
     if args.litellm_venv:
         key = os.environ.get("LITELLM_MASTER_KEY") or f"sk-bench-{secrets.token_hex(12)}"
         litellm = LiteLLM(venv=Path(args.litellm_venv).resolve(), key=key)
-    plan = Plan(quick=args.quick, logdir=logdir, litellm=litellm)
+    repeats = args.repeats or (1 if args.quick else 3)
+    plan = Plan(quick=args.quick, logdir=logdir, litellm=litellm, repeats=repeats)
     out = Path(args.out) if args.out else logdir / "results.md"
     header = _header(plan, chosen)
     print(header, flush=True)
