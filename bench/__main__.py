@@ -33,6 +33,9 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma list of scenarios (a,b,r,c,d,e,f); default all")
     parser.add_argument("--litellm-venv", default="", help="LiteLLM venv: adds LiteLLM's column to (a), (b), (c)")
     parser.add_argument("--repeats", type=int, default=0, help="throughput runs per cell, median kept (3; quick 1)")
+    parser.add_argument(
+        "--pin", action="store_true", help="system under test on CPU 0, the rest on CPU 1 (slower here: see RESULTS)"
+    )
     parser.add_argument("--out", default="", help="Markdown file for the tables (default bench/out/<time>.md)")
     args = parser.parse_args()
     chosen = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
@@ -47,7 +50,7 @@ def main() -> int:
         key = os.environ.get("LITELLM_MASTER_KEY") or f"sk-bench-{secrets.token_hex(12)}"
         litellm = LiteLLM(venv=Path(args.litellm_venv).resolve(), key=key)
     repeats = args.repeats or (1 if args.quick else 3)
-    plan = Plan(quick=args.quick, logdir=logdir, litellm=litellm, repeats=repeats)
+    plan = Plan(quick=args.quick, logdir=logdir, litellm=litellm, repeats=repeats, pin=args.pin)
     out = Path(args.out) if args.out else logdir / "results.md"
     header = _header(plan, chosen)
     print(header, flush=True)
@@ -92,7 +95,13 @@ def _header(plan: Plan, chosen: list[str]) -> str:
         f"- mode: {'quick' if plan.quick else 'full'}; scenarios {','.join(chosen)}"
         + (f"; LiteLLM from {plan.litellm.venv}" if plan.litellm else ""),
         f"- command: {' '.join([Path(sys.executable).name, '-m', 'bench', *sys.argv[1:]])}",
-        "- the load generator, the fake upstream and the system under test share the same cores",
+        "- the load generator, the fake upstream and the system under test share the same cores"
+        + (
+            ": the system under test is pinned to CPU 0, the load generator and the fake upstream (when it is not"
+            " the system under test) to CPU 1; a two-worker gateway gets both CPUs"
+            if plan.pin
+            else " (not pinned)"
+        ),
     ]
     return "\n".join(lines)
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,3 +205,42 @@ class RssSampler:
         self.peak = max(self.peak, self._proc.rss_mb())
         if self._task is not None:
             self._task.cancel()
+
+
+def _threads(pid: int) -> list[int]:
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return []
+
+
+def _pin_tree(pid: int, cpus: set[int]) -> None:
+    for process in _tree(pid):
+        for thread in _threads(process):
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(thread, cpus)
+
+
+@contextlib.contextmanager
+def placed(enabled: bool, sut: Proc | None, *helpers: Proc, sut_cpus: set[int] | None = None) -> Iterator[None]:
+    """The system under test on CPU 0, the load generator (this process) and the helpers on CPU 1.
+
+    On a 2-core machine this keeps the three from trading places run to run, which otherwise moves
+    the figures by a third. ``sut_cpus`` overrides (a two-worker gateway gets both CPUs). Everything
+    goes back to all CPUs afterwards.
+    """
+    everything = set(range(os.cpu_count() or 1))
+    if not enabled or len(everything) < 2:
+        yield
+        return
+    if sut is not None:
+        _pin_tree(sut.pid, sut_cpus or {0})
+    for helper in helpers:
+        _pin_tree(helper.pid, {1})
+    _pin_tree(os.getpid(), {1})
+    try:
+        yield
+    finally:
+        for proc in (*helpers, *((sut,) if sut is not None else ())):
+            _pin_tree(proc.pid, everything)
+        _pin_tree(os.getpid(), everything)

@@ -18,7 +18,7 @@ import httpx
 
 from bench import targets
 from bench.loadgen import Run, Target, closed_loop, open_loop
-from bench.procs import Proc, RssSampler, start_fake, start_gateway, wait_listening, wait_ready
+from bench.procs import Proc, RssSampler, placed, start_fake, start_gateway, wait_listening, wait_ready
 from bench.report import Table, gaps, latencies, ms, ratio, ttfts
 
 
@@ -30,6 +30,7 @@ class Plan:
     logdir: Path
     litellm: LiteLLM | None = None
     repeats: int = 1  # throughput runs per system and concurrency (the median is reported)
+    pin: bool = False  # system under test on CPU 0, load generator and fake upstream on CPU 1 (--pin)
 
     def seconds(self, full: float, quick: float) -> float:
         return quick if self.quick else full
@@ -71,27 +72,35 @@ async def gateway(plan: Plan, upstream: Proc, *, workers: int = 1, **settings: s
     return proc
 
 
+def _helpers(sut: Proc, upstream: Proc) -> tuple[Proc, ...]:
+    """What runs beside the system under test on the load generator's CPU: the fake, unless it is the SUT."""
+    return () if sut is upstream else (upstream,)
+
+
 # ---- (a) added latency at concurrency 1 ------------------------------------------------------------------
 
 
 async def added_latency(plan: Plan) -> list[Table]:
     upstream = await fake(plan)
     gw = await gateway(plan, upstream)
-    systems: list[tuple[str, Target]] = [
-        ("direct", targets.direct(upstream.port)),
-        ("gateway", targets.gateway(gw.port)),
+    systems: list[tuple[str, Target, Proc]] = [
+        ("direct", targets.direct(upstream.port), upstream),
+        ("gateway", targets.gateway(gw.port), gw),
     ]
     extra = [gw]
     if plan.litellm:
         proxy = await plan.litellm.start(plan.logdir, upstream.port)
         extra.append(proxy)
-        systems.append(("litellm", targets.litellm(proxy.port, plan.litellm.key)))
+        systems.append(("litellm", targets.litellm(proxy.port, plan.litellm.key), proxy))
     table = Table(
         "(a) Added latency at concurrency 1, non-streaming (ms)",
         ["system", "requests", "p50", "p90", "p99", "p99.9", "added p50", "added p99"],
     )
+    runs: dict[str, Run] = {}
     async with running(upstream, *extra):
-        runs = {name: await closed_loop(t, concurrency=1, seconds=plan.seconds(10, 2), warmup=1) for name, t in systems}
+        for name, target, sut in systems:
+            with placed(plan.pin, sut, *_helpers(sut, upstream)):
+                runs[name] = await closed_loop(target, concurrency=1, seconds=plan.seconds(10, 2), warmup=1)
     base = latencies(runs["direct"])
     for name, run in runs.items():
         lat = latencies(run)
@@ -151,7 +160,10 @@ async def throughput(plan: Plan) -> list[Table]:
                 for name, target, proc in systems:
                     # LiteLLM at high concurrency can leave a request hanging; bound it (the others need no guard).
                     deadline = 120.0 if name.startswith("litellm") else None
-                    measured[name].append(await _measured(target, proc, concurrency, plan, deadline))
+                    sut = proc or upstream
+                    cpus = {0, 1} if proc is gw2 else None  # two workers get both CPUs
+                    with placed(plan.pin, sut, *_helpers(sut, upstream), sut_cpus=cpus):
+                        measured[name].append(await _measured(target, proc, concurrency, plan, deadline))
             direct_rps = 0.0
             for name, _, proc in systems:
                 runs = sorted(measured[name], key=lambda m: m[0].rps)
@@ -214,14 +226,14 @@ async def _stream_latency(plan: Plan) -> Table:
     upstream = await fake(plan, chunks=20, chunk_delay_ms=5)
     gw = await gateway(plan, upstream)
     systems = [
-        ("direct", targets.direct(upstream.port, stream=True)),
-        ("gateway", targets.gateway(gw.port, stream=True)),
+        ("direct", targets.direct(upstream.port, stream=True), upstream),
+        ("gateway", targets.gateway(gw.port, stream=True), gw),
     ]
     extra = [gw]
     if plan.litellm:
         proxy = await plan.litellm.start(plan.logdir, upstream.port)
         extra.append(proxy)
-        systems.append(("litellm", targets.litellm(proxy.port, plan.litellm.key, stream=True)))
+        systems.append(("litellm", targets.litellm(proxy.port, plan.litellm.key, stream=True), proxy))
     table = Table(
         "(c1) Streaming at concurrency 1: time to first token and gaps between chunks (ms); "
         "upstream sends 20 chunks 5 ms apart",
@@ -229,11 +241,13 @@ async def _stream_latency(plan: Plan) -> Table:
          "chunks/stream"],
     )  # fmt: skip
     count = 30 if plan.quick else 300
+    runs: dict[str, Run] = {}
     async with running(upstream, *extra):
-        runs = {
-            name: await closed_loop(t, concurrency=1, seconds=600, warmup=0.5, requests=count, deadline=30)
-            for name, t in systems
-        }
+        for name, target, sut in systems:
+            with placed(plan.pin, sut, *_helpers(sut, upstream)):
+                runs[name] = await closed_loop(
+                    target, concurrency=1, seconds=600, warmup=0.5, requests=count, deadline=30
+                )
     base = ttfts(runs["direct"])
     for name, run in runs.items():
         first, between = ttfts(run), gaps(run)
@@ -262,7 +276,7 @@ async def _stream_hold(plan: Plan) -> Table:
             idle = gw.rss_mb()
             target = targets.gateway(gw.port, stream=True)
             began = time.perf_counter()
-            with RssSampler(gw, every=0.25) as sampler:
+            with placed(plan.pin, gw, upstream), RssSampler(gw, every=0.25) as sampler:
                 run = await closed_loop(target, concurrency=count, seconds=600, warmup=0, requests=count, deadline=60)
             wall = time.perf_counter() - began
             complete = [r for r in run.ok() if r.text_events >= 20]
@@ -305,7 +319,10 @@ async def cache_hits(plan: Plan) -> list[Table]:
                 target = targets.gateway(gw.port, distinct=100)
                 await closed_loop(target, concurrency=1, seconds=60, warmup=0, requests=100)  # prime
                 before = await _cache_stats(gw.port)
-                run = await closed_loop(target, concurrency=64, seconds=plan.seconds(8, 2), warmup=plan.seconds(1, 0.5))
+                with placed(plan.pin, gw, upstream):
+                    run = await closed_loop(
+                        target, concurrency=64, seconds=plan.seconds(8, 2), warmup=plan.seconds(1, 0.5)
+                    )
                 after = await _cache_stats(gw.port)
             hits, misses = after[0] - before[0], after[1] - before[1]
             lat = latencies(run)
@@ -376,7 +393,8 @@ async def soak(plan: Plan) -> list[Table]:
         await closed_loop(target, concurrency=64, seconds=120, warmup=0, requests=2_000)
         await asyncio.sleep(1)
         warm = gw.rss_mb()
-        run = await closed_loop(target, concurrency=64, seconds=300, warmup=0, requests=total)
+        with placed(plan.pin, gw, upstream):
+            run = await closed_loop(target, concurrency=64, seconds=300, warmup=0, requests=total)
         await asyncio.sleep(2)
         after = gw.rss_mb()
     table.add(idle, warm, after, f"{(after - warm) / warm * 100:+.1f}%", run.rps, run.failed, run.seconds)
@@ -396,8 +414,12 @@ async def fixed_rate(plan: Plan) -> list[Table]:
     )
     async with running(upstream, gw):
         for rate in (500, 1000, 2000):
-            for name, target in (("direct", targets.direct(upstream.port)), ("gateway", targets.gateway(gw.port))):
-                run = await open_loop(target, rate=rate, seconds=plan.seconds(8, 2), connections=256, warmup=1)
+            for name, target, sut in (
+                ("direct", targets.direct(upstream.port), upstream),
+                ("gateway", targets.gateway(gw.port), gw),
+            ):
+                with placed(plan.pin, sut, *_helpers(sut, upstream)):
+                    run = await open_loop(target, rate=rate, seconds=plan.seconds(8, 2), connections=256, warmup=1)
                 lat = latencies(run)
                 table.add(rate, name, run.rps, ms(lat, 50), ms(lat, 99), ms(lat, 99.9), run.failed)
     return [table]
