@@ -203,7 +203,14 @@ class Http1Response:
 class Http1Client:
     """Keep-alive HTTP/1.1 connections to the origin of ``base_url`` (``http`` or ``https``)."""
 
-    def __init__(self, base_url: str, *, connect_timeout: float = 5.0, max_idle: int = 4096) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float = 5.0,
+        max_idle: int = 4096,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"expected an http(s):// URL, got {base_url!r}")
@@ -211,7 +218,8 @@ class Http1Client:
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.base_path = parts.path.rstrip("/")
         self.host_header = parts.netloc.rpartition("@")[2]
-        self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        # https: the system's trust store unless a context is given (a private CA, tests).
+        self._ssl = (ssl_context or ssl.create_default_context()) if parts.scheme == "https" else None
         self._connect_timeout = connect_timeout
         self._idle: collections.deque[_Connection] = collections.deque()
         self._max_idle = max_idle

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl as ssl_module
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import cast
@@ -151,8 +152,11 @@ class _Connection(asyncio.Protocol):
 class HttpServer:
     """Serves ``handler`` on ``host:port`` (port 0 picks a free one)."""
 
-    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0, ssl: ssl_module.SSLContext | None = None
+    ) -> None:
         self._handler = handler
+        self._ssl = ssl
         self._host = host
         self._port = port
         self._server: asyncio.Server | None = None
@@ -166,7 +170,7 @@ class HttpServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _Connection(self._handler, self._connections), self._host, self._port, backlog=1024
+            lambda: _Connection(self._handler, self._connections), self._host, self._port, backlog=1024, ssl=self._ssl
         )
 
     async def stop(self) -> None:

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import itertools
 import math
+import ssl as ssl_module
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,7 @@ class FakeAzureOpenAI:
         host: str = "127.0.0.1",
         port: int = 0,
         script: Script | None = None,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         self.api_key = api_key
         self.ad_token = ad_token
@@ -81,7 +83,8 @@ class FakeAzureOpenAI:
         self.script = script or Script()
         self.requests: list[ReceivedRequest] = []
         self.record = True
-        self._server = HttpServer(self._handle, host=host, port=port)
+        self._server = HttpServer(self._handle, host=host, port=port, ssl=ssl)
+        self._scheme = "https" if ssl is not None else "http"
         self._host = host
         self._ids = itertools.count(1)
         self._closed_early = asyncio.Event()
@@ -109,7 +112,7 @@ class FakeAzureOpenAI:
     @property
     def url(self) -> str:
         """The Azure endpoint (``AZURE_ENDPOINT``)."""
-        return f"http://{self._host}:{self.port}"
+        return f"{self._scheme}://{self._host}:{self.port}"
 
     @property
     def openai_base_url(self) -> str:

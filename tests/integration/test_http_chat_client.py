@@ -7,10 +7,14 @@ through this client; these tests cover connection handling that only it owns.
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 import pytest
+import trustme
 
-from adapters.chat_http import openai_endpoint
+from adapters.azure_openai_provider import AzureOpenAIProvider
+from adapters.chat_http import ChatEndpoint, openai_endpoint
+from adapters.http1_client import Http1Client
 from adapters.openai_provider import OpenAICompatibleProvider
 from domain.errors import UpstreamBadRequest, UpstreamError
 from tests.fakes._http11 import Exchange, HttpRequest, HttpServer
@@ -73,3 +77,40 @@ async def test_an_error_page_that_is_not_json_keeps_its_status_and_text() -> Non
 
 async def _never_called(request: HttpRequest, exchange: Exchange) -> None:
     raise AssertionError("no request expected")
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+def _tls_fake(authority: trustme.CA) -> FakeAzureOpenAI:
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    return FakeAzureOpenAI(ssl=server_context)
+
+
+def _azure_over_tls(fake: FakeAzureOpenAI, client_context: ssl.SSLContext) -> AzureOpenAIProvider:
+    endpoint = ChatEndpoint(
+        client=Http1Client(fake.url, ssl_context=client_context),
+        auth=f"api-key: {fake.api_key}\r\n".encode(),
+        azure_api_version="2024-10-21",
+    )
+    return AzureOpenAIProvider(endpoint)
+
+
+async def test_azure_over_tls_answers_and_streams_when_the_certificate_is_trusted(authority: trustme.CA) -> None:
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    async with _tls_fake(authority) as fake:
+        provider = _azure_over_tls(fake, trusting)
+        assert (await provider.generate(make_call("over tls"))).content == "Echo: over tls"
+        assert text_of(await collect(provider.stream(make_call("streamed over tls")))) == "Echo: streamed over tls"
+
+
+async def test_a_certificate_nobody_vouches_for_is_a_connection_failure(authority: trustme.CA) -> None:
+    async with _tls_fake(authority) as fake:
+        provider = _azure_over_tls(fake, ssl.create_default_context())  # the system store: not our CA
+        with pytest.raises(UpstreamError, match=r"connection failed.*CERTIFICATE_VERIFY_FAILED"):
+            await provider.generate(make_call())
+    assert fake.requests == []
