@@ -1,11 +1,11 @@
-"""``POST /api/v1/generate`` answered in raw ASGI, just in front of Litestar.
+"""``POST /api/v1/generate`` and ``/generate/stream`` answered in raw ASGI, just in front of Litestar.
 
-This is the gateway's busiest route, and profiling showed Litestar's request
+These are the gateway's busiest routes, and profiling showed Litestar's request
 and response machinery (routing, the ``Request`` object, signature parsing,
 ``Response`` rendering, its exception middleware) costing about as much CPU as
-the rest of a call together (``bench/RESULTS.md``). The route stays declared in
+the rest of a call together (``bench/RESULTS.md``). The routes stay declared in
 Litestar, for the OpenAPI document and for every other method; this layer only
-answers POSTs to the exact path, with the same body rules (strict JSON,
+answers POSTs to the exact paths, with the same body rules (strict JSON,
 ``MAX_REQUEST_BYTES``), the same context from the headers, the same use-case,
 the same answer and the same error answers (built by ``entrypoints.http.errors``).
 It sits inside the guard, CORS and observation layers like Litestar does.
@@ -14,6 +14,7 @@ It sits inside the guard, CORS and observation layers like Litestar does.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -23,14 +24,19 @@ from entrypoints.http.body import JsonBody
 from entrypoints.http.deps import HttpDeps
 from entrypoints.http.errors import domain_error_response, error_response
 from entrypoints.http.middleware import ASGIApp, Receive, Scope, Send
-from entrypoints.http.routes_generate import overhead_header
+from entrypoints.http.routes_generate import overhead_header, render_stream_event
+from entrypoints.http.sse import EventPump, relay_sse
 from entrypoints.wire import GenerateBody, answer_json
 
 log = logging.getLogger("mcp.http")
 
 GENERATE_PATH = "/api/v1/generate"
+STREAM_PATH = "/api/v1/generate/stream"
 _encode = msgspec.json.Encoder().encode
 _JSON = (b"content-type", b"application/json")
+
+
+_Responder = Callable[[GenerateBody, dict[str, str], Receive, Send], Awaitable[None]]
 
 
 class _ClientGone(Exception):
@@ -45,26 +51,46 @@ class FastGenerate:
         self._body = JsonBody(GenerateBody)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != GENERATE_PATH or scope["method"] != "POST":
+        path = scope["path"] if scope["type"] == "http" and scope["method"] == "POST" else ""
+        if path == GENERATE_PATH:
+            await self._answer(scope, receive, send, self._generate)
+        elif path == STREAM_PATH:
+            await self._answer(scope, receive, send, self._stream)
+        else:
             await self._app(scope, receive, send)
-            return
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, respond: _Responder) -> None:
         headers = _headers(scope)
         try:
             data = self._body.decode(await self._read_body(headers, receive))
-            deps = self._deps
-            answer = await deps.generate.execute(deps.build(data.fields(), deps.context_from(headers)))
+            await respond(data, headers, receive, send)
         except _ClientGone:
             return
         except DomainError as exc:
             await _send_litestar_response(send, domain_error_response(exc))
-            return
         except Exception as exc:  # same answer as Litestar's handler for the unexpected: logged, no internals
             log.exception("unexpected error", exc_info=exc)
             await _send_litestar_response(send, error_response("internal error", "internal_error", 500))
-            return
+
+    async def _generate(self, data: GenerateBody, headers: dict[str, str], receive: Receive, send: Send) -> None:
+        deps = self._deps
+        answer = await deps.generate.execute(deps.build(data.fields(), deps.context_from(headers)))
         body = _encode(answer_json(answer))
         [(name, value)] = overhead_header(answer).items()
         await _respond(send, 200, body, [_JSON, (name.lower().encode(), value.encode())])
+
+    async def _stream(self, data: GenerateBody, headers: dict[str, str], receive: Receive, send: Send) -> None:
+        """SSE as the Litestar route sends it: the first event decides between an error status and a 200."""
+        deps = self._deps
+        generation = deps.build(data.fields(), deps.context_from(headers))
+        pump = EventPump(deps.generate_stream.execute(generation), render_stream_event)
+        first = await pump.first()
+        if isinstance(first, DomainError):
+            raise first
+        if first is None:
+            await _send_litestar_response(send, error_response("stream produced nothing", "internal_error", 500))
+            return
+        await relay_sse(first, pump, receive, send)
 
     async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
         declared = headers.get("content-length", "")

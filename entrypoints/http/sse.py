@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from typing import Any
 
 import msgspec
 
 from domain.errors import DomainError
+from entrypoints.http.middleware import Receive, Send
 from entrypoints.request_context import current_request_id
 from entrypoints.wire import error_chunk_json
 
@@ -65,7 +67,7 @@ class EventPump:
             return item
         raise TypeError(f"unexpected item {item!r}")
 
-    async def rest(self, heartbeat: float = HEARTBEAT_SECONDS) -> AsyncIterator[bytes]:
+    async def rest(self, heartbeat: float = HEARTBEAT_SECONDS) -> AsyncGenerator[bytes, None]:
         # One timer per stream checks for silence every ``heartbeat`` seconds and queues a ping; a
         # timeout around every wait for the next chunk would cost more than relaying the chunk.
         loop = asyncio.get_running_loop()
@@ -101,6 +103,46 @@ class EventPump:
     def cancel(self) -> None:
         if not self._task.done():
             self._task.cancel()
+
+
+SSE_START_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    *((name.lower().encode(), value.encode()) for name, value in SSE_HEADERS.items()),
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+)
+
+
+async def relay_sse(first: bytes, pump: EventPump, receive: Receive, send: Send) -> None:
+    """A 200 SSE answer in raw ASGI: ``first``, then the pump's frames, then the end of the body.
+
+    A second task waits for the client to leave; when it does, the relay is cancelled and with it the
+    pump, which cancels the upstream call (what Litestar's streaming response does with a task group).
+    """
+    relay = asyncio.current_task()
+    assert relay is not None
+    client_gone = False
+
+    async def watch_for_disconnect() -> None:
+        nonlocal client_gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        client_gone = True
+        relay.cancel()
+
+    watcher = asyncio.create_task(watch_for_disconnect())
+    try:
+        await send({"type": "http.response.start", "status": 200, "headers": list(SSE_START_HEADERS)})
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        async with aclosing(pump.rest()) as frames:
+            async for item in frames:
+                await send({"type": "http.response.body", "body": item, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except asyncio.CancelledError:
+        if not client_gone:
+            raise
+        relay.uncancel()  # our own cancellation, done with: the client left and nobody is waiting
+    finally:
+        watcher.cancel()
+        pump.cancel()
 
 
 async def stream_after(first: bytes, pump: EventPump) -> AsyncIterator[bytes]:
