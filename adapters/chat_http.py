@@ -19,8 +19,8 @@ authenticate. The container opens it once and closes it at shutdown.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -88,6 +88,13 @@ class ChatEndpoint:
     client: Http1Client
     auth: bytes  # one header line, CRLF-terminated
     azure_api_version: str = ""  # set: Azure's /openai/deployments/{name}/... layout; empty: OpenAI's /chat/completions
+    # Per-request header lines (CRLF-terminated), e.g. W3C ``traceparent`` when tracing is on.
+    header_hooks: list[Callable[[], bytes]] = field(default_factory=list)
+
+    def headers(self, fixed: bytes) -> bytes:
+        if not self.header_hooks:
+            return fixed
+        return fixed + b"".join(hook() for hook in self.header_hooks)
 
     def path(self, target: str) -> str:
         base = self.client.base_path
@@ -140,7 +147,9 @@ class HttpChatCompletions:
         body = _encode(chat_params(call, target))
         try:
             async with asyncio.timeout(self._first_byte):
-                response = await self._client.post(self._endpoint.path(target.name), self._json_headers, body)
+                response = await self._client.post(
+                    self._endpoint.path(target.name), self._endpoint.headers(self._json_headers), body
+                )
                 try:
                     raw = await response.read()
                 finally:
@@ -171,7 +180,9 @@ class HttpChatCompletions:
         first_byte_deadline = asyncio.get_running_loop().time() + self._first_byte
         try:
             async with asyncio.timeout_at(first_byte_deadline):
-                response = await self._client.post(self._endpoint.path(target.name), self._sse_headers, _encode(params))
+                response = await self._client.post(
+                    self._endpoint.path(target.name), self._endpoint.headers(self._sse_headers), _encode(params)
+                )
         except TimeoutError as exc:
             raise self._timeout("the first byte", self._first_byte) from exc
         except OSError as exc:

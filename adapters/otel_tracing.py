@@ -90,6 +90,18 @@ def register_openai_trace_hook(client: Any) -> None:
         http_client.event_hooks = {**hooks, "request": [*hooks["request"], httpx_trace_hook]}
 
 
+def register_chat_endpoint_trace_hook(endpoint: Any) -> None:
+    """Send ``traceparent`` on every request of the lean HTTP client (``adapters.chat_http.ChatEndpoint``)."""
+    if _traceparent_line not in endpoint.header_hooks:
+        endpoint.header_hooks.append(_traceparent_line)
+
+
+def _traceparent_line() -> bytes:
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return b"".join(f"{name}: {value}\r\n".encode("latin-1") for name, value in carrier.items())
+
+
 def register_botocore_trace_hook(client: Any) -> None:
     """Send ``traceparent`` on every request of a botocore/aiobotocore client."""
     client.meta.events.register("before-send.*", _inject_botocore)

@@ -13,7 +13,13 @@ from typing import Any
 
 from opentelemetry import trace
 
-from adapters.otel_tracing import OtelTracing, register_botocore_trace_hook, register_openai_trace_hook
+from adapters.chat_http import ChatEndpoint
+from adapters.otel_tracing import (
+    OtelTracing,
+    register_botocore_trace_hook,
+    register_chat_endpoint_trace_hook,
+    register_openai_trace_hook,
+)
 from adapters.prometheus_metrics import PrometheusMetrics
 from adapters.traced_ports import TracedCache, TracedProvider, TracedSessionRepo
 from application.pool import WorkerPool
@@ -63,7 +69,9 @@ def propagate_trace_context(tracing: OtelTracing | None, *, bedrock: Any, azure:
     if bedrock is not None:
         register_botocore_trace_hook(bedrock)
     for client in (azure, openai):
-        if client is not None:
+        if isinstance(client, ChatEndpoint):
+            register_chat_endpoint_trace_hook(client)
+        elif client is not None:
             register_openai_trace_hook(client)
     return True
 
