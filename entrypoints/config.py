@@ -148,6 +148,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.aws_enabled or bool(self.aws_access_key_id or self.aws_bearer_token_bedrock)
 
 
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 _FIELDS = {name.upper(): name for name in Settings.__struct_fields__}
 _FLAGS = {"http": "HTTP_PORT", "ws": "WS_PORT", "grpc": "GRPC_PORT", "workers": "WORKERS"}
 
@@ -176,6 +177,9 @@ def load_settings(
     raw = {field: value.strip() for env, field in _FIELDS.items() if (value := values.get(env)) is not None}
     if "log_level" in raw:
         raw["log_level"] = raw["log_level"].lower()
+    if "upstream_client" not in raw and any(values.get(name) for name in _PROXY_VARIABLES):
+        # The lean client does not speak to proxies; the openai SDK (httpx) honours these variables.
+        raw["upstream_client"] = "sdk"
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:

@@ -47,3 +47,10 @@ def test_the_originals_single_dash_flags_work() -> None:
 def test_a_wrong_value_names_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load_settings([], env, None)
+
+
+def test_a_proxy_in_the_environment_selects_the_sdk_upstream_client() -> None:
+    assert load_settings([], {}, None).upstream_client == "fast"
+    assert load_settings([], {"HTTPS_PROXY": "http://proxy:3128"}, None).upstream_client == "sdk"
+    explicit = {"HTTPS_PROXY": "http://proxy:3128", "UPSTREAM_CLIENT": "fast"}
+    assert load_settings([], explicit, None).upstream_client == "fast"
