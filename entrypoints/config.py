@@ -174,7 +174,8 @@ def load_settings(
         values.update(dotenv_values(dotenv))
     values.update(os.environ if environ is None else environ)
     values.update(parse_flags(argv))
-    raw = {field: value.strip() for env, field in _FIELDS.items() if (value := values.get(env)) is not None}
+    # A variable set to nothing (``UPSTREAM_CLIENT=`` in an env file) means "use the default".
+    raw = {field: value.strip() for env, field in _FIELDS.items() if (value := values.get(env)) and value.strip()}
     if "log_level" in raw:
         raw["log_level"] = raw["log_level"].lower()
     if "upstream_client" not in raw and any(values.get(name) for name in _PROXY_VARIABLES):
