@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from application.get_status import Status
 from domain.errors import InvalidRequest
@@ -115,16 +115,16 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         return {"message": "Cache invalidated successfully", "cache_key": data.cache_key, "blacklisted": True}
 
     @delete("/api/v1/cache/blacklist/{cache_key:str}", status_code=200, summary="Lift a blacklist (admin)")
-    async def clear_blacklist(cache_key: str) -> dict[str, object]:
+    async def clear_blacklist(cache_key: FromPath[str]) -> dict[str, object]:
         cleared = await deps.clear_blacklist.execute(cache_key)
         return {"cache_key": cache_key, "cleared": cleared}
 
     @get("/api/v1/sessions/{session_id:str}", summary="A session's messages (owner only)")
-    async def read_session(request: AnyRequest, session_id: str) -> dict[str, object]:
+    async def read_session(request: AnyRequest, session_id: FromPath[str]) -> dict[str, object]:
         return session_json(await deps.get_session.execute(session_id, _owner(request)))
 
     @delete("/api/v1/sessions/{session_id:str}", status_code=200, summary="Delete a session (owner only)")
-    async def delete_session(request: AnyRequest, session_id: str) -> dict[str, object]:
+    async def delete_session(request: AnyRequest, session_id: FromPath[str]) -> dict[str, object]:
         await deps.delete_session.execute(session_id, _owner(request))
         return {"deleted": True, "sessionId": session_id}
 
