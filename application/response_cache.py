@@ -36,6 +36,7 @@ class ResponseCache:
     async def store(self, key: str, answer: Answer) -> None:
         if not self.enabled or answer.cached or not answer.content:
             return
+        # Asked again, not remembered from the lookup: a complaint may have retired the key meanwhile.
         if await self._feedback.is_blacklisted(key):
             return
         await self._cache.set(key, entry_from_answer(answer, now=self._clock.now()), self._ttl)

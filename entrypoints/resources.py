@@ -91,53 +91,58 @@ async def bedrock_client(settings: Settings) -> AsyncIterator[Any]:
         yield client
 
 
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
 async def azure_client(settings: Settings) -> AsyncIterator[Any]:
-    if not settings.azure_enabled:
-        yield None
-        return
-    if settings.upstream_client == "fast":
-        client: Any = azure_endpoint(
-            settings.azure_endpoint,
-            api_version=settings.azure_api_version,
-            api_key=settings.azure_api_key.strip(),
-            ad_token=settings.azure_ad_token,
-            connect_timeout=settings.provider_connect_timeout,
-        )
-    else:
-        client = create_azure_client(
-            endpoint=settings.azure_endpoint,
-            api_version=settings.azure_api_version,
-            api_key=settings.azure_api_key.strip(),
-            ad_token=settings.azure_ad_token,
-            connect_timeout=settings.provider_connect_timeout,
-            first_byte_timeout=settings.provider_first_byte_timeout,
-            idle_timeout=settings.provider_idle_timeout,
-        )
-    try:
+    async for client in _closed_at_shutdown(_azure(settings) if settings.azure_enabled else None):
         yield client
-    finally:
-        await client.close()
 
 
 async def openai_client(settings: Settings) -> AsyncIterator[Any]:
-    if not settings.openai_enabled:
-        yield None
-        return
-    if settings.upstream_client == "fast":
-        client: Any = openai_endpoint(
-            settings.openai_base_url or "https://api.openai.com/v1",
-            api_key=settings.openai_api_key,
-            connect_timeout=settings.provider_connect_timeout,
-        )
-    else:
-        client = create_openai_client(
-            base_url=settings.openai_base_url or "https://api.openai.com/v1",
-            api_key=settings.openai_api_key,
-            connect_timeout=settings.provider_connect_timeout,
-            first_byte_timeout=settings.provider_first_byte_timeout,
-            idle_timeout=settings.provider_idle_timeout,
-        )
+    async for client in _closed_at_shutdown(_openai(settings) if settings.openai_enabled else None):
+        yield client
+
+
+async def _closed_at_shutdown(client: Any) -> AsyncIterator[Any]:
     try:
         yield client
     finally:
-        await client.close()
+        if client is not None:
+            await client.close()
+
+
+def _azure(settings: Settings) -> Any:
+    """The lean client (``UPSTREAM_CLIENT=fast``) or the openai SDK's ``AsyncAzureOpenAI``."""
+    credentials = {"api_key": settings.azure_api_key.strip(), "ad_token": settings.azure_ad_token}
+    if settings.upstream_client == "fast":
+        return azure_endpoint(
+            settings.azure_endpoint,
+            api_version=settings.azure_api_version,
+            connect_timeout=settings.provider_connect_timeout,
+            **credentials,
+        )
+    return create_azure_client(
+        endpoint=settings.azure_endpoint,
+        api_version=settings.azure_api_version,
+        connect_timeout=settings.provider_connect_timeout,
+        first_byte_timeout=settings.provider_first_byte_timeout,
+        idle_timeout=settings.provider_idle_timeout,
+        **credentials,
+    )
+
+
+def _openai(settings: Settings) -> Any:
+    """The lean client (``UPSTREAM_CLIENT=fast``) or the openai SDK's ``AsyncOpenAI``."""
+    base_url = settings.openai_base_url or OPENAI_DEFAULT_BASE_URL
+    if settings.upstream_client == "fast":
+        return openai_endpoint(
+            base_url, api_key=settings.openai_api_key, connect_timeout=settings.provider_connect_timeout
+        )
+    return create_openai_client(
+        base_url=base_url,
+        api_key=settings.openai_api_key,
+        connect_timeout=settings.provider_connect_timeout,
+        first_byte_timeout=settings.provider_first_byte_timeout,
+        idle_timeout=settings.provider_idle_timeout,
+    )
