@@ -1,0 +1,1 @@
+"""Security regression tests: one module per hardening topic (docs/security.md)."""
