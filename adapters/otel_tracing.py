@@ -57,7 +57,8 @@ def _otlp_exporter(endpoint: str) -> SpanExporter:
 
     base = endpoint.rstrip("/")
     url = base if base.endswith("/v1/traces") else base + "/v1/traces"
-    return OTLPSpanExporter(endpoint=url, timeout=10)
+    exporter: SpanExporter = OTLPSpanExporter(endpoint=url, timeout=10)  # typed as Any by some releases
+    return exporter
 
 
 def extract(carrier: Mapping[str, str]) -> otel_context.Context:

@@ -43,6 +43,27 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     created_at: float = 0.0
 
 
+class Caller(msgspec.Struct, frozen=True, kw_only=True):
+    """Who is calling, as the transport proved it: the API key and its rights, and the client's address.
+
+    ``key_id`` is empty when no API keys are configured (the embedded default,
+    where everyone has every right and client-sent ids are trusted); otherwise
+    it names the key that authenticated the call. ``address`` is the client's
+    network address as the transport saw it.
+    """
+
+    key_id: str = ""
+    admin: bool = False
+    address: str = ""
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.key_id)
+
+
+ANYONE = Caller()
+
+
 class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
     """A request that passed validation, with every default resolved.
 
@@ -60,6 +81,7 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str = ""
     session_id: str = ""
     skip_cache_read: bool = False
+    caller: Caller = ANYONE
 
     @property
     def has_session(self) -> bool:

@@ -12,7 +12,7 @@ import msgspec
 
 from domain.catalogue import Catalogue
 from domain.errors import InvalidRequest
-from domain.models import GenerationRequest
+from domain.models import ANYONE, Caller, GenerationRequest
 
 MAX_TEMPERATURE = 2.0
 # For models the catalogue does not know, the cap is unknown; refuse only the absurd.
@@ -44,6 +44,7 @@ class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str = ""
     session_id: str = ""
     skip_cache_read: bool = False
+    caller: Caller = ANYONE
 
 
 def check_prompt(prompt: str | None, limits: RequestLimits) -> str:
@@ -79,6 +80,7 @@ def build_request(
         user_id=context.user_id,
         session_id=context.session_id,
         skip_cache_read=context.skip_cache_read,
+        caller=context.caller,
     )
 
 

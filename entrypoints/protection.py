@@ -25,6 +25,7 @@ from domain.api_keys import KeyRing, Principal, parse_key_entries
 from domain.ports import Clock, RateLimiter
 from domain.rate_limit import Bucket
 from entrypoints.config import Settings
+from entrypoints.request_context import enter_caller
 
 
 def build_access(settings: Settings, clock: Clock, redis_client: Any, metrics: PrometheusMetrics) -> AccessControl:
@@ -89,7 +90,8 @@ def grpc_call_authorizer(
     async def authorize(call: Any) -> None:
         principal = access.authenticate(call.authorization or None, call.api_key or None)
         access.authorize(principal, admin_required=False)
-        decision = await access.admit(principal, user_id=call.user_id, client=client(call) if client else "")
+        caller = enter_caller(principal, client(call) if client else "")
+        decision = await access.admit(principal, user_id=call.user_id, client=caller.address)
         if not decision.allowed:
             raise access.refusal(decision)
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import uuid
 from contextvars import ContextVar
 
+from domain.api_keys import Principal
+from domain.models import ANYONE, Caller
+
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 user_id_var: ContextVar[str] = ContextVar("user_id", default="")
 session_id_var: ContextVar[str] = ContextVar("session_id", default="")
+# Set by the transport once it knows who is calling (the client address first, then the key the
+# access check proved); read where a request is built, so every surface hands the same `Caller` on.
+caller_var: ContextVar[Caller] = ContextVar("caller", default=ANYONE)
 
 MAX_REQUEST_ID_LENGTH = 128
 
@@ -25,3 +31,19 @@ def accept_request_id(candidate: str | None) -> str:
 
 def current_request_id() -> str:
     return request_id_var.get()
+
+
+def current_caller() -> Caller:
+    return caller_var.get()
+
+
+def caller_from(principal: Principal, address: str) -> Caller:
+    """The ``Caller`` of a principal the access check returned, seen at ``address``."""
+    return Caller(key_id=principal.key_id, admin=principal.is_admin, address=address)
+
+
+def enter_caller(principal: Principal, address: str) -> Caller:
+    """Make ``principal`` at ``address`` the current caller (for this task and what it awaits)."""
+    caller = caller_from(principal, address)
+    caller_var.set(caller)
+    return caller

@@ -21,9 +21,17 @@ from grpclib.exceptions import GRPCError, StreamTerminatedError
 from grpclib.server import Stream
 
 from domain.errors import DomainError, ShuttingDown
+from domain.models import Caller
 from domain.validation import RequestContext
 from entrypoints.grpc.errors import error_metadata, status_of
-from entrypoints.request_context import accept_request_id, request_id_var, session_id_var, user_id_var
+from entrypoints.request_context import (
+    accept_request_id,
+    caller_var,
+    current_caller,
+    request_id_var,
+    session_id_var,
+    user_id_var,
+)
 from entrypoints.telemetry.observer import Telemetry
 from entrypoints.telemetry.record import RequestRecord, note_error
 
@@ -70,6 +78,7 @@ class CallMetadata:
             user_id=self.user_id,
             session_id=self.session_id,
             skip_cache_read=self.skip_cache_read,
+            caller=current_caller(),
         )
 
 
@@ -139,6 +148,7 @@ class CallRunner:
         request_id_var.set(call.request_id)
         user_id_var.set(call.user_id)
         session_id_var.set(call.session_id)
+        caller_var.set(Caller(address=call.peer))  # the authorizer adds the key, when keys are on
         record = self._begin(stream, method)
         status = Status.CANCELLED  # unless an answer is sent below
         try:

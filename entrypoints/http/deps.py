@@ -21,7 +21,7 @@ from domain.models import GenerationRequest
 from domain.validation import GenerateFields, RequestContext, RequestLimits, build_request
 from entrypoints.config import Settings
 from entrypoints.container import Container
-from entrypoints.request_context import current_request_id, session_id_var, user_id_var
+from entrypoints.request_context import current_caller, current_request_id, session_id_var, user_id_var
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,7 @@ class HttpDeps:
             user_id=user_id,
             session_id=session_id,
             skip_cache_read="no-cache" in headers.get("cache-control", "").lower(),
+            caller=current_caller(),
         )
 
     def build(self, fields: GenerateFields, context: RequestContext) -> GenerationRequest:

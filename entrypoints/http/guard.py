@@ -18,7 +18,7 @@ from domain.errors import DomainError, PermissionDenied
 from domain.rate_limit import RateDecision
 from entrypoints.http.middleware import ASGIApp, Message, Receive, Scope, Send
 from entrypoints.http.route_table import METRICS, route_of
-from entrypoints.request_context import current_request_id
+from entrypoints.request_context import current_caller, current_request_id, enter_caller
 from entrypoints.telemetry.record import note_error
 
 _encode = msgspec.json.Encoder().encode
@@ -75,6 +75,7 @@ class GuardMiddleware:
         try:
             principal = access.authenticate(authorization, api_key)
             access.authorize(principal, admin_required=scope["method"] in route.admin_methods)
+            caller = enter_caller(principal, current_caller().address)
         except DomainError as exc:
             status = 403 if isinstance(exc, PermissionDenied) else 401
             extra = ((b"www-authenticate", b'Bearer realm="mcp-server-ai"'),) if status == 401 else ()
@@ -83,8 +84,7 @@ class GuardMiddleware:
         if not access.limits_enabled:
             await self._app(scope, receive, send)
             return
-        client = scope.get("client")
-        decision = await access.admit(principal, user_id=user_id, client=client[0] if client else "")
+        decision = await access.admit(principal, user_id=user_id, client=caller.address)
         if not decision.allowed:
             refusal = access.refusal(decision)
             await send_error(send, 429, refusal.code, refusal.message, decision_headers(decision))

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from entrypoints.request_context import accept_request_id, request_id_var
+from domain.models import Caller
+from entrypoints.request_context import accept_request_id, caller_var, request_id_var
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -40,6 +41,8 @@ class RequestIdMiddleware:
             return
         request_id = accept_request_id(_header(scope, b"x-request-id"))
         request_id_var.set(request_id)
+        client = scope.get("client")
+        caller_var.set(Caller(address=client[0] if client else ""))  # the guard adds the key, when keys are on
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
         extra = self._extra

@@ -26,7 +26,7 @@ from domain.errors import DomainError, ShuttingDown
 from domain.models import StreamEvent
 from domain.validation import RequestContext, RequestLimits, build_request
 from entrypoints.http.errors import status_of
-from entrypoints.request_context import new_request_id, request_id_var, session_id_var, user_id_var
+from entrypoints.request_context import caller_from, new_request_id, request_id_var, session_id_var, user_id_var
 from entrypoints.telemetry.observer import Telemetry
 from entrypoints.telemetry.record import note_error
 from entrypoints.ws.draining import DRAIN_EVENT
@@ -181,4 +181,5 @@ class WsConnection:
         session_id = (request.sessionId if request.sessionId is not None else self._session.session_id).strip()
         user_id_var.set(user_id)
         session_id_var.set(session_id)
-        return RequestContext(request_id=request_id, user_id=user_id, session_id=session_id)
+        caller = caller_from(self._guard.principal, self._guard.client)
+        return RequestContext(request_id=request_id, user_id=user_id, session_id=session_id, caller=caller)
