@@ -1,4 +1,4 @@
-"""Translation of Bedrock failures into domain errors (SPEC §7).
+"""Translation of Bedrock failures into domain errors (docs/api.md#providers, #errors).
 
     botocore ClientError / EventStreamError, by error code
         ThrottlingException, ServiceQuotaExceededException  -> UpstreamRateLimited (429, Retry-After if sent)

@@ -1,4 +1,4 @@
-"""AWS Bedrock through the Converse and ConverseStream APIs (SPEC §7).
+"""AWS Bedrock through the Converse and ConverseStream APIs (docs/api.md#providers).
 
 One aioboto3 ``bedrock-runtime`` client serves the whole process: the
 container enters ``open_bedrock_client(...)`` once (an ``AsyncExitStack`` or a
