@@ -1,4 +1,4 @@
-"""Translation of Bedrock failures into domain errors (SPEC §7).
+"""Translation of Bedrock failures into domain errors (docs/api.md#providers, #errors).
 
     botocore ClientError / EventStreamError, by error code
         ThrottlingException, ServiceQuotaExceededException  -> UpstreamRateLimited (429, Retry-After if sent)
@@ -12,6 +12,7 @@
     botocore / aiohttp read and connect timeouts            -> UpstreamTimeout
     missing credentials                                     -> UpstreamAuthError
     connection refused, closed, reset, other transport      -> UpstreamError
+    a 200 that is not an event stream (eventstream errors)  -> UpstreamError
 
 Exception frames inside a stream arrive as ``EventStreamError`` with the
 frame's lower-camel ``:exception-type`` as the code, so codes are compared
@@ -24,6 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
+from botocore import eventstream
 from botocore import exceptions as boto
 
 from domain.errors import (
@@ -41,6 +43,7 @@ TRANSLATABLE: tuple[type[BaseException], ...] = (
     aiohttp.ClientError,
     TimeoutError,
     ConnectionError,
+    eventstream.ParserError,
 )
 
 _AUTH_HINT = (
@@ -84,6 +87,8 @@ def translate(exc: BaseException) -> UpstreamError:
         return UpstreamAuthError(f"no usable AWS credentials for Bedrock ({exc}); {_AUTH_HINT}")
     if isinstance(exc, boto.ParamValidationError):
         return UpstreamBadRequest(f"Bedrock request refused before sending: {exc}")
+    if isinstance(exc, eventstream.ParserError):
+        return UpstreamError(f"Bedrock sent a stream that is not an event stream: {exc}")
     return UpstreamError(f"Bedrock connection failed: {exc.__class__.__name__}: {exc}")
 
 

@@ -1,4 +1,4 @@
-"""AWS Bedrock through the Converse and ConverseStream APIs (SPEC §7).
+"""AWS Bedrock through the Converse and ConverseStream APIs (docs/api.md#providers).
 
 One aioboto3 ``bedrock-runtime`` client serves the whole process: the
 container enters ``open_bedrock_client(...)`` once (an ``AsyncExitStack`` or a
@@ -74,7 +74,9 @@ class BedrockProvider:
             response = await self._client.converse(**self._request(call))
         except TRANSLATABLE as exc:
             raise translate(exc) from exc
-        content = response.get("output", {}).get("message", {}).get("content", [])
+        if "output" not in response:  # a 200 whose body is not a Converse answer (botocore keeps it as "message")
+            raise UpstreamError("Bedrock sent an answer that is not a Converse response")
+        content = response["output"].get("message", {}).get("content", [])
         return Completion(
             content="".join(block["text"] for block in content if "text" in block),
             model=call.model,

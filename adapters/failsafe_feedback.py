@@ -1,8 +1,8 @@
-"""A feedback record that cannot fail a request's cache path (SPEC §9, §10).
+"""A feedback record that cannot fail a request's cache path (docs/api.md#feedback).
 
 Every cached request asks the feedback record whether its key is blacklisted.
 With the record in PostgreSQL, a database that is down would otherwise turn
-stateless requests into 503s, which SPEC §9 forbids.
+stateless requests into 503s (docs/api.md#sessions: stateless requests are not affected).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ QUALITY_STEP = 0.1
 
 
 def next_quality(quality: CacheKeyQuality, *, now: float) -> CacheKeyQuality:
-    """One more report on a key: the rule of the original ``cache_stats`` trigger.
+    """One more report on a key: the ``cache_stats`` rule (docs/api.md#cache-admin).
 
     Each report after the first lowers the quality by 0.1 (never below 0), and
     the third report blacklists the key.

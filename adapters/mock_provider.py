@@ -1,4 +1,4 @@
-"""The offline ``mock`` provider (SPEC §7).
+"""The offline ``mock`` provider (docs/api.md#providers).
 
 Deterministic: the answer is derived from the conversation, so the same call
 always gives the same text. It streams word by word, pausing ``latency_ms``

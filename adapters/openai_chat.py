@@ -16,6 +16,7 @@ deployment, or the model name itself). SDK errors are translated here:
     │   ├── RateLimitError ──────────────── UpstreamRateLimited (retry_after from the headers)
     │   └── InternalServerError (5xx) ───── UpstreamError
     └── APIError (error event mid-stream) ── UpstreamError
+    ValueError (a 200 that is not JSON) ──── UpstreamError (the lean client's "not chat-completion JSON")
 
 Timeouts: the SDK's own retries are off (the resilience wrappers retry). The
 connect timeout is the client's; the first byte (headers and first event) and
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from domain.errors import (
     UpstreamAuthError,
@@ -93,6 +95,10 @@ class ChatCompletions:
             raise self._timeout("the first byte", self._first_byte) from exc
         except openai.OpenAIError as exc:
             raise translate_error(exc, self._hints, target.name) from exc
+        except ValueError as exc:  # a 200 whose body is not JSON: the SDK's parser does not raise an OpenAIError
+            raise self._not_json("an answer that is not chat-completion JSON") from exc
+        if not isinstance(response, ChatCompletion):  # a 200 of another content type: the SDK hands back the text
+            raise self._not_json("an answer that is not chat-completion JSON")
         choice = response.choices[0] if response.choices else None
         usage = response.usage
         return Completion(
@@ -138,6 +144,8 @@ class ChatCompletions:
                 raise self._timeout(waiting_for, limit) from exc
             except openai.OpenAIError as exc:
                 raise translate_error(exc, self._hints, target.name) from exc
+            except ValueError as exc:  # an event whose data is not JSON
+                raise self._not_json("a stream event that is not JSON") from exc
             deadline, waiting_for = asyncio.get_running_loop().time() + self._idle, "the next chunk"
             if event.usage is not None:
                 usage = Usage(prompt_tokens=event.usage.prompt_tokens, completion_tokens=event.usage.completion_tokens)
@@ -154,6 +162,9 @@ class ChatCompletions:
 
     def _timeout(self, waiting_for: str, seconds: float) -> UpstreamTimeout:
         return UpstreamTimeout(f"{self._hints.provider} did not send {waiting_for} within {seconds:g} s")
+
+    def _not_json(self, what: str) -> UpstreamError:
+        return UpstreamError(f"{self._hints.provider} sent {what}")
 
 
 def chat_params(call: ProviderCall, target: Target) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""OpenTelemetry tracing: the tracer, its exporter, and W3C trace context in and out (SPEC §12).
+"""OpenTelemetry tracing: the tracer, its exporter, and W3C trace context in and out (docs/api.md#observability).
 
 ``OtelTracing`` owns a ``TracerProvider`` of its own (the global one is left
 alone, so tests can run several in one process). Spans go to an OTLP/HTTP

@@ -1,4 +1,4 @@
-"""Schema migrations: ``migrations/NNNN_name.sql`` applied in order, each once (SPEC §15).
+"""Schema migrations: ``migrations/NNNN_name.sql`` applied in order, each once.
 
 Every file runs in its own transaction together with the row that records it in
 ``schema_migrations``, so a file is either applied and recorded or neither. The

@@ -1,4 +1,4 @@
-"""Sessions in PostgreSQL (SPEC §9, §15), tables of ``migrations/0001_sessions.sql``.
+"""Sessions in PostgreSQL (docs/api.md#sessions), tables of ``migrations/0001_sessions.sql``.
 
 Turn serialisation uses a session-level advisory lock,
 ``pg_advisory_lock(<namespace>, hashtext(session_id))``, held on one pooled

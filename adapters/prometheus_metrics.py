@@ -1,4 +1,4 @@
-"""The gateway's Prometheus metrics (SPEC §12), in a registry of their own.
+"""The gateway's Prometheus metrics (docs/api.md#metrics), in a registry of their own.
 
 Counted as things happen (cheap on the hot path: label children are cached
 per label set, no validation after the first use):
@@ -50,7 +50,7 @@ class _Callback(Collector):
 
 
 class PrometheusMetrics:
-    """Counters and histograms of SPEC §12; ``render`` gives the text exposition."""
+    """Counters and histograms of docs/api.md#metrics; ``render`` gives the text exposition."""
 
     content_type = CONTENT_TYPE_LATEST
 

@@ -1,4 +1,4 @@
-"""The response cache in Redis (SPEC §8).
+"""The response cache in Redis (docs/api.md#cache).
 
 Entries are ``CacheEntry`` values encoded as msgpack by msgspec, stored with
 ``SET key value EX ttl``. Redis failing is never the request's problem: every

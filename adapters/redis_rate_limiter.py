@@ -1,4 +1,4 @@
-"""Token buckets in Redis, so that N replicas share one limit (SPEC §13).
+"""Token buckets in Redis, so that N replicas share one limit (docs/api.md#rate-limits).
 
 One Lua script reads, refills and takes from the subject's bucket and the
 global one atomically, with Redis' own clock (``TIME``) so that replicas with

@@ -1,4 +1,4 @@
-"""Sessions in Redis (SPEC §9): the store itself, or the read-through copy in front of PostgreSQL.
+"""Sessions in Redis (docs/api.md#sessions): the store itself, or the read-through copy in front of PostgreSQL.
 
 A session is two keys sharing one hash tag, so they live in the same cluster slot:
 

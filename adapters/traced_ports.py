@@ -1,4 +1,4 @@
-"""Tracing decorators for the ports: provider calls, the cache and the session store (SPEC §12).
+"""Tracing decorators for the ports: provider calls, the cache and the session store (docs/api.md#observability).
 
 Each satisfies its port and opens one span per call, child of whatever span
 is current (the use-case's). Provider spans carry the OpenTelemetry GenAI

@@ -1,4 +1,4 @@
-"""Who may call, and how often (SPEC §13), the same on every transport.
+"""Who may call, and how often (docs/api.md#authentication, #rate-limits), the same on every transport.
 
 Each transport reads the credential its own way (HTTP headers, WebSocket
 handshake, gRPC metadata) and asks this one object:
@@ -9,7 +9,7 @@ handshake, gRPC metadata) and asks this one object:
     if not decision.allowed: raise access.refusal(decision)     # RateLimited
 
 With no keys configured everyone is an anonymous caller with every right (the
-embedded default and the original's behaviour); with keys, every protected
+embedded default, and what clients without keys rely on); with keys, every protected
 call needs one and admin calls need an admin key. With rate limits off,
 ``admit`` is free and always passes.
 """

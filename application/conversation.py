@@ -1,4 +1,4 @@
-"""Conversational sessions (SPEC §9).
+"""Conversational sessions (docs/api.md#sessions).
 
 A turn holds the session's lock from the moment its history is read until the
 answer is stored, so concurrent turns on one session are serialised and none

@@ -1,4 +1,4 @@
-"""The cache feedback loop (SPEC §10).
+"""The cache feedback loop (docs/api.md#feedback).
 
 When a session's new prompt complains about the previous answer, the complaint
 is recorded against the cache key that answer was stored under. A severe

@@ -1,4 +1,4 @@
-"""Use-cases: many requests at once (SPEC §4.3).
+"""Use-cases: many requests at once (docs/api.md#batch, #batch-stream).
 
 Items run concurrently through the worker pool, at most ``fan_out`` at a time
 so that one batch cannot flood the pool's queue. Items that share a session

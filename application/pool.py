@@ -1,4 +1,4 @@
-"""The worker pool of SPEC §11: bounded concurrency for provider calls.
+"""The worker pool (docs/api.md#pool-stats): bounded concurrency for provider calls.
 
 At most ``max_concurrent`` calls run at once and at most ``queue_size`` wait
 for a slot, each for at most ``max_wait_seconds``. Beyond that a caller gets
@@ -74,7 +74,7 @@ class WorkerPool:
             self.waiting -= 1
 
     def stats(self) -> dict[str, object]:
-        """The figures of the original's ``/pool/stats`` under its field names, plus ours."""
+        """The figures of ``/api/v1/pool/stats`` (docs/api.md#pool-stats)."""
         return {
             "total_processed": self.processed,
             "total_failed": self.failed,

@@ -1,4 +1,4 @@
-"""When the response cache is read and written (SPEC §8, §10).
+"""When the response cache is read and written (docs/api.md#cache, #feedback).
 
 One policy for single answers, streams and batches: a blacklisted key is
 neither read nor written; ``Cache-Control: no-cache`` skips the read only;

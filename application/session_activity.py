@@ -1,4 +1,4 @@
-"""Which conversations are in use, for ``mcp_sessions_active`` and ``mcp_sessions_total`` (SPEC §12).
+"""Which conversations are in use, for ``mcp_sessions_active`` and ``mcp_sessions_total`` (docs/api.md#metrics).
 
 A decorator around the ``SessionRepo``: every stored turn marks its session as
 seen; a session whose turn created it counts once in ``created``. A session is

@@ -1,4 +1,4 @@
-"""Token accounting (SPEC §4.1, §4.3).
+"""Token accounting (docs/api.md#answer, #batch).
 
 A fresh answer costs what the provider reported. A cache hit costs nothing now;
 its historical cost travels along as ``cached_usage`` so that clients can still
@@ -80,7 +80,7 @@ class BatchTotals(msgspec.Struct, kw_only=True):
 
 
 def format_seconds(seconds: float) -> str:
-    """Seconds with a unit, as the original wrote them (``"2.8s"``), finer below one second."""
+    """Seconds with a unit (``"2.8s"``), finer below one second (docs/api.md#conventions)."""
     return f"{seconds:.1f}s" if seconds >= 1 else f"{seconds:.3f}s"
 
 

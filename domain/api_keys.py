@@ -1,4 +1,4 @@
-"""API keys with roles (SPEC §13): the stored form, and verification of a presented key.
+"""API keys with roles (docs/api.md#authentication): the stored form, and verification of a presented key.
 
 ``API_KEYS`` is a comma-separated list of entries ``<role>:<hash>``, ``role``
 being ``user`` or ``admin``, and ``<hash>`` one of:

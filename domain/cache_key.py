@@ -1,4 +1,4 @@
-"""The response-cache key (SPEC §8).
+"""The response-cache key (docs/api.md#cache).
 
 ``ai:`` + SHA-256 over a canonical encoding of everything that changes the
 answer. The encoding is a JSON array with a fixed order, so two requests share

@@ -1,4 +1,4 @@
-"""Provider resolution from the model catalogue (SPEC §7).
+"""Provider resolution from the model catalogue (docs/api.md#providers).
 
 Resolution is deterministic: an explicit provider wins; else the catalogue
 entry of the model or alias names it; else ``DEFAULT_PROVIDER``; else the

@@ -1,9 +1,9 @@
-"""The model catalogue of the original service, corrected (notes §6).
+"""The model catalogue (docs/api.md#models): models, aliases and Azure deployments.
 
 Each row: id, name, output cap, context window, description, capabilities,
 aliases (looked up case-insensitively), whether the model accepts a system block,
 whether it is a reasoning model. Output caps are the vendors' documented maxima
-for one answer; the original used the context window here, which made every
+for one answer; a context window used as the cap would make every
 default request fail upstream.
 """
 

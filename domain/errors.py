@@ -3,7 +3,7 @@
     DomainError                      code
     ├── InvalidRequest               invalid_request        (HTTP 400, gRPC INVALID_ARGUMENT)
     │   └── UnknownModel             unknown_model
-    ├── PayloadTooLarge              payload_too_large      (413, INVALID_ARGUMENT)
+    ├── PayloadTooLarge              payload_too_large      (413, RESOURCE_EXHAUSTED)
     ├── NotFound                     not_found              (404, NOT_FOUND)
     ├── Unauthenticated              unauthenticated        (401, UNAUTHENTICATED)
     ├── PermissionDenied             forbidden              (403, PERMISSION_DENIED)

@@ -1,6 +1,6 @@
-"""Feedback detection: does a follow-up prompt complain about the previous answer? (SPEC §10)
+"""Feedback detection: does a follow-up prompt complain about the previous answer? (docs/api.md#feedback)
 
-The original's algorithm (seed notes §8.2) with one deliberate correction:
+Three steps, with one deliberate rule:
 every keyword, correction pattern and code phrase matches only as whole words,
 so ``change`` is not ``hang``, ``prefix`` is not ``fix``, ``helpful`` is not
 ``help`` and ``badge`` is not ``bad``.
@@ -35,7 +35,7 @@ PATTERN_SEVERITY = 3
 
 # Typographic apostrophes would otherwise hide "doesn't work" typed on a phone.
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
-# RE2's \s, which the original patterns were written for (no vertical tab, no Unicode spaces).
+# RE2's \s, which these patterns were first written for (no vertical tab, no Unicode spaces).
 _RE2_SPACE = "[\\t\\n\\f\\r ]"
 
 Action = Literal["log_feedback", "mark_for_review", "invalidate_immediately"]
@@ -55,9 +55,9 @@ def _compile_patterns(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
 
 
 class KeywordFeedbackDetector:
-    """``FeedbackDetector`` over the original's word lists, matched on word boundaries.
+    """``FeedbackDetector`` over the word lists of ``domain.feedback_data``, matched on word boundaries.
 
-    The lists default to the original's data (``domain.feedback_data``); tests
+    The lists default to the data of ``domain.feedback_data``; tests
     may pass smaller ones. ``method`` is ``keywords`` when a keyword or code
     phrase matched and ``pattern`` when only a correction pattern did.
     """

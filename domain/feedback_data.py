@@ -1,7 +1,7 @@
-"""The original's feedback word lists, as data (seed notes §8.2).
+"""The feedback word lists, as data (docs/api.md#feedback).
 
-Kept verbatim and in the original order; ``domain.feedback`` decides how they
-are matched (on word boundaries, unlike the original's plain substrings).
+Kept verbatim and in their first order; ``domain.feedback`` decides how they
+are matched (on word boundaries, not as plain substrings).
 
 * ``KEYWORDS``: the 127 step-1 keywords with their effective severity.
 * ``CORRECTION_PATTERNS``: the 30 step-2 regular expressions, without the
@@ -9,7 +9,7 @@ are matched (on word boundaries, unlike the original's plain substrings).
   is the one changed: its optional tail no longer demands a trailing space, so
   that the word-boundary wrapper can end the match after "working".
 * ``CODE_ISSUES``: the 199 step-3 code-problem phrases with their code severity,
-  including the original's duplicate ``error de configuración``.
+  including the duplicate ``error de configuración`` the list has always had.
 """
 
 from __future__ import annotations

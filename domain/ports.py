@@ -123,7 +123,7 @@ class FeedbackRepo(Protocol):
 
 
 class RateLimiter(Protocol):
-    """Token buckets, one per subject plus an optional global one (SPEC §13).
+    """Token buckets, one per subject plus an optional global one (docs/api.md#rate-limits).
 
     ``acquire`` takes one token from the subject's bucket and from the global
     bucket, both or neither, and says whether the request may pass. It never

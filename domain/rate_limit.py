@@ -1,4 +1,4 @@
-"""Token buckets (SPEC §13): the arithmetic every rate limiter shares.
+"""Token buckets (docs/api.md#rate-limits): the arithmetic every rate limiter shares.
 
 A bucket holds at most ``burst`` tokens and refills at ``rate`` tokens per
 second; a request takes one token or is refused. The in-memory limiter runs

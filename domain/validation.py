@@ -1,7 +1,7 @@
-"""Request validation and defaults (SPEC §3).
+"""Request validation and defaults (docs/api.md#generation-request).
 
 Absent and zero are different: ``temperature: 0`` is a real greedy request and
-``maxTokens: 0`` is refused, where the original silently replaced both.
+``maxTokens: 0`` is refused; neither is silently replaced by a default.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Settings: parsed once at startup from flags, the environment and ``.env`` (SPEC §2, §14).
+"""Settings: parsed once at startup from flags, the environment and ``.env`` (deploy/.env.example).
 
 Precedence: command-line flags, then the process environment, then a ``.env``
 file in the working directory, then the embedded defaults. Every field maps to
@@ -124,7 +124,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Observability
     otel_exporter_otlp_endpoint: str = ""
     otel_service_name: str = "mcp-server-ai"
-    access_log: bool = True  # one JSON line per request (SPEC §12)
+    access_log: bool = True  # one JSON line per request (docs/api.md#observability)
 
     @property
     def migrations_path(self) -> Path:
@@ -154,7 +154,7 @@ _FLAGS = {"http": "HTTP_PORT", "ws": "WS_PORT", "grpc": "GRPC_PORT", "workers": 
 
 
 def parse_flags(argv: Sequence[str]) -> dict[str, str]:
-    """Flags as env overrides; the original's single-dash spellings (``-http=8090``) work too."""
+    """Flags as env overrides; the single-dash spellings old scripts use (``-http=8090``) work too."""
     parser = argparse.ArgumentParser(prog="mcp-server-ai", add_help=True)
     for flag in _FLAGS:
         parser.add_argument(f"--{flag}", f"-{flag}", dest=flag)

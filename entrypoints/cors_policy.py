@@ -1,10 +1,10 @@
-"""CORS from the original's variables (SPEC §13), parsed and checked once at startup.
+"""CORS from the ``CORS_*`` variables (docs/api.md#cors), parsed and checked once at startup.
 
     CORS_ALLOW_ALL_ORIGINS   true → any origin
     CORS_ALLOWED_ORIGINS     comma list of scheme://host[:port], ``*`` wildcards in the host
     CORS_ALLOW_METHODS, CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_ALLOW_CREDENTIALS, CORS_MAX_AGE
 
-The original crashed its listeners on an empty list or an origin without
+A listener must not crash on an empty list or an origin without
 ``http(s)://``; here a bad value is a ``ConfigError`` naming the variable, and
 with neither allow-all nor a list CORS is simply off (same-origin pages and
 non-browser clients work; browsers refuse cross-origin reads on their own).

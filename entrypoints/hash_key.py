@@ -1,4 +1,4 @@
-"""``mcp-server-ai hash-key``: make an ``API_KEYS`` entry (SPEC §13).
+"""``mcp-server-ai hash-key``: make an ``API_KEYS`` entry (docs/api.md#authentication).
 
     mcp-server-ai hash-key [--role user|admin]                 # a new random key and its entry
     mcp-server-ai hash-key --role admin --key -                # the entry of a key read from stdin

@@ -1,4 +1,4 @@
-"""Keep secrets and prompt bodies out of the logs (SPEC §12, §13).
+"""Keep secrets and prompt bodies out of the logs (docs/api.md#observability).
 
 Two guards on the root handler, whatever logged the line (our code, uvicorn,
 an SDK's exception text):

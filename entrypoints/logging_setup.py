@@ -1,4 +1,4 @@
-"""JSON logs, one object per line (SPEC §12), carrying the current request's ids."""
+"""JSON logs, one object per line (docs/api.md#observability), carrying the current request's ids."""
 
 from __future__ import annotations
 

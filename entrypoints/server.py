@@ -1,4 +1,4 @@
-"""Runs every listener in one asyncio event loop (SPEC §2).
+"""Runs every listener in one asyncio event loop (docs/api.md#listeners).
 
 The ASGI server is driven programmatically so that HTTP, WebSocket and gRPC
 share the loop, the container and the shutdown: on SIGTERM/SIGINT the

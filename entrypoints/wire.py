@@ -1,4 +1,4 @@
-"""The JSON shapes every transport shares (SPEC §3, §4.1, §4.2).
+"""The JSON shapes every transport shares (docs/api.md#generation-request, #answer, #stream).
 
 Request bodies decode into these Structs; answers encode from domain values
 through the functions below, so HTTP, SSE, WebSocket and batch all speak the

@@ -86,7 +86,7 @@ Authorizer = Callable[[CallMetadata], Awaitable[None]]
 
 
 async def authorize_call(call: CallMetadata) -> None:
-    """THE hook for API-key checks on gRPC (SPEC §13): every RPC passes here before any work is done.
+    """THE hook for API-key checks on gRPC (docs/api.md#authentication): every RPC passes here before any work is done.
 
     Raise ``Unauthenticated`` (no key, unknown key) or ``PermissionDenied`` (the key's role may not
     call ``call.method``); return to let the call through. ``call.authorization`` holds the raw

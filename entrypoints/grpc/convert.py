@@ -1,6 +1,6 @@
 """Translation between the generated protobuf messages and domain values.
 
-The original's field meanings are kept: ``duration`` is in milliseconds and
+Field meanings stay as first published: ``duration`` is in milliseconds and
 ``tokens_used`` is what this call cost (0 on a cache hit). Metadata values are
 strings, because the proto declares ``map<string, string>``.
 """

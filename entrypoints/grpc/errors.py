@@ -1,4 +1,4 @@
-"""The one place where errors become gRPC statuses (SPEC §6).
+"""The one place where errors become gRPC statuses (docs/api.md#errors).
 
 Domain errors map by class, most specific first; the status message is the
 domain error's own readable message, and its code travels in the trailing

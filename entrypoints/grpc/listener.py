@@ -43,7 +43,7 @@ class GrpcListener:
         self.port = settings.grpc_port
         self._settings = settings
         self._tracker = CallTracker()
-        if authorize is None:  # API keys and rate limits of SPEC §13
+        if authorize is None:  # docs/api.md#authentication, #rate-limits
             authorize = grpc_call_authorizer(container.access(), client=lambda call: call.peer)
         runner = CallRunner(self._tracker, authorize, telemetry=container.telemetry())
         service = AIService(GrpcDeps.from_container(container), runner)

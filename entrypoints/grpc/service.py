@@ -1,4 +1,4 @@
-"""``proto.AIService``: the four RPCs over the application's use-cases (SPEC §6).
+"""``proto.AIService``: the four RPCs over the application's use-cases (docs/api.md#grpc).
 
 The handlers take grpclib's ``Stream`` rather than the bare message that the
 generated ``AiServiceBase`` offers, because they need the call's metadata and

@@ -1,4 +1,4 @@
-"""The Litestar application for the HTTP port (SPEC §4)."""
+"""The Litestar application for the HTTP port (docs/api.md#routes)."""
 
 from __future__ import annotations
 

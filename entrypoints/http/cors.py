@@ -1,10 +1,10 @@
-"""Raw-ASGI CORS layer (SPEC §13), installed only when CORS is configured.
+"""Raw-ASGI CORS layer (docs/api.md#cors), installed only when CORS is configured.
 
 Requests without ``Origin``, or from the gateway's own origin, pass untouched.
 A preflight (``OPTIONS`` with ``Access-Control-Request-Method``) from an
 allowed origin is answered here with 204, before any API-key check (browsers
 never send credentials on a preflight). A request from an origin that is not
-allowed gets 403 in the error shape of SPEC §3, as the original refused it.
+allowed gets 403 ``origin_not_allowed`` in the error shape of docs/api.md#errors.
 Allowed requests get ``Access-Control-Allow-Origin`` and friends on the answer.
 """
 

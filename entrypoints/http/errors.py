@@ -1,4 +1,4 @@
-"""The one place where errors become HTTP answers (SPEC §3).
+"""The one place where errors become HTTP answers (docs/api.md#errors).
 
 Every error has the shape ``{"error", "code", "requestId"}``; domain errors map
 by class, framework validation errors become 400, and anything unexpected is a

@@ -1,10 +1,10 @@
-"""Raw-ASGI layer that enforces API keys, roles and rate limits on HTTP (SPEC §13).
+"""Raw-ASGI layer that enforces API keys, roles and rate limits on HTTP (docs/api.md#authentication, #rate-limits).
 
 Before Litestar sees a request: the route table says whether it is public
 (health probes, static example pages, ``/metrics`` unless ``METRICS_AUTH``)
 or admin-only; ``AccessControl`` authenticates the key (401), checks the role
 (403) and takes a rate-limit token (429 with ``Retry-After``). Refusals have
-the error shape of SPEC §3. Admitted answers carry the ``RateLimit-*`` header
+the error shape of docs/api.md#errors. Admitted answers carry the ``RateLimit-*`` header
 fields when limits are on. WebSocket upgrades are checked by the ``/ws``
 handler itself, which also limits each message.
 """
@@ -27,7 +27,7 @@ _encode = msgspec.json.Encoder().encode
 async def send_error(
     send: Send, status: int, code: str, message: str, headers: tuple[tuple[bytes, bytes], ...] = ()
 ) -> None:
-    """An error answer in the shape of SPEC §3, straight to the ASGI server."""
+    """An error answer in the shape of docs/api.md#errors, straight to the ASGI server."""
     note_error(code)
     body = _encode({"error": message, "code": code, "requestId": current_request_id()})
     await send(

@@ -1,4 +1,4 @@
-"""Raw-ASGI layer that observes each HTTP request: metrics, server span, access log (SPEC §12).
+"""Raw-ASGI layer that observes each HTTP request: metrics, server span, access log (docs/api.md#metrics).
 
 It sits just inside ``RequestIdMiddleware`` so that every answer is seen,
 refusals by the CORS and guard layers included. WebSocket upgrades are left to

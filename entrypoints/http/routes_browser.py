@@ -1,4 +1,4 @@
-"""What the HTTP port offers browsers besides the API: ``/ws`` (SPEC §2, §5) and ``/examples/``."""
+"""What the HTTP port offers browsers besides the API: ``/ws`` (docs/api.md#websocket) and ``/examples/``."""
 
 from __future__ import annotations
 

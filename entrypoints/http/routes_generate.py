@@ -1,4 +1,4 @@
-"""Generation routes: single, streamed, batch and batch stream (SPEC §4, §4.1-§4.3)."""
+"""Generation routes: single, streamed, batch and batch stream (docs/api.md#generate to #batch-stream)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Server-Sent Events (SPEC §4.2): framing, heartbeat, errors, disconnects.
+"""Server-Sent Events (docs/api.md#stream): framing, heartbeat, errors, disconnects.
 
 The use-case's events are pumped by one producer task into a small bounded
 queue; the response drains it. That lets the response send a ``: ping``

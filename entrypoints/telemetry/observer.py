@@ -1,4 +1,4 @@
-"""One request on any surface: its server span, its metrics and its access-log line (SPEC §12).
+"""One request on any surface: its server span, its metrics and its access-log line (docs/api.md#metrics).
 
 Every surface calls the same two methods::
 

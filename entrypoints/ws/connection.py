@@ -1,4 +1,4 @@
-"""One WebSocket connection: a reader, a worker and a single writer (SPEC §5).
+"""One WebSocket connection: a reader, a worker and a single writer (docs/api.md#websocket).
 
 The reader takes frames off the socket and queues them; the worker answers
 them one at a time, in the order they came; every outgoing frame goes through
@@ -56,7 +56,7 @@ MessageGate = Callable[[Principal, str, str], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class MessageGuard:
-    """Per-message protection and observation of one socket (SPEC §12, §13).
+    """Per-message protection and observation of one socket (docs/api.md#rate-limits, #metrics).
 
     ``gate(principal, user_id, client)`` takes a rate-limit token or raises
     ``RateLimited`` (answered with an error frame; the socket stays open);

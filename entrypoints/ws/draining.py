@@ -1,4 +1,4 @@
-"""uvicorn's WebSocket protocol, taught to drain on shutdown (SPEC §2).
+"""uvicorn's WebSocket protocol, taught to drain on shutdown (docs/api.md#shutdown).
 
 Stock uvicorn answers a server shutdown by closing every socket with 1012 at
 once, cutting answers mid-stream. This subclass hands the application a

@@ -57,7 +57,7 @@ UpgradeAuthorizer = Callable[[Handshake], Awaitable[Principal | None]]
 
 
 async def authorize_upgrade(handshake: Handshake) -> Principal | None:
-    """THE hook for API-key checks on WebSocket (SPEC §13): every upgrade passes here first.
+    """THE hook for API-key checks on WebSocket (docs/api.md#authentication): every upgrade passes here first.
 
     Raise ``Unauthenticated`` or ``PermissionDenied`` to refuse the upgrade (HTTP 403); return to allow.
     Browsers cannot set headers on a WebSocket, so a key may also arrive in ``handshake.query``.
@@ -87,7 +87,7 @@ class WsEndpoint:
         deps = WsDeps(
             catalogue=container.catalogue(), limits=container.limits(), generate_stream=container.generate_stream()
         )
-        access = container.access()  # API keys at the upgrade, a rate-limit token per message (SPEC §13)
+        access = container.access()  # API keys at the upgrade, a rate-limit token per message (docs/api.md#rate-limits)
         return cls(
             deps,
             OriginPolicy.from_settings(settings),
@@ -130,7 +130,7 @@ class WsEndpoint:
 
 
 async def _refuse_upgrade(scope: Scope, send: Send, error: DomainError) -> None:
-    """401/403 in the error shape of SPEC §3 where the server can answer the handshake, else a plain 403."""
+    """401/403 in the error shape of docs/api.md#errors where the server can answer the handshake, else a plain 403."""
     if "websocket.http.response" not in scope.get("extensions", {}):
         await send({"type": "websocket.close", "code": 1008})  # before accept: the server answers 403
         return

@@ -1,4 +1,4 @@
-"""What travels over the socket: request messages in, the SSE chunk objects out (SPEC §5).
+"""What travels over the socket: request messages in, the SSE chunk objects out (docs/api.md#websocket).
 
 Every frame of an answer carries the request's ``id`` when it had one; error
 frames always carry ``id`` (``null`` when the message could not be read far

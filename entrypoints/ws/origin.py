@@ -1,11 +1,11 @@
-"""Which browser origins may open a WebSocket (SPEC §5, §13), from the CORS settings.
+"""Which browser origins may open a WebSocket (docs/api.md#websocket, #cors), from the CORS settings.
 
 A request without ``Origin`` is not from a browser (curl, websocat, a back end)
 and is allowed: the origin check protects browsers' users, not the server. A
 page served by the gateway itself (same host) is allowed. Otherwise the origin
 must be allowed by ``CORS_ALLOW_ALL_ORIGINS`` or listed in
 ``CORS_ALLOWED_ORIGINS`` (``*`` wildcards allowed), or be a localhost page in
-``IN_MODE=development``. The original matched "contains localhost", which let
+``IN_MODE=development``. Matching "contains localhost" would let
 ``http://localhost.evil.example`` in; here the host must be exactly local.
 """
 

@@ -1,5 +1,5 @@
 """The example pages in a real browser: headless Chromium loads each page from the running gateway,
-a prompt is typed, Send is clicked, and the streamed answer appears in the page (SPEC §4.2, §5).
+a prompt is typed, Send is clicked, and the streamed answer appears in the page (docs/api.md#stream, #websocket).
 
 Chromium is Debian's ``chromium`` package. Without it these tests skip, except under ``CI=true``
 where a missing browser is a failure (``.ci/run`` installs it).

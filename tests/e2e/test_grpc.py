@@ -1,4 +1,4 @@
-"""The gRPC listener, through a grpclib client, against the real server process (SPEC §6)."""
+"""The gRPC listener, through a grpclib client, against the real server process (docs/api.md#grpc)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Off-the-shelf clients that know nothing of our code, only server reflection (SPEC §6).
+"""Off-the-shelf clients that know nothing of our code, only server reflection (docs/api.md#grpc).
 
 ``grpcurl_like.py`` (grpcio + grpcio-reflection, in its own process like grpcurl)
 lists, describes and calls the service with messages built from the descriptors
@@ -26,7 +26,7 @@ from tests.e2e.server import ServerProcess
 GRPCURL = Path(__file__).with_name("grpcurl_like.py")
 T = FieldDescriptor
 
-# The original's contract (seed notes §4.2): message -> field -> [number, type]. Existing clients depend on it.
+# The first published contract: message -> field -> [number, type]. Existing clients depend on it.
 ORIGINAL_FIELDS = {
     "proto.GenerateRequest": {
         "prompt": [1, T.TYPE_STRING],

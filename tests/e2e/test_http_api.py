@@ -1,4 +1,4 @@
-"""The HTTP API of SPEC §4 through the real server process, on its embedded defaults."""
+"""The HTTP API (docs/api.md#routes) through the real server process, on its embedded defaults."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Disconnects and shutdown: nothing is left running, nothing acknowledged is lost (SPEC §2, §4.2)."""
+"""Disconnects and shutdown: nothing is left running, nothing acknowledged is lost (docs/api.md#shutdown, #stream)."""
 
 from __future__ import annotations
 

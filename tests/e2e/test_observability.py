@@ -1,4 +1,4 @@
-"""Metrics after traffic on every surface, the metrics port, access logs, and OTLP export (SPEC §12)."""
+"""Metrics after traffic on every surface, the metrics port, access logs, and OTLP export (docs/api.md#metrics)."""
 
 from __future__ import annotations
 

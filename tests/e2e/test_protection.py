@@ -1,4 +1,4 @@
-"""API keys and roles, rate limits, CORS and request size on the real server (SPEC §13)."""
+"""API keys and roles, rate limits, CORS and request size on the real server (docs/api.md#authentication to #cors)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``azure`` and ``openai`` providers through the real server process, against the fake (SPEC §7).
+"""The ``azure`` and ``openai`` providers through the real server process, against the fake (docs/api.md#providers).
 
 One fake serves both wire dialects (Azure deployments with ``api-key`` and
 ``api-version``; plain ``/v1/chat/completions`` with a bearer key), so every

@@ -1,4 +1,4 @@
-"""The ``aws`` provider through the real server process, against the fake Bedrock (SPEC §7).
+"""The ``aws`` provider through the real server process, against the fake Bedrock (docs/api.md#providers).
 
 What the fake received is the evidence: the model id in the path, the system
 block or its folding into the first user turn, the history as real messages,

@@ -1,4 +1,4 @@
-"""Conversational sessions through the real server (SPEC §9)."""
+"""Conversational sessions through the real server (docs/api.md#sessions)."""
 
 from __future__ import annotations
 

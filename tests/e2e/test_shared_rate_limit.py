@@ -1,4 +1,4 @@
-"""Two gateway processes sharing one Redis share one rate limit (SPEC §13)."""
+"""Two gateway processes sharing one Redis share one rate limit (docs/api.md#rate-limits)."""
 
 from __future__ import annotations
 

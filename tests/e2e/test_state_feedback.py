@@ -1,4 +1,4 @@
-"""The cache feedback loop through the real server (SPEC §10), on the embedded stores and on Redis + PostgreSQL."""
+"""The feedback loop through the real server (docs/api.md#feedback), on the embedded stores and Redis + PostgreSQL."""
 
 from __future__ import annotations
 

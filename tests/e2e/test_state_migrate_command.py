@@ -1,4 +1,4 @@
-"""``mcp-server-ai migrate`` against real databases (SPEC §15)."""
+"""``mcp-server-ai migrate`` against real databases."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PostgreSQL that is not there (SPEC §9, §15): sessions answer 503 clearly, stateless requests still work."""
+"""PostgreSQL that is not there (docs/api.md#sessions): sessions answer 503 clearly, stateless requests still work."""
 
 from __future__ import annotations
 

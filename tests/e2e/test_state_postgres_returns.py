@@ -1,4 +1,4 @@
-"""PostgreSQL that goes away and comes back under a running gateway (SPEC §9, §15).
+"""PostgreSQL that goes away and comes back under a running gateway (docs/api.md#sessions).
 
 A throwaway cluster of the test's own, stopped as a crash would stop it and
 started again on the same port: the gateway is never restarted.

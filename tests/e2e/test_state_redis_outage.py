@@ -1,4 +1,4 @@
-"""Redis that dies under a running gateway (SPEC §8): misses meanwhile, hits again when it returns."""
+"""Redis that dies under a running gateway (docs/api.md#cache): misses meanwhile, hits again when it returns."""
 
 from __future__ import annotations
 

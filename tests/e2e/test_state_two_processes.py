@@ -1,4 +1,4 @@
-"""Two gateway processes sharing one Redis and one PostgreSQL (SPEC §8, §9, §15).
+"""Two gateway processes sharing one Redis and one PostgreSQL (docs/api.md#cache, #sessions).
 
 Each module run gets a fresh, empty database (the gateways migrate it at
 startup) and a Redis key prefix of its own.

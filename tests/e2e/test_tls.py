@@ -1,4 +1,4 @@
-"""TLS on all three listeners with a certificate the test makes (SPEC §13)."""
+"""TLS on all three listeners with a certificate the test makes (docs/api.md#listeners)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The WebSocket API (SPEC §5) through the ``websockets`` client, against the real server process."""
+"""The WebSocket API (docs/api.md#websocket) through the ``websockets`` client, against the real server process."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ Routes:
 It validates requests as the service does (known api-version, deployment,
 messages, reasoning-model parameters), answers in the real ``chat.completion``
 shape or as SSE ``chat.completion.chunk`` events with the final usage chunk and
-``data: [DONE]``, and fails on demand in Azure's error format. Scriptable per
+``data: [DONE]``, and fails on demand in Azure's error format (or with a 200 that is not JSON). Scriptable per
 test through ``script`` (latency, chunks, pacing, failure kind); every request
 is recorded, including whether the client went away before the answer ended.
 
@@ -52,6 +52,11 @@ _STATUS_FAILURES: dict[str, tuple[int, bytes]] = {
     "content_filter": (400, wire.CONTENT_FILTER_BODY),
 }
 _SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+# A 200 whose body is not what it claims to be: an SSE event that is not JSON, an HTML page labelled JSON.
+_MALFORMED = {
+    True: (b"data: {not json\n\n", _SSE_HEADERS),
+    False: (b"<html>not an API</html>", {"content-type": "application/json"}),
+}
 
 
 @dataclass
@@ -201,6 +206,10 @@ class FakeAzureOpenAI:
         failure = self._take_failure(script.failure)
         if script.latency_ms:
             await asyncio.sleep(script.latency_ms / 1000)
+        if failure is not None and failure.kind == "malformed":
+            streaming = body.get("stream") is True
+            exchange.respond(200, *_MALFORMED[streaming])
+            return
         if failure is not None and await self._fail_before_answer(exchange, route, failure):
             return
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")

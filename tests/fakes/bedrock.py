@@ -31,6 +31,7 @@ from tests.fakes._http11 import Exchange, HttpRequest, HttpServer
 from tests.fakes.bedrock_schema import RequestInvalid, validate_request
 from tests.fakes.bedrock_script import (
     Failure,
+    Garbled,
     HttpFailure,
     RecordedRequest,
     Reset,
@@ -43,6 +44,7 @@ from tests.fakes.bedrock_script import (
 
 __all__ = [
     "FakeBedrock",
+    "Garbled",
     "HttpFailure",
     "RecordedRequest",
     "Reset",
@@ -67,6 +69,7 @@ ERROR_STATUS = {
     "ServiceUnavailableException": 503,
 }
 _OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream"}
+_CONTENT_TYPES = {"Converse": "application/json", "ConverseStream": "application/vnd.amazon.eventstream"}
 _ROUTE = re.compile(r"^/model/(?P<model>.+)/(?P<operation>converse|converse-stream)$")
 
 
@@ -134,6 +137,9 @@ class FakeBedrock:
             failure = HttpFailure(failure.exception_type[0].upper() + failure.exception_type[1:], failure.message)
         if isinstance(failure, HttpFailure):
             return _send_error(exchange, record, failure)
+        if isinstance(failure, Garbled):
+            record.status = 200
+            return exchange.respond(200, failure.body, {"content-type": _CONTENT_TYPES[record.operation]})
         if record.operation == "ConverseStream":
             return await self._converse_stream(exchange, record, failure)
         if isinstance(failure, Reset):

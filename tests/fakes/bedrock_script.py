@@ -2,8 +2,8 @@
 
 A fresh ``Script`` per test: latency before the first byte and between deltas,
 how many deltas, the stop reason, the token counts, and a failure (an HTTP
-error, an exception frame mid-stream, a reset), for every call or only the
-first ``fail_first`` calls. The answer text and the usage it reports are pure
+error, an exception frame mid-stream, a reset, a garbled answer), for every
+call or only the first ``fail_first`` calls. The answer text and the usage it reports are pure
 functions of the request, so tests can compute what to expect.
 """
 
@@ -39,7 +39,14 @@ class Reset:
     after_chunks: int = 1
 
 
-Failure = HttpFailure | StreamException | Reset
+@dataclass(frozen=True)
+class Garbled:
+    """Answer 200 with a body that is not Bedrock's (a proxy's page, a broken frame), before any text."""
+
+    body: bytes = b"<html><body>502 Bad Gateway</body></html>"
+
+
+Failure = HttpFailure | StreamException | Reset | Garbled
 
 
 @dataclass

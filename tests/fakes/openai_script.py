@@ -17,6 +17,7 @@ FailureKind = Literal[
     "reset_mid_stream",
     "stall_mid_stream",
     "error_event",
+    "malformed",  # 200, but the body (or each stream event) is not the API's JSON
 ]
 
 

@@ -1,4 +1,4 @@
-"""Spans of one request form one trace: server span, use-case, cache, session store, provider (SPEC §12)."""
+"""Spans of one request form one trace: server span, use-case, cache, sessions, provider (docs/api.md#observability)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Token accounting of fresh answers, cache hits and batches (SPEC §4.1, §4.3)."""
+"""Token accounting of fresh answers, cache hits and batches (docs/api.md#answer, #batch)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""API keys: the stored form, verification, and access control by role (SPEC §13)."""
+"""API keys: the stored form, verification, and access control by role (docs/api.md#authentication)."""
 
 from __future__ import annotations
 

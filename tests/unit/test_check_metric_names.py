@@ -43,7 +43,7 @@ mcp_request_duration_seconds_sum 0.4
 mcp_sessions_active 1.0
 """
 
-# SPEC §12: the names the gateway promises, with their Prometheus types.
+# docs/api.md#metrics: the names the gateway promises, with their Prometheus types.
 SPEC_METRICS = {
     "mcp_requests_total": "counter",
     "mcp_request_duration_seconds": "histogram",

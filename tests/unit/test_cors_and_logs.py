@@ -1,4 +1,4 @@
-"""CORS settings checked at startup, and logs kept free of secrets and prompts (SPEC §12, §13)."""
+"""CORS settings checked at startup, and logs kept free of secrets and prompts (docs/api.md#cors, #observability)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The feedback detector: the original's worked examples, corrected for word boundaries."""
+"""The feedback detector: the worked examples of its word lists, corrected for word boundaries."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every domain error has a gRPC status, the most specific class deciding (SPEC §6)."""
+"""Every domain error has a gRPC status, the most specific class deciding (docs/api.md#errors)."""
 
 from __future__ import annotations
 

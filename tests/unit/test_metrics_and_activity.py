@@ -1,4 +1,4 @@
-"""Metric label values stay bounded; session activity is counted (SPEC §12)."""
+"""Metric label values stay bounded; session activity is counted (docs/api.md#metrics)."""
 
 from __future__ import annotations
 

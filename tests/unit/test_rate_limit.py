@@ -1,4 +1,4 @@
-"""Token buckets: burst, refill, the global bucket, and what callers are told (SPEC §13)."""
+"""Token buckets: burst, refill, the global bucket, and what callers are told (docs/api.md#rate-limits)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One WebSocket connection over a fake ASGI socket: order, one writer, errors, disconnects (SPEC §5)."""
+"""One WebSocket connection over a fake ASGI socket: order, one writer, errors, disconnects (docs/api.md#websocket)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The WebSocket origin check follows the CORS settings (SPEC §5, §13)."""
+"""The WebSocket origin check follows the CORS settings (docs/api.md#websocket, #cors)."""
 
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ class GenerateResponse(betterproto2.Message):
 
     duration: "int" = betterproto2.field(5, betterproto2.TYPE_INT64)
     """
-    Milliseconds, as in the original.
+    Whole milliseconds; duration_ms has the fraction.
     """
 
     metadata: "dict[str, str]" = betterproto2.field(
