@@ -20,9 +20,9 @@ from typing import Any, Protocol
 import uvicorn
 from dependency_injector import providers
 
+from entrypoints.asgi import ASGIApp
 from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
-from entrypoints.http.shared.request_id import ASGIApp
 from entrypoints.ws.draining import DrainingWebSocketProtocol
 
 log = logging.getLogger("mcp.server")

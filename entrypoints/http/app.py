@@ -10,6 +10,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from domain.errors import DomainError
+from entrypoints.asgi import ASGIApp
 from entrypoints.bootstrap.container import VERSION, Container
 from entrypoints.config import Settings
 from entrypoints.http.native.admin import build_admin_routes
@@ -19,7 +20,7 @@ from entrypoints.http.native.fast_generate import FastGenerate
 from entrypoints.http.native.generate import build_generation_routes
 from entrypoints.http.shared.errors import handle_domain_error, handle_http_exception, handle_unexpected
 from entrypoints.http.shared.layers import protect_and_observe
-from entrypoints.http.shared.request_id import ASGIApp, RequestIdMiddleware
+from entrypoints.http.shared.request_id import RequestIdMiddleware
 
 
 def create_litestar(container: Container, settings: Settings) -> Litestar:

@@ -10,9 +10,9 @@ from litestar.handlers import ASGIRouteHandler
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
+from entrypoints.asgi import Receive, Scope, Send
 from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
-from entrypoints.http.shared.request_id import Receive, Scope, Send
 from entrypoints.ws.endpoint import WS_PATH, WsEndpoint
 
 log = logging.getLogger("mcp.http")

@@ -20,11 +20,11 @@ from typing import Any
 import msgspec
 
 from domain.errors import DomainError, PayloadTooLarge
+from entrypoints.asgi import ASGIApp, Receive, Scope, Send
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.native.generate import overhead_header, render_stream_event
 from entrypoints.http.shared.body import JsonBody
 from entrypoints.http.shared.errors import domain_error_response, error_response
-from entrypoints.http.shared.request_id import ASGIApp, Receive, Scope, Send
 from entrypoints.http.shared.sse import EventPump, relay_sse
 from entrypoints.native_json import GenerateBody, answer_json
 

@@ -10,9 +10,9 @@ Allowed requests get ``Access-Control-Allow-Origin`` and friends on the answer.
 
 from __future__ import annotations
 
+from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
 from entrypoints.cors_policy import CorsPolicy
 from entrypoints.http.shared.guard import send_error
-from entrypoints.http.shared.request_id import ASGIApp, Message, Receive, Scope, Send
 
 Headers = list[tuple[bytes, bytes]]
 

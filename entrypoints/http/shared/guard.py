@@ -16,7 +16,7 @@ import msgspec
 from application.access import AccessControl
 from domain.errors import DomainError, PermissionDenied
 from domain.rate_limit import RateDecision
-from entrypoints.http.shared.request_id import ASGIApp, Message, Receive, Scope, Send
+from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
 from entrypoints.http.shared.route_table import METRICS, route_of
 from entrypoints.request_context import current_caller, current_request_id, enter_caller
 from entrypoints.telemetry.record import note_error

@@ -10,6 +10,7 @@ Layers that are not configured are not installed, so they cost nothing.
 
 from __future__ import annotations
 
+from entrypoints.asgi import ASGIApp
 from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
 from entrypoints.cors_policy import parse_cors
@@ -17,7 +18,7 @@ from entrypoints.http.shared.cors import CorsMiddleware
 from entrypoints.http.shared.guard import GuardMiddleware
 from entrypoints.http.shared.metrics_endpoint import MetricsEndpoint, metrics_port_fallback
 from entrypoints.http.shared.observe import ObserveMiddleware
-from entrypoints.http.shared.request_id import ASGIApp, RequestIdMiddleware
+from entrypoints.http.shared.request_id import RequestIdMiddleware
 
 
 def protect_and_observe(app: ASGIApp, container: Container, settings: Settings) -> ASGIApp:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from adapters.observability.prometheus import PrometheusMetrics
-from entrypoints.http.shared.request_id import ASGIApp, Receive, Scope, Send
+from entrypoints.asgi import ASGIApp, Receive, Scope, Send
 
 METRICS_PATH = "/metrics"
 _HEALTH = msgspec.json.encode({"status": "ok"})

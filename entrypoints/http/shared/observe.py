@@ -8,7 +8,7 @@ probes and scrapes (``/health*``, ``/readyz``, ``/metrics``) are not counted.
 
 from __future__ import annotations
 
-from entrypoints.http.shared.request_id import ASGIApp, Message, Receive, Scope, Send
+from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
 from entrypoints.http.shared.route_table import route_of
 from entrypoints.telemetry.observer import Telemetry
 

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from domain.errors import DomainError
-from entrypoints.http.shared.request_id import Receive, Send
+from entrypoints.asgi import Receive, Send
 from entrypoints.native_json import error_chunk_json
 from entrypoints.request_context import current_request_id
 
