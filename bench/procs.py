@@ -82,7 +82,7 @@ def start(name: str, argv: list[str], env: dict[str, str], port: int, cwd: Path,
 
 def start_fake(logdir: Path, *, latency_ms: float = 0, chunk_delay_ms: float = 0, chunks: int | None = None) -> Proc:
     port = free_port()
-    argv = [sys.executable, "-m", "tests.fakes.azure_openai", "--port", str(port), "--api-key", FAKE_KEY]
+    argv = [sys.executable, "-m", "tests.vendors.azure_openai", "--port", str(port), "--api-key", FAKE_KEY]
     argv += ["--latency-ms", str(latency_ms), "--chunk-delay-ms", str(chunk_delay_ms)]
     if chunks:
         argv += ["--chunks", str(chunks)]

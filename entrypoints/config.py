@@ -17,15 +17,16 @@ from typing import Annotated, Literal
 import msgspec
 from dotenv import dotenv_values
 
+from entrypoints.cors_policy import parse_cors
+from entrypoints.setting_values import ConfigError, split_list
+
+__all__ = ["ConfigError", "Settings", "load_settings", "split_list"]
+
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 OptionalPort = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
-
-
-class ConfigError(Exception):
-    """A setting that cannot be used; the message names the variable."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -224,7 +225,6 @@ def _check(settings: Settings) -> None:
 def _check_protection(settings: Settings) -> None:
     """API keys, CORS and the rate-limit backend, checked before any listener starts."""
     from domain.api_keys import parse_key_entries
-    from entrypoints.cors_policy import parse_cors  # imports this module: imported here, not at the top
 
     try:
         parse_key_entries(settings.api_keys)
@@ -236,7 +236,3 @@ def _check_protection(settings: Settings) -> None:
     endpoint = settings.otel_exporter_otlp_endpoint
     if endpoint and not endpoint.startswith(("http://", "https://")):
         raise ConfigError(f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s):// URL (OTLP/HTTP), got {endpoint!r}")
-
-
-def split_list(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]

@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import Protocol
 
-from entrypoints.config import ConfigError, Settings, split_list
+from entrypoints.setting_values import ConfigError, split_list
 
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9*.\-\[\]:]+$")
 _METHOD = re.compile(r"^[A-Z]+$")
@@ -46,7 +47,26 @@ class CorsPolicy:
         return "*" if self.allow_all and not self.credentials else origin
 
 
-def parse_cors(settings: Settings) -> CorsPolicy | None:
+class CorsSettings(Protocol):
+    """The settings CORS is read from (``entrypoints.config.Settings`` has them)."""
+
+    @property
+    def cors_allowed_origins(self) -> str: ...
+    @property
+    def cors_allow_all_origins(self) -> bool: ...
+    @property
+    def cors_allow_methods(self) -> str: ...
+    @property
+    def cors_allow_headers(self) -> str: ...
+    @property
+    def cors_expose_headers(self) -> str: ...
+    @property
+    def cors_allow_credentials(self) -> bool: ...
+    @property
+    def cors_max_age(self) -> int: ...
+
+
+def parse_cors(settings: CorsSettings) -> CorsPolicy | None:
     """The policy, ``None`` when CORS is off; ``ConfigError`` names the variable of a bad value."""
     origins = [origin.rstrip("/").lower() for origin in split_list(settings.cors_allowed_origins)]
     allow_all = settings.cors_allow_all_origins or "*" in origins

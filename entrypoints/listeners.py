@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
-from entrypoints.container import Container
 from entrypoints.grpc.listener import GrpcListener
 from entrypoints.http.app import create_http_app
-from entrypoints.http.layers import create_metrics_app
+from entrypoints.http.shared.layers import create_metrics_app
 from entrypoints.server import AsgiListener, Listener
 from entrypoints.ws.app import create_ws_app
 

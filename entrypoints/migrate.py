@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from adapters.postgres_migrations import apply_migrations
+from adapters.backends.postgres_migrations import apply_migrations
 from domain.errors import DomainError
 from entrypoints.config import Settings
 

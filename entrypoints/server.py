@@ -20,9 +20,9 @@ from typing import Any, Protocol
 import uvicorn
 from dependency_injector import providers
 
+from entrypoints.asgi import ASGIApp
+from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
-from entrypoints.container import Container
-from entrypoints.http.middleware import ASGIApp
 from entrypoints.ws.draining import DrainingWebSocketProtocol
 
 log = logging.getLogger("mcp.server")

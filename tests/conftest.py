@@ -29,9 +29,9 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.postgres_migrations import apply_migrations
-from adapters.postgres_pool import create_pg_pool
-from adapters.redis_client import create_redis_client
+from adapters.backends.postgres_migrations import apply_migrations
+from adapters.backends.postgres_pool import create_pg_pool
+from adapters.backends.redis_client import create_redis_client
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -16,13 +16,13 @@ import ssl
 from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
+from entrypoints.bootstrap.access import grpc_call_authorizer
+from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
-from entrypoints.container import Container
 from entrypoints.grpc.calls import Authorizer, CallRunner, CallTracker
 from entrypoints.grpc.codec import SizeLimitedProtoCodec
 from entrypoints.grpc.generated.google_proto_descriptor_pool import default_google_proto_descriptor_pool
 from entrypoints.grpc.service import AIService, GrpcDeps
-from entrypoints.protection import grpc_call_authorizer
 
 log = logging.getLogger("mcp.grpc")
 

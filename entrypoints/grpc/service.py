@@ -24,7 +24,7 @@ from domain.catalogue import Catalogue
 from domain.errors import InvalidRequest
 from domain.models import GenerationRequest, StreamEvent
 from domain.validation import RequestLimits, build_request
-from entrypoints.container import Container
+from entrypoints.bootstrap.container import Container
 from entrypoints.grpc.calls import CallMetadata, CallRunner
 from entrypoints.grpc.convert import (
     generate_response,

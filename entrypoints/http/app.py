@@ -10,16 +10,17 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from domain.errors import DomainError
+from entrypoints.asgi import ASGIApp
+from entrypoints.bootstrap.container import VERSION, Container
 from entrypoints.config import Settings
-from entrypoints.container import VERSION, Container
-from entrypoints.http.deps import HttpDeps
-from entrypoints.http.errors import handle_domain_error, handle_http_exception, handle_unexpected
-from entrypoints.http.fast_generate import FastGenerate
-from entrypoints.http.layers import protect_and_observe
-from entrypoints.http.middleware import ASGIApp, RequestIdMiddleware
-from entrypoints.http.routes_admin import build_admin_routes
-from entrypoints.http.routes_browser import build_browser_routes
-from entrypoints.http.routes_generate import build_generation_routes
+from entrypoints.http.native.admin import build_admin_routes
+from entrypoints.http.native.browser import build_browser_routes
+from entrypoints.http.native.deps import HttpDeps
+from entrypoints.http.native.fast_generate import FastGenerate
+from entrypoints.http.native.generate import build_generation_routes
+from entrypoints.http.shared.errors import handle_domain_error, handle_http_exception, handle_unexpected
+from entrypoints.http.shared.layers import protect_and_observe
+from entrypoints.http.shared.request_id import RequestIdMiddleware
 
 
 def create_litestar(container: Container, settings: Settings) -> Litestar:

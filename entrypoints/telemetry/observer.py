@@ -23,8 +23,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from adapters.otel_tracing import OtelTracing, extract
-from adapters.prometheus_metrics import PrometheusMetrics
+from adapters.observability.otel import OtelTracing, extract
+from adapters.observability.prometheus import PrometheusMetrics
 from entrypoints.telemetry.record import RequestRecord, request_record_var
 
 access_log = logging.getLogger("mcp.access")

@@ -20,8 +20,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
-from adapters.prometheus_metrics import PrometheusMetrics
-from adapters.traced_ports import GEN_AI_SYSTEMS, record_failure, set_usage
+from adapters.observability.prometheus import PrometheusMetrics
+from adapters.observability.traced import GEN_AI_SYSTEMS, record_failure, set_usage
 from application.generate import Generate
 from application.generate_stream import GenerateStream
 from domain.errors import DomainError

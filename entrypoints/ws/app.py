@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import msgspec
 
+from entrypoints.asgi import ASGIApp, Receive, Scope, Send
+from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
-from entrypoints.container import Container
-from entrypoints.http.middleware import ASGIApp, Receive, RequestIdMiddleware, Scope, Send
+from entrypoints.http.shared.request_id import RequestIdMiddleware
 from entrypoints.ws.endpoint import WS_PATH, WsEndpoint
 
 _NOT_FOUND = msgspec.json.encode({"error": "no such route; the WebSocket endpoint is /ws", "code": "not_found"})

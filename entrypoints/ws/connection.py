@@ -25,7 +25,7 @@ from domain.catalogue import Catalogue
 from domain.errors import DomainError, ShuttingDown
 from domain.models import StreamEvent
 from domain.validation import RequestContext, RequestLimits, build_request
-from entrypoints.http.errors import status_of
+from entrypoints.http.shared.errors import status_of
 from entrypoints.request_context import caller_from, new_request_id, request_id_var, session_id_var, user_id_var
 from entrypoints.telemetry.observer import Telemetry
 from entrypoints.telemetry.record import note_error

@@ -13,7 +13,7 @@ import msgspec
 
 from domain.errors import DomainError, InvalidRequest
 from domain.models import StreamDelta, StreamEvent
-from entrypoints.wire import GenerateBody, chunk_json, error_chunk_json, final_chunk_json
+from entrypoints.native_json import GenerateBody, chunk_json, error_chunk_json, final_chunk_json
 
 _encode = msgspec.json.Encoder().encode
 

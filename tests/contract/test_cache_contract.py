@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from adapters.memory_cache import MemoryCache
-from adapters.redis_cache import RedisCache
+from adapters.cache.memory import MemoryCache
+from adapters.cache.redis import RedisCache
 from domain.models import CacheEntry, Usage
 from domain.ports import Cache
 from tests.conftest import open_redis_client

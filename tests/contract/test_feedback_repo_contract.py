@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.memory_feedback import MemoryFeedbackRepo
-from adapters.postgres_feedback import PostgresFeedbackRepo
+from adapters.feedback.memory import MemoryFeedbackRepo
+from adapters.feedback.postgres import PostgresFeedbackRepo
 from domain.models import FeedbackReport, FeedbackVerdict
 from domain.ports import FeedbackRepo
 from tests.conftest import open_pg_pool

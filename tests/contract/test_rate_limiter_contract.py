@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.memory_rate_limiter import MemoryRateLimiter
-from adapters.redis_rate_limiter import RedisRateLimiter
-from adapters.system_clock import SystemClock
+from adapters.clock.system import SystemClock
+from adapters.rate_limit.memory import MemoryRateLimiter
+from adapters.rate_limit.redis import RedisRateLimiter
 from domain.ports import RateLimiter
 from domain.rate_limit import Bucket
 from tests.conftest import open_redis_client

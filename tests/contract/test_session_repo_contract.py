@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.cached_sessions import CachedSessionRepo
-from adapters.memory_sessions import MemorySessionRepo
-from adapters.postgres_sessions import PostgresSessionRepo
-from adapters.redis_sessions import RedisSessionRepo
+from adapters.sessions.cached import CachedSessionRepo
+from adapters.sessions.memory import MemorySessionRepo
+from adapters.sessions.postgres import PostgresSessionRepo
+from adapters.sessions.redis import RedisSessionRepo
 from domain.models import Message
 from domain.ports import SessionRepo
 from tests.conftest import open_pg_pool, open_redis_client

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.server import ServerProcess
+from tests.support.server import ServerProcess
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.e2e.chromium import Chromium, Page, find_chromium
-from tests.e2e.realtime import realtime_server
-from tests.e2e.server import REPO_ROOT, ServerProcess, free_port
+from tests.support.chromium import Chromium, Page, find_chromium
+from tests.support.realtime import realtime_server
+from tests.support.server import REPO_ROOT, ServerProcess, free_port
 
 pytestmark = pytest.mark.browser
 

@@ -12,9 +12,9 @@ from grpclib.client import Channel
 from grpclib.const import Status
 
 from entrypoints.grpc.generated import proto as pb
-from tests.e2e.grpc_calls import Outcome, call, stream_replies
-from tests.e2e.realtime import get_json, pool_stats, post_json, realtime_server, settled_pool, words
-from tests.e2e.server import ServerProcess
+from tests.support.grpc_calls import Outcome, call, stream_replies
+from tests.support.realtime import get_json, pool_stats, post_json, realtime_server, settled_pool, words
+from tests.support.server import ServerProcess
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from grpclib.reflection.v1 import reflection_pb2 as reflection_v1
 
-from tests.e2e.realtime import realtime_server
-from tests.e2e.server import ServerProcess
+from tests.support.realtime import realtime_server
+from tests.support.server import ServerProcess
 
 GRPCURL = Path(__file__).with_name("grpcurl_like.py")
 T = FieldDescriptor

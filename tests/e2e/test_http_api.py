@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.server import ServerProcess
-from tests.e2e.sse import read_stream
+from tests.support.server import ServerProcess
+from tests.support.sse import read_stream
 
 
 def post(server: ServerProcess, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:

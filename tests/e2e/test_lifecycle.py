@@ -7,8 +7,8 @@ import time
 
 import httpx
 
-from tests.e2e.server import ServerProcess
-from tests.e2e.sse import parse_events
+from tests.support.server import ServerProcess
+from tests.support.sse import parse_events
 
 LONG_PROMPT = " ".join(f"w{i}" for i in range(60))
 

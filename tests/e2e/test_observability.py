@@ -14,10 +14,10 @@ import websockets
 from grpclib.client import Channel
 
 from entrypoints.grpc.generated import proto as pb
-from tests.e2e.grpc_calls import call
-from tests.e2e.otlp_receiver import OtlpReceiver
-from tests.e2e.server import REPO_ROOT, ServerProcess, free_port
-from tests.e2e.sse import read_stream
+from tests.support.grpc_calls import call
+from tests.support.otlp_receiver import OtlpReceiver
+from tests.support.server import REPO_ROOT, ServerProcess, free_port
+from tests.support.sse import read_stream
 
 SPEC_METRICS = (
     "mcp_requests_total",

@@ -14,8 +14,8 @@ from grpclib.const import Status
 
 from domain.api_keys import hash_api_key
 from entrypoints.grpc.generated import proto as pb
-from tests.e2e.grpc_calls import call
-from tests.e2e.server import ServerProcess
+from tests.support.grpc_calls import call
+from tests.support.server import ServerProcess
 
 USER_KEY = "mcp_user_" + secrets.token_urlsafe(24)
 ADMIN_KEY = "mcp_admin_" + secrets.token_urlsafe(24)

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.server import ServerProcess
-from tests.e2e.upstreams import (
+from tests.support.server import ServerProcess
+from tests.support.upstreams import (
     ThreadedFake,
     batch,
     circuits,
@@ -27,9 +27,9 @@ from tests.e2e.upstreams import (
     stream,
     streamed_text,
 )
-from tests.fakes import openai_wire as wire
-from tests.fakes.azure_openai import DEFAULT_DEPLOYMENTS, FakeAzureOpenAI
-from tests.fakes.openai_script import FailureKind, ReceivedRequest, Script
+from tests.vendors import openai_wire as wire
+from tests.vendors.azure_openai import DEFAULT_DEPLOYMENTS, FakeAzureOpenAI
+from tests.vendors.openai_script import FailureKind, ReceivedRequest, Script
 
 Upstream = ThreadedFake[FakeAzureOpenAI]
 

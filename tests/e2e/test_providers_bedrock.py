@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.server import ServerProcess
-from tests.e2e.upstreams import (
+from tests.support.server import ServerProcess
+from tests.support.upstreams import (
     ThreadedFake,
     batch,
     circuits,
@@ -26,7 +26,7 @@ from tests.e2e.upstreams import (
     stream,
     streamed_text,
 )
-from tests.fakes.bedrock import FakeBedrock, HttpFailure, RecordedRequest, Reset, Script, StreamException, answer_for
+from tests.vendors.bedrock import FakeBedrock, HttpFailure, RecordedRequest, Reset, Script, StreamException, answer_for
 
 CLAUDE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 TITAN = "amazon.titan-text-express-v1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.e2e.server import ServerProcess
+from tests.support.server import ServerProcess
 
 
 def turn(server: ServerProcess, prompt: str, user: str, session: str) -> httpx.Response:

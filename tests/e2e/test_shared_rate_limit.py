@@ -8,7 +8,7 @@ from collections import Counter
 
 import httpx
 
-from tests.e2e.server import ServerProcess
+from tests.support.server import ServerProcess
 
 RATE = 20.0
 BURST = 10

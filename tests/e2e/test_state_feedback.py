@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from tests.conftest import scratch_database
-from tests.e2e.server import ServerProcess
-from tests.e2e.services import generate, running
-from tests.e2e.sse import read_stream
+from tests.support.server import ServerProcess
+from tests.support.services import generate, running
+from tests.support.sse import read_stream
 
 COMPLAINT = "that code has a bug, no funciona"
 

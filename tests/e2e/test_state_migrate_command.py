@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from tests.conftest import scratch_database
-from tests.e2e.server import REPO_ROOT, free_port
+from tests.support.server import REPO_ROOT, free_port
 
 MIGRATIONS = sorted(path.name for path in (REPO_ROOT / "migrations").glob("[0-9][0-9][0-9][0-9]_*.sql"))
 

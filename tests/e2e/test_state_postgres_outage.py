@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.server import ServerProcess, free_port
-from tests.e2e.services import generate
+from tests.support.server import ServerProcess, free_port
+from tests.support.services import generate
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.server import ServerProcess
-from tests.e2e.services import PostgresCluster, eventually, generate, running
+from tests.support.server import ServerProcess
+from tests.support.services import PostgresCluster, eventually, generate, running
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from tests.conftest import scratch_database
-from tests.e2e.server import ServerProcess
-from tests.e2e.services import RedisServer, eventually, generate, running, wait_ready
+from tests.support.server import ServerProcess
+from tests.support.services import RedisServer, eventually, generate, running, wait_ready
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import pytest
 import redis
 
 from tests.conftest import scratch_database
-from tests.e2e.server import ServerProcess
-from tests.e2e.services import generate, running
+from tests.support.server import ServerProcess
+from tests.support.services import generate, running
 
 TURN = re.compile(r"^Mock answer \(turn (\d+)\): (.*)$")
 

@@ -14,8 +14,8 @@ import websockets
 from grpclib.client import Channel
 
 from entrypoints.grpc.generated import proto as pb
-from tests.e2e.grpc_calls import call
-from tests.e2e.server import ServerProcess
+from tests.support.grpc_calls import call
+from tests.support.server import ServerProcess
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.e2e.realtime import get_json, pool_stats, realtime_server, settled_pool, words
-from tests.e2e.server import ServerProcess
+from tests.support.realtime import get_json, pool_stats, realtime_server, settled_pool, words
+from tests.support.server import ServerProcess
 
 ALLOWED_ORIGIN = "http://allowed.example"
 

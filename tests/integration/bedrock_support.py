@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from adapters.bedrock_provider import BedrockProvider, SystemSupport, open_bedrock_client
+from adapters.providers.bedrock import BedrockProvider, SystemSupport, open_bedrock_client
 from domain.catalogue import Catalogue
 from domain.catalogue_data import AWS_MODELS, DEFAULT_MODELS
 from domain.models import Message, ProviderCall, ProviderChunk
-from tests.fakes.bedrock import FakeBedrock
+from tests.vendors.bedrock import FakeBedrock
 
 CLAUDE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 TITAN = "amazon.titan-text-express-v1"

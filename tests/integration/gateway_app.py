@@ -16,9 +16,9 @@ from dependency_injector import providers
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from adapters.otel_tracing import OtelTracing
+from adapters.observability.otel import OtelTracing
+from entrypoints.bootstrap.container import Container
 from entrypoints.config import load_settings
-from entrypoints.container import Container
 from entrypoints.http.app import create_http_app
 from entrypoints.server import build_container, open_container
 

@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from adapters.azure_openai_provider import AzureOpenAIProvider, create_azure_client
-from adapters.chat_http import azure_endpoint, openai_endpoint
-from adapters.openai_provider import OpenAICompatibleProvider, create_openai_client, parse_openai_models
+from adapters.providers.azure_openai import AzureOpenAIProvider, create_azure_client
+from adapters.providers.chat_completions_http import azure_endpoint, openai_endpoint
+from adapters.providers.openai_compatible import OpenAICompatibleProvider, create_openai_client, parse_openai_models
 from domain.models import Message, ProviderCall, ProviderChunk
-from tests.fakes.azure_openai import FakeAzureOpenAI
+from tests.vendors.azure_openai import FakeAzureOpenAI
 
-# Every adapter test runs twice: through the openai SDK and through the lean HTTP client (adapters.chat_http).
+# Every adapter test runs twice: through the openai SDK and through the lean HTTP client
+# (adapters.providers.chat_completions_http).
 UPSTREAM_CLIENTS = ("sdk", "http")
 
 

@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.bedrock_provider import BedrockProvider
+from adapters.providers.bedrock import BedrockProvider
 from domain.errors import UpstreamBadRequest
 from domain.models import Message, Usage
-from tests.fakes.bedrock import FakeBedrock, Script, answer_for
-from tests.fakes.bedrock_schema import validate_request
 from tests.integration.bedrock_support import ACCESS_KEY, CLAUDE, TITAN, bedrock_provider, collect, make_call
+from tests.vendors.bedrock import FakeBedrock, Script, answer_for
+from tests.vendors.bedrock_schema import validate_request
 
 FAMILIES = [
     CLAUDE,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.bedrock_provider import BedrockProvider
+from adapters.providers.bedrock import BedrockProvider
 from domain.errors import (
     UpstreamAuthError,
     UpstreamBadRequest,
@@ -18,8 +18,8 @@ from domain.errors import (
     UpstreamTimeout,
 )
 from domain.models import ProviderChunk
-from tests.fakes.bedrock import FakeBedrock, HttpFailure, RecordedRequest, Reset, Script, StreamException
 from tests.integration.bedrock_support import bedrock_provider, collect, make_call
+from tests.vendors.bedrock import FakeBedrock, HttpFailure, RecordedRequest, Reset, Script, StreamException
 
 HTTP_ERRORS = [
     ("ThrottlingException", UpstreamRateLimited, "Too many requests"),

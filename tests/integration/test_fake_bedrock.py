@@ -10,8 +10,8 @@ import httpx
 import pytest
 from botocore.eventstream import EventStreamBuffer
 
-from tests.fakes import eventstream
-from tests.fakes.bedrock import FakeBedrock, split_chunks
+from tests.vendors import eventstream
+from tests.vendors.bedrock import FakeBedrock, split_chunks
 
 VALID = {"messages": [{"role": "user", "content": [{"text": "hi"}]}], "inferenceConfig": {"maxTokens": 10}}
 CONVERSE = "/model/us.anthropic.claude-3-5-haiku-20241022-v1%3A0/converse"

@@ -16,7 +16,7 @@ from entrypoints.config import Settings
 from entrypoints.grpc.generated import proto as pb
 from entrypoints.grpc.listener import GrpcListener
 from entrypoints.server import build_container, open_container
-from tests.e2e.server import free_port
+from tests.support.server import free_port
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The lean HTTP/1.1 chat client (adapters.chat_http): what the SDK gave for free, checked on its own.
+"""The lean HTTP/1.1 chat client (providers/chat_completions_http.py): what the SDK gave for free, checked alone.
 
 The shared adapter suites (test_openai_providers.py, test_openai_provider_failures.py) already run
 through this client; these tests cover connection handling that only it owns.
@@ -12,14 +12,14 @@ import ssl
 import pytest
 import trustme
 
-from adapters.azure_openai_provider import AzureOpenAIProvider
-from adapters.chat_http import ChatEndpoint, openai_endpoint
-from adapters.http1_client import Http1Client
-from adapters.openai_provider import OpenAICompatibleProvider
+from adapters.providers.azure_openai import AzureOpenAIProvider
+from adapters.providers.chat_completions_http import ChatEndpoint, openai_endpoint
+from adapters.providers.http1_client import Http1Client
+from adapters.providers.openai_compatible import OpenAICompatibleProvider
 from domain.errors import UpstreamBadRequest, UpstreamError
-from tests.fakes._http11 import Exchange, HttpRequest, HttpServer
-from tests.fakes.azure_openai import FakeAzureOpenAI
 from tests.integration.openai_support import collect, make_call, text_of
+from tests.vendors._http11 import Exchange, HttpRequest, HttpServer
+from tests.vendors.azure_openai import FakeAzureOpenAI
 
 
 def _provider(base_url: str) -> OpenAICompatibleProvider:

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from adapters.postgres_migrations import MigrationError, apply_migrations, load_migrations
+from adapters.backends.postgres_migrations import MigrationError, apply_migrations, load_migrations
 from domain.errors import StorageUnavailable
 from tests.conftest import MIGRATIONS, scratch_database
 

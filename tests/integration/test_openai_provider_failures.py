@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.azure_openai_provider import AzureOpenAIProvider
+from adapters.providers.azure_openai import AzureOpenAIProvider
 from application.resilience import RetryingProvider
 from domain.errors import (
     UpstreamAuthError,
@@ -17,7 +17,6 @@ from domain.errors import (
     UpstreamTimeout,
 )
 from domain.models import ProviderChunk
-from tests.fakes.azure_openai import FailureKind, FakeAzureOpenAI
 from tests.integration.openai_support import (
     UPSTREAM_CLIENTS,
     FakeUpstream,
@@ -27,6 +26,7 @@ from tests.integration.openai_support import (
     openai_provider,
     text_of,
 )
+from tests.vendors.azure_openai import FailureKind, FakeAzureOpenAI
 
 FAILURES: list[tuple[FailureKind, type[UpstreamError], str]] = [
     ("server_error", UpstreamError, "failed (500): The server had an error"),

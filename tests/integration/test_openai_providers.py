@@ -8,7 +8,6 @@ import openai
 import pytest
 
 from domain.models import Message, Usage
-from tests.fakes.azure_openai import FakeAzureOpenAI
 from tests.integration.openai_support import (
     UPSTREAM_CLIENTS,
     FakeUpstream,
@@ -18,6 +17,7 @@ from tests.integration.openai_support import (
     openai_provider,
     text_of,
 )
+from tests.vendors.azure_openai import FakeAzureOpenAI
 
 HISTORY = (
     Message(role="user", content="my name is Ada"),

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.postgres_feedback import PostgresFeedbackRepo
-from adapters.postgres_sessions import PostgresSessionRepo, create_pg_pool
+from adapters.feedback.postgres import PostgresFeedbackRepo
+from adapters.sessions.postgres import PostgresSessionRepo, create_pg_pool
 from domain.errors import StorageUnavailable
 from domain.models import Message
 from tests.conftest import open_pg_pool

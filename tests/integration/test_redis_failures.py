@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from adapters.cached_sessions import CachedSessionRepo
-from adapters.memory_sessions import MemorySessionRepo
-from adapters.redis_cache import RedisCache, create_redis_client
-from adapters.redis_sessions import RedisSessionRepo
+from adapters.cache.redis import RedisCache, create_redis_client
+from adapters.sessions.cached import CachedSessionRepo
+from adapters.sessions.memory import MemorySessionRepo
+from adapters.sessions.redis import RedisSessionRepo
 from domain.errors import StorageUnavailable
 from domain.models import CacheEntry, Message, Usage
 from tests.conftest import service_unavailable

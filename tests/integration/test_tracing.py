@@ -5,8 +5,8 @@ from __future__ import annotations
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
-from tests.fakes.azure_openai import FakeAzureOpenAI
 from tests.integration.gateway_app import in_process_gateway
+from tests.vendors.azure_openai import FakeAzureOpenAI
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.failsafe_feedback import FailSafeFeedbackRepo
-from adapters.memory_feedback import MemoryFeedbackRepo
+from adapters.feedback.failsafe import FailSafeFeedbackRepo
+from adapters.feedback.memory import MemoryFeedbackRepo
 from domain.errors import StorageUnavailable
 from domain.models import CacheKeyQuality, FeedbackReport, FeedbackVerdict
 from tests.unit.fakes import FakeClock

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from adapters.memory_sessions import MemorySessionRepo
-from adapters.prometheus_metrics import PrometheusMetrics
+from adapters.observability.prometheus import PrometheusMetrics
+from adapters.sessions.memory import MemorySessionRepo
 from application.session_activity import SessionActivity
 from domain.models import Message
 from tests.unit.fakes import FakeClock

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from adapters.azure_openai_provider import AzureOpenAIProvider, create_azure_client, parse_deployments
-from adapters.openai_chat import retry_after_seconds
-from adapters.openai_provider import create_openai_client, parse_openai_models
+from adapters.providers.azure_openai import AzureOpenAIProvider, create_azure_client, parse_deployments
+from adapters.providers.chat_completions import retry_after_seconds
+from adapters.providers.openai_compatible import create_openai_client, parse_openai_models
 
 
 def test_openai_models_accept_bare_names_and_ollama_tags_with_their_colon() -> None:

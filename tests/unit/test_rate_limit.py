@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.memory_rate_limiter import MemoryRateLimiter
+from adapters.rate_limit.memory import MemoryRateLimiter
 from application.access import AccessControl
 from domain.api_keys import ANONYMOUS, KeyRing, Principal
 from domain.rate_limit import Bucket, rate_limit_subject

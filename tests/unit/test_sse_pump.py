@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from entrypoints.http.sse import PING, EventPump
+from entrypoints.http.shared.sse import PING, EventPump
 
 
 async def _words(pause: float, *words: str) -> AsyncIterator[str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.memory_cache import MemoryCache
-from adapters.memory_feedback import MemoryFeedbackRepo
-from adapters.memory_sessions import MemorySessionRepo
+from adapters.cache.memory import MemoryCache
+from adapters.feedback.memory import MemoryFeedbackRepo
+from adapters.sessions.memory import MemorySessionRepo
 from application.conversation import Conversations
 from application.feedback_loop import FeedbackLoop
 from application.generate import Generate

@@ -1,0 +1,260 @@
+"""Chat completions through the ``openai`` SDK, shared by the Azure and OpenAI-compatible providers.
+
+``ChatCompletions`` turns a ``ProviderCall`` into a ``chat.completions.create``
+call and the SDK's answers into domain values; the two providers differ only in
+the client they hold and in how a model name becomes a target (an Azure
+deployment, or the model name itself). SDK errors are translated here:
+
+    openai.OpenAIError
+    ├── APIConnectionError ──────────────── UpstreamError (reset, refused, broken stream)
+    │   └── APITimeoutError ─────────────── UpstreamTimeout
+    ├── APIStatusError
+    │   ├── BadRequestError (content filter) UpstreamBadRequest (upstream message)
+    │   ├── AuthenticationError ─────────── UpstreamAuthError (names the credential variable)
+    │   ├── PermissionDeniedError ───────── UpstreamAuthError
+    │   ├── NotFoundError ───────────────── UpstreamAuthError (unknown deployment or model)
+    │   ├── RateLimitError ──────────────── UpstreamRateLimited (retry_after from the headers)
+    │   └── InternalServerError (5xx) ───── UpstreamError
+    └── APIError (error event mid-stream) ── UpstreamError
+    ValueError (a 200 that is not JSON) ──── UpstreamError (the lean client's "not chat-completion JSON")
+
+Timeouts: the SDK's own retries are off (the resilience wrappers retry). The
+connect timeout is the client's; the first byte (headers and first event) and
+the gap between events are bounded here with ``asyncio.timeout``, so a long but
+healthy stream is never cut by a total deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+from openai.types.chat import ChatCompletion
+
+from domain.errors import (
+    UpstreamAuthError,
+    UpstreamBadRequest,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+)
+from domain.models import Completion, ProviderCall, ProviderChunk, Usage
+
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+
+def looks_like_reasoning_model(name: str) -> bool:
+    """o-series and gpt-5 models take ``max_completion_tokens`` and only the default temperature."""
+    return name.lower().startswith(_REASONING_PREFIXES)
+
+
+def client_timeout(*, connect: float, first_byte: float, idle: float) -> openai.Timeout:
+    """The HTTP timeouts: ``read`` is only a backstop, the adapter enforces first byte and idle gap itself."""
+    return openai.Timeout(connect=connect, read=max(first_byte, idle), write=connect, pool=connect)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one call goes: the name sent upstream and whether it is a reasoning model."""
+
+    name: str
+    reasoning: bool
+
+
+@dataclass(frozen=True)
+class Hints:
+    """Per-provider wording for errors the operator has to fix."""
+
+    provider: str
+    credentials: str  # e.g. "AZURE_API_KEY or AZURE_AD_TOKEN"
+    not_found: Callable[[str | None, str, str], str]  # (upstream code, target, upstream message) -> message
+
+
+class ChatCompletions:
+    """One ``AsyncOpenAI``/``AsyncAzureOpenAI`` client speaking chat completions for a provider adapter."""
+
+    def __init__(
+        self, client: openai.AsyncOpenAI, *, hints: Hints, first_byte_timeout: float, idle_timeout: float
+    ) -> None:
+        self._create = client.chat.completions.create
+        self._hints = hints
+        self._first_byte = first_byte_timeout
+        self._idle = idle_timeout
+
+    async def generate(self, call: ProviderCall, target: Target) -> Completion:
+        try:
+            async with asyncio.timeout(self._first_byte):
+                response = await self._create(**self._params(call, target))
+        except TimeoutError as exc:
+            raise self._timeout("the first byte", self._first_byte) from exc
+        except openai.OpenAIError as exc:
+            raise translate_error(exc, self._hints, target.name) from exc
+        except ValueError as exc:  # a 200 whose body is not JSON: the SDK's parser does not raise an OpenAIError
+            raise self._not_json("an answer that is not chat-completion JSON") from exc
+        if not isinstance(response, ChatCompletion):  # a 200 of another content type: the SDK hands back the text
+            raise self._not_json("an answer that is not chat-completion JSON")
+        choice = response.choices[0] if response.choices else None
+        usage = response.usage
+        return Completion(
+            content=(choice.message.content or "") if choice else "",
+            model=call.model,
+            usage=Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+            if usage
+            else Usage(),
+            finish_reason=(choice.finish_reason or "stop") if choice else "stop",
+        )
+
+    async def stream(self, call: ProviderCall, target: Target) -> AsyncIterator[ProviderChunk]:
+        params = {**self._params(call, target), "stream": True, "stream_options": {"include_usage": True}}
+        loop = asyncio.get_running_loop()
+        first_byte_deadline = loop.time() + self._first_byte
+        try:
+            async with asyncio.timeout_at(first_byte_deadline):
+                upstream = await self._create(**params)
+        except TimeoutError as exc:
+            raise self._timeout("the first byte", self._first_byte) from exc
+        except openai.OpenAIError as exc:
+            raise translate_error(exc, self._hints, target.name) from exc
+        # Leaving this block for any reason (end, error, cancellation, consumer gone) closes the response,
+        # which drops the connection when the answer was not read to its end.
+        async with upstream, aclosing(self._events(upstream, first_byte_deadline, target)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def _events(
+        self, upstream: Any, first_byte_deadline: float, target: Target
+    ) -> AsyncGenerator[ProviderChunk, None]:
+        finish_reason: str | None = None
+        usage: Usage | None = None
+        deadline, waiting_for = first_byte_deadline, "the first byte"
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    event = await upstream.__anext__()
+            except StopAsyncIteration:
+                break
+            except TimeoutError as exc:
+                limit = self._first_byte if waiting_for == "the first byte" else self._idle
+                raise self._timeout(waiting_for, limit) from exc
+            except openai.OpenAIError as exc:
+                raise translate_error(exc, self._hints, target.name) from exc
+            except ValueError as exc:  # an event whose data is not JSON
+                raise self._not_json("a stream event that is not JSON") from exc
+            deadline, waiting_for = asyncio.get_running_loop().time() + self._idle, "the next chunk"
+            if event.usage is not None:
+                usage = Usage(prompt_tokens=event.usage.prompt_tokens, completion_tokens=event.usage.completion_tokens)
+            for choice in event.choices:
+                if choice.delta is not None and choice.delta.content:
+                    yield ProviderChunk(text=choice.delta.content)
+                finish_reason = choice.finish_reason or finish_reason
+        if finish_reason is None:
+            raise UpstreamError(f"{self._hints.provider} ended the stream before the answer was complete")
+        yield ProviderChunk(usage=usage, finish_reason=finish_reason)
+
+    def _params(self, call: ProviderCall, target: Target) -> dict[str, Any]:
+        return chat_params(call, target)
+
+    def _timeout(self, waiting_for: str, seconds: float) -> UpstreamTimeout:
+        return UpstreamTimeout(f"{self._hints.provider} did not send {waiting_for} within {seconds:g} s")
+
+    def _not_json(self, what: str) -> UpstreamError:
+        return UpstreamError(f"{self._hints.provider} sent {what}")
+
+
+def chat_params(call: ProviderCall, target: Target) -> dict[str, Any]:
+    """The request body of a chat-completions call (shared with ``adapters.providers.chat_completions_http``)."""
+    params: dict[str, Any] = {"model": target.name, "messages": chat_messages(call)}
+    if target.reasoning:  # reasoning models refuse max_tokens and any non-default temperature
+        params["max_completion_tokens"] = call.max_tokens
+    else:
+        params["max_tokens"] = call.max_tokens
+        params["temperature"] = call.temperature
+    return params
+
+
+def chat_messages(call: ProviderCall) -> list[dict[str, str]]:
+    """The system prompt (only when there is one), then the conversation as real messages."""
+    messages = [{"role": "system", "content": call.system}] if call.system else []
+    messages.extend({"role": m.role, "content": m.content} for m in call.messages)
+    return messages
+
+
+def translate_error(exc: openai.OpenAIError, hints: Hints, target: str) -> UpstreamError:
+    """The most specific domain error for an SDK error (see the tree in the module docstring)."""
+    provider = hints.provider
+    if isinstance(exc, openai.APITimeoutError):
+        return UpstreamTimeout(f"{provider} timed out: {_cause(exc)}")
+    if isinstance(exc, openai.APIConnectionError):
+        return UpstreamError(f"{provider} connection failed: {_cause(exc)}")
+    if isinstance(exc, openai.APIStatusError):
+        return _status_error(exc, hints, target)
+    if isinstance(exc, openai.APIError):
+        return UpstreamError(f"{provider} failed mid-answer: {upstream_message(exc)}")
+    return UpstreamError(f"{provider} failed: {exc}")
+
+
+def _status_error(exc: openai.APIStatusError, hints: Hints, target: str) -> UpstreamError:
+    return status_error(exc.status_code, exc.code, upstream_message(exc), exc.response.headers, hints, target)
+
+
+def status_error(
+    status: int, code: str | None, message: str, headers: Mapping[str, str], hints: Hints, target: str
+) -> UpstreamError:
+    """The domain error for an upstream answer with an error status (shared with ``chat_completions_http``)."""
+    provider = hints.provider
+    if status == 429:
+        return UpstreamRateLimited(
+            f"{provider} is throttling requests: {message}", retry_after=retry_after_seconds(headers)
+        )
+    if status in (401, 403):
+        return UpstreamAuthError(f"{provider} refused the credentials ({status}): {message}; check {hints.credentials}")
+    if status == 404:
+        return UpstreamAuthError(hints.not_found(code, target, message))
+    if status == 408:
+        return UpstreamTimeout(f"{provider} timed out ({status}): {message}")
+    if status >= 500 or status == 409:
+        return UpstreamError(f"{provider} failed ({status}): {message}")
+    if code == "content_filter":
+        return UpstreamBadRequest(f"{provider} content filter rejected the request: {message}")
+    return UpstreamBadRequest(f"{provider} rejected the request ({status}): {message}")
+
+
+def upstream_message(exc: openai.APIError) -> str:
+    """The service's own message from its error body, else the SDK's."""
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        return str(body["message"])
+    return exc.message
+
+
+def _cause(exc: BaseException) -> str:
+    cause = exc.__cause__
+    return f"{exc} ({type(cause).__name__}: {cause})" if cause is not None else str(exc)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """``retry-after-ms`` (Azure, precise), else ``retry-after`` in seconds or as an HTTP date."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,303 @@
+"""Chat completions over the lean HTTP/1.1 client: the calls and errors of ``ChatCompletions``, without the SDK.
+
+``HttpChatCompletions`` sends the same request bodies as the SDK path (the
+parameters come from the same function), reads the answer or the SSE stream
+with msgspec, and raises the same domain errors with the same messages (the
+status mapping is shared with ``adapters.providers.chat_completions``)::
+
+    status other than 200 ───────────────── status_error (throttling, auth, not found, 5xx, bad request)
+    connection refused, reset, cut short ── UpstreamError ("connection failed")
+    no connection within the connect limit ─ UpstreamTimeout
+    no first byte / silent gap ──────────── UpstreamTimeout (first-byte and idle limits, as the SDK path)
+    error event mid-stream ──────────────── UpstreamError ("failed mid-answer")
+
+``ChatEndpoint`` is the process-wide client for one service (an Azure resource
+or an OpenAI-compatible base URL): where its chat completions live and how to
+authenticate. The container opens it once and closes it at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+import openai
+
+from adapters.providers.chat_completions import ChatCompletions, Hints, Target, chat_params, status_error
+from adapters.providers.http1_client import ConnectTimeout, Http1Client, Http1Response
+from domain.errors import UpstreamError, UpstreamTimeout
+from domain.models import Completion, ProviderCall, ProviderChunk, Usage
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class _Message(msgspec.Struct):
+    content: str | None = None
+
+
+class _Choice(msgspec.Struct):
+    message: _Message | None = None
+    finish_reason: str | None = None
+
+
+class _Completion(msgspec.Struct):
+    choices: list[_Choice] = []
+    usage: _Usage | None = None
+
+
+class _Delta(msgspec.Struct):
+    content: str | None = None
+
+
+class _StreamChoice(msgspec.Struct):
+    delta: _Delta | None = None
+    finish_reason: str | None = None
+
+
+class _StreamError(msgspec.Struct):
+    message: str = ""
+    code: str | int | None = None
+
+
+class _StreamEvent(msgspec.Struct):
+    choices: list[_StreamChoice] = []
+    usage: _Usage | None = None
+    error: _StreamError | None = None
+
+
+_encode = msgspec.json.Encoder().encode
+_decode_completion = msgspec.json.Decoder(_Completion).decode
+_decode_event = msgspec.json.Decoder(_StreamEvent).decode
+_decode_any = msgspec.json.Decoder().decode
+DEFAULT_AZURE_API_VERSION = "2024-10-21"  # as the SDK path (adapters.providers.azure_openai)
+_JSON = b"Content-Type: application/json\r\nAccept: application/json\r\nUser-Agent: mcp-server-ai\r\n"
+_SSE = b"Content-Type: application/json\r\nAccept: text/event-stream\r\nUser-Agent: mcp-server-ai\r\n"
+
+
+@dataclass(frozen=True)
+class ChatEndpoint:
+    """One service's chat completions: the connections, the auth header and the URL layout."""
+
+    client: Http1Client
+    auth: bytes  # one header line, CRLF-terminated
+    azure_api_version: str = ""  # set: Azure's /openai/deployments/{name}/... layout; empty: OpenAI's /chat/completions
+    # Per-request header lines (CRLF-terminated), e.g. W3C ``traceparent`` when tracing is on.
+    header_hooks: list[Callable[[], bytes]] = field(default_factory=list)
+
+    def headers(self, fixed: bytes) -> bytes:
+        if not self.header_hooks:
+            return fixed
+        return fixed + b"".join(hook() for hook in self.header_hooks)
+
+    def path(self, target: str) -> str:
+        base = self.client.base_path
+        if self.azure_api_version:
+            return (
+                f"{base}/openai/deployments/{quote(target, safe='')}/chat/completions"
+                f"?api-version={quote(self.azure_api_version, safe='')}"
+            )
+        return f"{base}/chat/completions"
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def azure_endpoint(
+    endpoint: str, *, api_version: str, api_key: str = "", ad_token: str = "", connect_timeout: float = 5.0
+) -> ChatEndpoint:
+    """Azure OpenAI (``AZURE_ENDPOINT``) with exactly one of an API key and an Entra bearer token."""
+    if not endpoint:
+        raise ValueError("AZURE_ENDPOINT is required for the azure provider")
+    if bool(api_key) == bool(ad_token):
+        raise ValueError("set exactly one of AZURE_API_KEY and AZURE_AD_TOKEN for the azure provider")
+    auth = f"api-key: {api_key}\r\n" if api_key else f"Authorization: Bearer {ad_token}\r\n"
+    client = Http1Client(endpoint.rstrip("/"), connect_timeout=connect_timeout)
+    version = api_version or DEFAULT_AZURE_API_VERSION
+    return ChatEndpoint(client=client, auth=auth.encode("latin-1"), azure_api_version=version)
+
+
+def openai_endpoint(base_url: str, *, api_key: str = "", connect_timeout: float = 5.0) -> ChatEndpoint:
+    """An OpenAI-compatible server (``OPENAI_BASE_URL``); a placeholder key for servers that need none."""
+    if not base_url:
+        raise ValueError("OPENAI_BASE_URL is required for the openai provider")
+    client = Http1Client(base_url.rstrip("/"), connect_timeout=connect_timeout)
+    return ChatEndpoint(client=client, auth=f"Authorization: Bearer {api_key or 'unused'}\r\n".encode("latin-1"))
+
+
+class HttpChatCompletions:
+    """``generate`` and ``stream`` for a provider adapter, spoken directly over HTTP/1.1."""
+
+    def __init__(self, endpoint: ChatEndpoint, *, hints: Hints, first_byte_timeout: float, idle_timeout: float) -> None:
+        self._endpoint = endpoint
+        self._client = endpoint.client
+        self._hints = hints
+        self._first_byte = first_byte_timeout
+        self._idle = idle_timeout
+        self._json_headers = endpoint.auth + _JSON
+        self._sse_headers = endpoint.auth + _SSE
+
+    async def generate(self, call: ProviderCall, target: Target) -> Completion:
+        body = _encode(chat_params(call, target))
+        try:
+            async with asyncio.timeout(self._first_byte):
+                response = await self._client.post(
+                    self._endpoint.path(target.name), self._endpoint.headers(self._json_headers), body
+                )
+                try:
+                    raw = await response.read()
+                finally:
+                    response.release()
+        except TimeoutError as exc:
+            raise self._timeout("the first byte", self._first_byte) from exc
+        except OSError as exc:
+            raise self._connection_error(exc) from exc
+        if response.status != 200:
+            raise self._status_error(response, raw, target)
+        try:
+            answer = _decode_completion(raw)
+        except msgspec.DecodeError as exc:
+            raise UpstreamError(f"{self._hints.provider} sent an answer that is not chat-completion JSON") from exc
+        choice = answer.choices[0] if answer.choices else None
+        usage = answer.usage
+        return Completion(
+            content=(choice.message.content or "") if choice and choice.message else "",
+            model=call.model,
+            usage=Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+            if usage
+            else Usage(),
+            finish_reason=(choice.finish_reason or "stop") if choice else "stop",
+        )
+
+    async def stream(self, call: ProviderCall, target: Target) -> AsyncIterator[ProviderChunk]:
+        params = {**chat_params(call, target), "stream": True, "stream_options": {"include_usage": True}}
+        first_byte_deadline = asyncio.get_running_loop().time() + self._first_byte
+        try:
+            async with asyncio.timeout_at(first_byte_deadline):
+                response = await self._client.post(
+                    self._endpoint.path(target.name), self._endpoint.headers(self._sse_headers), _encode(params)
+                )
+        except TimeoutError as exc:
+            raise self._timeout("the first byte", self._first_byte) from exc
+        except OSError as exc:
+            raise self._connection_error(exc) from exc
+        # Leaving for any reason (end, error, cancellation, consumer gone) releases the connection, and
+        # closes it when the answer was not read to its end: that is what tells the upstream to stop.
+        try:
+            if response.status != 200:
+                raise self._status_error(response, await self._rest(response, first_byte_deadline), target)
+            async for chunk in self._events(response, first_byte_deadline):
+                yield chunk
+        finally:
+            response.release()
+
+    async def _events(self, response: Http1Response, first_byte_deadline: float) -> AsyncGenerator[ProviderChunk, None]:
+        finish_reason: str | None = None
+        usage: Usage | None = None
+        async for data in self._sse_data(response, first_byte_deadline):
+            event = self._event(data)
+            if event.usage is not None:
+                usage = Usage(prompt_tokens=event.usage.prompt_tokens, completion_tokens=event.usage.completion_tokens)
+            for choice in event.choices:
+                if choice.delta is not None and choice.delta.content:
+                    yield ProviderChunk(text=choice.delta.content)
+                finish_reason = choice.finish_reason or finish_reason
+        if finish_reason is None:
+            raise UpstreamError(f"{self._hints.provider} ended the stream before the answer was complete")
+        yield ProviderChunk(usage=usage, finish_reason=finish_reason)
+
+    async def _sse_data(self, response: Http1Response, first_byte_deadline: float) -> AsyncIterator[bytes]:
+        """The ``data:`` payload of each event up to ``[DONE]``, each read within the first-byte or idle limit."""
+        buffer = b""
+        deadline, waiting_for = first_byte_deadline, "the first byte"
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                piece = await response.next_piece(deadline)
+            except TimeoutError as exc:
+                raise self._timeout(
+                    waiting_for, self._first_byte if waiting_for == "the first byte" else self._idle
+                ) from exc
+            except OSError as exc:
+                raise self._connection_error(exc) from exc
+            if piece is None:
+                return
+            deadline, waiting_for = loop.time() + self._idle, "the next chunk"
+            buffer += piece
+            if b"\r" in buffer:
+                buffer = buffer.replace(b"\r\n", b"\n")
+            *events, buffer = buffer.split(b"\n\n")
+            for event in events:
+                if event.startswith(b"data: ") and b"\n" not in event:  # the usual one-line event
+                    data = event[6:]
+                else:
+                    data = b"\n".join(line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:"))
+                if data == b"[DONE]":
+                    await self._rest(response, deadline)
+                    return
+                if data:
+                    yield data
+
+    def _event(self, data: bytes) -> _StreamEvent:
+        try:
+            event = _decode_event(data)
+        except msgspec.DecodeError as exc:
+            raise UpstreamError(f"{self._hints.provider} sent a stream event that is not JSON") from exc
+        if event.error is not None:
+            raise UpstreamError(f"{self._hints.provider} failed mid-answer: {event.error.message or 'error event'}")
+        return event
+
+    async def _rest(self, response: Http1Response, deadline: float) -> bytes:
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await response.read()
+        except TimeoutError as exc:
+            raise self._timeout("the first byte", self._first_byte) from exc
+        except OSError as exc:
+            raise self._connection_error(exc) from exc
+
+    def _status_error(self, response: Http1Response, raw: bytes, target: Target) -> UpstreamError:
+        code, message = _error_fields(raw, response.status)
+        return status_error(response.status, code, message, response.headers, self._hints, target.name)
+
+    def _connection_error(self, exc: OSError) -> UpstreamError:
+        if isinstance(exc, ConnectTimeout):
+            return UpstreamTimeout(f"{self._hints.provider} timed out: {exc}")
+        return UpstreamError(f"{self._hints.provider} connection failed: {exc or type(exc).__name__}")
+
+    def _timeout(self, waiting_for: str, seconds: float) -> UpstreamTimeout:
+        return UpstreamTimeout(f"{self._hints.provider} did not send {waiting_for} within {seconds:g} s")
+
+
+def _error_fields(raw: bytes, status: int) -> tuple[str | None, str]:
+    """``(code, message)`` from an error body (``{"error": {"code", "message"}}`` or a bare object)."""
+    try:
+        body: Any = _decode_any(raw)
+    except msgspec.DecodeError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = body["error"]
+    if isinstance(body, dict):
+        code = body.get("code")
+        message = body.get("message")
+        if isinstance(message, str) and message:
+            return (str(code) if code is not None else None), message
+    text = raw[:500].decode("utf-8", "replace")
+    return None, f"Error code: {status} - {text}"
+
+
+def chat_api(
+    client: openai.AsyncOpenAI | ChatEndpoint, *, hints: Hints, first_byte_timeout: float, idle_timeout: float
+) -> ChatCompletions | HttpChatCompletions:
+    """The chat-completions speaker for a provider: lean HTTP for a ``ChatEndpoint``, else the SDK client."""
+    if isinstance(client, ChatEndpoint):
+        return HttpChatCompletions(
+            client, hints=hints, first_byte_timeout=first_byte_timeout, idle_timeout=idle_timeout
+        )
+    return ChatCompletions(client, hints=hints, first_byte_timeout=first_byte_timeout, idle_timeout=idle_timeout)

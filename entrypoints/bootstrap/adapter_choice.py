@@ -1,0 +1,133 @@
+"""Which adapter serves each port, decided from the settings (used by the container)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from adapters.cache.memory import MemoryCache
+from adapters.cache.redis import RedisCache
+from adapters.feedback.failsafe import FailSafeFeedbackRepo
+from adapters.feedback.memory import MemoryFeedbackRepo
+from adapters.feedback.postgres import PostgresFeedbackRepo
+from adapters.providers.azure_openai import AzureOpenAIProvider
+from adapters.providers.bedrock import BedrockProvider
+from adapters.providers.mock import MockProvider
+from adapters.providers.openai_compatible import OpenAICompatibleProvider, parse_openai_models
+from adapters.sessions.cached import CachedSessionRepo
+from adapters.sessions.memory import MemorySessionRepo
+from adapters.sessions.postgres import PostgresSessionRepo
+from adapters.sessions.redis import RedisSessionRepo
+from application.resilience import CircuitBreakerProvider, RetryingProvider
+from domain.catalogue import Catalogue
+from domain.catalogue_data import AWS_MODELS, AZURE_MODELS, DEFAULT_MODELS, MOCK_MODELS
+from domain.models import ModelInfo
+from domain.ports import Cache, Clock, FeedbackRepo, Provider, SessionRepo
+from entrypoints.config import ConfigError, Settings
+
+
+def configured_providers(settings: Settings) -> list[str]:
+    enabled = {
+        "aws": settings.bedrock_enabled,
+        "azure": settings.azure_enabled,
+        "openai": settings.openai_enabled,
+        "mock": settings.mock_provider_enabled,
+    }
+    return [name for name, on in enabled.items() if on]
+
+
+def openai_models(settings: Settings) -> tuple[ModelInfo, ...]:
+    try:
+        return parse_openai_models(settings.openai_models)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def build_catalogue(settings: Settings) -> Catalogue:
+    defaults = dict(DEFAULT_MODELS)
+    defaults["azure"] = settings.azure_default_model or defaults["azure"]
+    if settings.aws_default_model:
+        defaults["aws"] = settings.aws_default_model
+    extra = openai_models(settings)
+    openai_default = settings.openai_default_model or (extra[0].id if extra else "")
+    if openai_default:
+        defaults["openai"] = openai_default
+    return Catalogue(
+        (*AWS_MODELS, *AZURE_MODELS, *extra, *MOCK_MODELS),
+        configured=configured_providers(settings),
+        default_models=defaults,
+        default_provider=settings.default_provider,
+    )
+
+
+def build_breakers(
+    settings: Settings,
+    catalogue: Catalogue,
+    *,
+    bedrock_client: Any,
+    azure_client: Any,
+    openai_client: Any,
+) -> dict[str, CircuitBreakerProvider]:
+    """Every configured upstream behind its own circuit breaker (whose state ``/api/v1/status`` shows)."""
+    first_byte, idle = settings.provider_first_byte_timeout, settings.provider_idle_timeout
+    upstreams: dict[str, Provider] = {}
+    if bedrock_client is not None:
+        upstreams["aws"] = BedrockProvider(bedrock_client, supports_system=catalogue)
+    if azure_client is not None:
+        upstreams["azure"] = AzureOpenAIProvider(
+            azure_client, deployments=settings.azure_deployments, first_byte_timeout=first_byte, idle_timeout=idle
+        )
+    if openai_client is not None:
+        upstreams["openai"] = OpenAICompatibleProvider(
+            openai_client, models=openai_models(settings), first_byte_timeout=first_byte, idle_timeout=idle
+        )
+    return {
+        name: CircuitBreakerProvider(
+            upstream, failure_threshold=settings.circuit_failure_threshold, reset_timeout=settings.circuit_reset_seconds
+        )
+        for name, upstream in upstreams.items()
+    }
+
+
+def build_providers(settings: Settings, breakers: Mapping[str, CircuitBreakerProvider]) -> Mapping[str, Provider]:
+    """Retries around each breaker: every attempt counts toward the circuit, and an open circuit stops retrying."""
+    providers: dict[str, Provider] = {
+        name: RetryingProvider(breaker, max_retries=settings.provider_max_retries) for name, breaker in breakers.items()
+    }
+    if settings.mock_provider_enabled:
+        providers["mock"] = MockProvider(latency_ms=settings.mock_latency_ms)
+    return providers
+
+
+def build_cache(settings: Settings, clock: Clock, redis: Any, on_error: Callable[[str], None] | None = None) -> Cache:
+    if settings.cache_backend == "redis":
+        return RedisCache(redis, key_prefix=settings.redis_key_prefix, on_error=on_error)
+    return MemoryCache(max_entries=settings.cache_max_entries, clock=clock)
+
+
+def build_sessions(settings: Settings, redis: Any, pool: Any) -> SessionRepo:
+    if settings.session_backend == "redis":
+        return _redis_sessions(settings, redis)
+    if settings.session_backend == "postgres":
+        primary = PostgresSessionRepo(pool)
+        return CachedSessionRepo(primary, _redis_sessions(settings, redis)) if settings.use_redis_cache else primary
+    return MemorySessionRepo()
+
+
+def _redis_sessions(settings: Settings, redis: Any) -> RedisSessionRepo:
+    return RedisSessionRepo(redis, ttl_seconds=settings.session_cache_ttl, key_prefix=settings.redis_key_prefix)
+
+
+# How long a request's blacklist check waits for a pooled connection before bypassing the cache.
+FEEDBACK_CHECK_WAIT_SECONDS = 0.5
+
+
+def build_feedback_repo(pool: Any) -> FeedbackRepo:
+    """PostgreSQL when configured, behind the fail-safe: a database that is down never fails a stateless request."""
+    if pool is None:
+        return MemoryFeedbackRepo()
+    return FailSafeFeedbackRepo(PostgresFeedbackRepo(pool, hot_path_wait_seconds=FEEDBACK_CHECK_WAIT_SECONDS))
+
+
+def circuit_states(breakers: Mapping[str, CircuitBreakerProvider]) -> dict[str, str]:
+    return {name: breaker.state for name, breaker in breakers.items()}

@@ -1,0 +1,179 @@
+"""The composition root: the only module that sees adapters and use-cases together.
+
+Adapters are ``Singleton``s, clients and pools ``Resource``s (opened by
+``init_resources`` and closed by ``shutdown_resources``), use-cases
+``Singleton``s too since they hold no per-request state. Tests swap any piece
+with ``.override()``.
+"""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from adapters.clock.system import SystemClock
+from application.cache_admin import ClearBlacklist, GetCacheStats, InvalidateCacheKey
+from application.conversation import Conversations
+from application.feedback_loop import FeedbackLoop
+from application.generate import Generate
+from application.generate_batch import GenerateBatch, GenerateBatchStream
+from application.generate_stream import GenerateStream
+from application.get_status import GetStatus
+from application.list_models import ListModels
+from application.pipeline import GenerationPipeline
+from application.pool import WorkerPool
+from application.response_cache import ResponseCache
+from application.session_activity import SessionActivity
+from application.sessions import DeleteSession, GetSession
+from domain.feedback import KeywordFeedbackDetector
+from domain.validation import RequestLimits
+from entrypoints.bootstrap import access as access_control
+from entrypoints.bootstrap import adapter_choice, observability, resources
+from entrypoints.config import Settings
+from entrypoints.telemetry.usecases import ObservedGenerate, ObservedGenerateStream
+
+VERSION = "1.0.0"
+
+
+def request_limits(settings: Settings) -> RequestLimits:
+    return RequestLimits(
+        max_prompt_chars=settings.max_prompt_chars,
+        default_max_tokens=settings.max_tokens,
+        default_temperature=settings.temperature,
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    clock = providers.Singleton(SystemClock)
+    started_at = providers.Singleton(lambda clock: clock.now(), clock)
+
+    catalogue = providers.Singleton(adapter_choice.build_catalogue, settings)
+    limits = providers.Singleton(request_limits, settings)
+    metrics = providers.Singleton(observability.build_metrics, settings, catalogue)
+
+    # Clients and pools (opened by init_resources, closed by shutdown_resources)
+    redis_client = providers.Resource(resources.redis_client, settings)
+    postgres_pool = providers.Resource(resources.postgres_pool, settings)
+    bedrock_client = providers.Resource(resources.bedrock_client, settings)
+    azure_client = providers.Resource(resources.azure_client, settings)
+    openai_client = providers.Resource(resources.openai_client, settings)
+
+    # Adapters
+    cache = providers.Singleton(
+        adapter_choice.build_cache,
+        settings,
+        clock,
+        redis_client,
+        on_error=providers.Callable(observability.error_counter, metrics, "cache_backend"),
+    )
+    sessions = providers.Singleton(adapter_choice.build_sessions, settings, redis_client, postgres_pool)
+    feedback_repo = providers.Singleton(adapter_choice.build_feedback_repo, postgres_pool)
+    feedback_detector = providers.Singleton(KeywordFeedbackDetector)
+    breakers = providers.Singleton(
+        adapter_choice.build_breakers,
+        settings,
+        catalogue,
+        bedrock_client=bedrock_client,
+        azure_client=azure_client,
+        openai_client=openai_client,
+    )
+    provider_map = providers.Singleton(adapter_choice.build_providers, settings, breakers)
+
+    # Observability and protection: decorators around the ports (spans only when tracing is on)
+    tracing = providers.Resource(observability.tracing, settings, VERSION)
+    tracer = providers.Singleton(observability.tracer_of, tracing)
+    observed_providers = providers.Singleton(observability.trace_providers, provider_map, tracing)
+    trace_propagation = providers.Singleton(
+        observability.propagate_trace_context,
+        tracing,
+        bedrock=bedrock_client,
+        azure=azure_client,
+        openai=openai_client,
+    )
+    observed_cache = providers.Singleton(observability.trace_cache, cache, tracing, settings)
+    session_activity = providers.Singleton(SessionActivity, sessions, clock=clock)
+    observed_sessions = providers.Singleton(observability.trace_sessions, session_activity, tracing, settings)
+    access = providers.Singleton(access_control.build_access, settings, clock, redis_client, metrics)
+
+    # Application services
+    pool = providers.Singleton(
+        WorkerPool,
+        max_concurrent=settings.provided.pool_max_concurrent,
+        queue_size=settings.provided.pool_queue_size,
+        max_wait_seconds=settings.provided.pool_max_wait_seconds,
+    )
+    response_cache = providers.Singleton(
+        ResponseCache,
+        cache=observed_cache,
+        feedback=feedback_repo,
+        clock=clock,
+        ttl_seconds=settings.provided.cache_ttl,
+        enabled=settings.provided.cache_enabled,
+    )
+    conversations = providers.Singleton(
+        Conversations,
+        repo=observed_sessions,
+        clock=clock,
+        max_messages=settings.provided.session_max_messages,
+        context_window=settings.provided.session_context_window,
+    )
+    feedback = providers.Singleton(
+        FeedbackLoop,
+        detector=feedback_detector,
+        repo=feedback_repo,
+        cache=cache,
+        clock=clock,
+        enabled=settings.provided.enable_cache_feedback,
+    )
+    pipeline = providers.Singleton(
+        GenerationPipeline,
+        providers=observed_providers,
+        pool=pool,
+        cache=response_cache,
+        conversations=conversations,
+        feedback=feedback,
+        clock=clock,
+    )
+
+    # Use-cases
+    generate = providers.Singleton(
+        ObservedGenerate, providers.Singleton(Generate, pipeline=pipeline), metrics=metrics, tracer=tracer
+    )
+    generate_stream = providers.Singleton(
+        ObservedGenerateStream, providers.Singleton(GenerateStream, pipeline=pipeline), metrics=metrics, tracer=tracer
+    )
+    generate_batch = providers.Singleton(
+        GenerateBatch, generate=generate, clock=clock, fan_out=settings.provided.pool_max_concurrent
+    )
+    generate_batch_stream = providers.Singleton(
+        GenerateBatchStream, generate=generate, clock=clock, fan_out=settings.provided.pool_max_concurrent
+    )
+    list_models = providers.Singleton(ListModels, catalogue=catalogue)
+    get_status = providers.Singleton(
+        GetStatus,
+        version=VERSION,
+        started_at=started_at,
+        clock=clock,
+        catalogue=catalogue,
+        circuits=providers.Callable(lambda b: lambda: adapter_choice.circuit_states(b), breakers),
+        cache=cache,
+        cache_backend=settings.provided.cache_backend,
+        response_cache=response_cache,
+        sessions=sessions,
+        session_backend=settings.provided.session_backend,
+        pool=pool,
+    )
+    get_session = providers.Singleton(GetSession, conversations=conversations)
+    delete_session = providers.Singleton(DeleteSession, conversations=conversations)
+    get_cache_stats = providers.Singleton(GetCacheStats, cache=response_cache, feedback=feedback, repo=feedback_repo)
+    invalidate_cache_key = providers.Singleton(InvalidateCacheKey, feedback=feedback)
+    clear_blacklist = providers.Singleton(ClearBlacklist, repo=feedback_repo)
+    telemetry = providers.Singleton(
+        observability.build_telemetry,
+        settings,
+        metrics,
+        tracing,
+        pool=pool,
+        response_cache=response_cache,
+        session_activity=session_activity,
+    )

@@ -1,0 +1,148 @@
+"""Read-only and admin routes: models, status, pool, cache, sessions, health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, delete, get, post
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, Parameter
+
+from application.get_status import Status
+from domain.errors import InvalidRequest
+from domain.models import CacheKeyQuality, Session
+from entrypoints.http.native.deps import HttpDeps
+from entrypoints.http.shared.body import JsonBody, documented
+from entrypoints.native_json import InvalidateBody, model_json
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def status_json(status: Status) -> dict[str, object]:
+    return {
+        "status": "healthy" if status.healthy else "degraded",
+        "version": status.version,
+        "uptimeSeconds": status.uptime_seconds,
+        "providers": list(status.providers),
+        "models": status.models,
+        "circuits": status.circuits,
+        "cache": status.cache_enabled and status.cache.healthy,
+        "cacheBackend": {"backend": status.cache.backend, "healthy": status.cache.healthy},
+        "parallel": True,
+        "poolStats": status.pool,
+        "sessionEnabled": True,
+        "sessionBackend": {"backend": status.sessions.backend, "healthy": status.sessions.healthy},
+        "timestamp": status.timestamp,
+    }
+
+
+def quality_json(quality: CacheKeyQuality) -> dict[str, object]:
+    return {
+        "cache_key": quality.cache_key,
+        "total_uses": quality.total_uses,
+        "problem_reports": quality.problem_reports,
+        "quality_score": quality.quality_score,
+        "is_blacklisted": quality.is_blacklisted,
+        "last_problem_at": quality.last_problem_at,
+        "problem_rate_percent": quality.problem_rate_percent,
+        "quality_rating": quality.quality_rating,
+    }
+
+
+def session_json(session: Session) -> dict[str, object]:
+    return {
+        "sessionId": session.id,
+        "userId": session.user_id,
+        "createdAt": session.created_at,
+        "updatedAt": session.updated_at,
+        "messageCount": len(session.messages),
+        "messages": [
+            {
+                "role": m.role,
+                "content": m.content,
+                "model": m.model,
+                "tokens": m.tokens,
+                "timestamp": m.created_at,
+            }
+            for m in session.messages
+        ],
+    }
+
+
+def _owner(request: AnyRequest) -> str:
+    user_id = request.headers.get("x-user-id", "").strip()
+    if not user_id:
+        raise InvalidRequest("X-User-ID header is required to read or delete a session")
+    return user_id
+
+
+def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
+    @get("/api/v1/models", summary="The models of the configured providers")
+    async def models() -> dict[str, object]:
+        listed = deps.list_models.execute()
+        return {"models": [model_json(m) for m in listed], "count": len(listed)}
+
+    @get("/api/v1/status", summary="Gateway status")
+    async def status() -> dict[str, object]:
+        return status_json(await deps.get_status.execute())
+
+    @get("/api/v1/pool/stats", summary="Worker pool figures")
+    async def pool_stats() -> dict[str, object]:
+        stats = deps.pool.stats()
+        return {**stats, "parallel_mode": True, "timestamp": int(deps.get_status.clock_now())}
+
+    @get("/api/v1/cache/stats", summary="Cache hits, misses and problematic keys")
+    async def cache_stats(limit: int = Parameter(default=10, ge=1, le=100)) -> dict[str, object]:
+        stats = await deps.get_cache_stats.execute(limit)
+        return {
+            **stats.counters,
+            "feedbackEnabled": stats.feedback_enabled,
+            "problematic_caches": [quality_json(q) for q in stats.problematic],
+            "limit": stats.limit,
+        }
+
+    invalidate_body = JsonBody(InvalidateBody)
+
+    @post(
+        "/api/v1/cache/invalidate",
+        status_code=200,
+        summary="Remove and blacklist a cache key (admin)",
+        operation_class=documented(InvalidateBody),
+    )
+    async def invalidate(request: AnyRequest) -> dict[str, object]:
+        data = await invalidate_body.read(request)
+        await deps.invalidate_cache_key.execute(data.cache_key, data.reason)
+        return {"message": "Cache invalidated successfully", "cache_key": data.cache_key, "blacklisted": True}
+
+    @delete("/api/v1/cache/blacklist/{cache_key:str}", status_code=200, summary="Lift a blacklist (admin)")
+    async def clear_blacklist(cache_key: FromPath[str]) -> dict[str, object]:
+        cleared = await deps.clear_blacklist.execute(cache_key)
+        return {"cache_key": cache_key, "cleared": cleared}
+
+    @get("/api/v1/sessions/{session_id:str}", summary="A session's messages (owner only)")
+    async def read_session(request: AnyRequest, session_id: FromPath[str]) -> dict[str, object]:
+        return session_json(await deps.get_session.execute(session_id, _owner(request)))
+
+    @delete("/api/v1/sessions/{session_id:str}", status_code=200, summary="Delete a session (owner only)")
+    async def delete_session(request: AnyRequest, session_id: FromPath[str]) -> dict[str, object]:
+        await deps.delete_session.execute(session_id, _owner(request))
+        return {"deleted": True, "sessionId": session_id}
+
+    @get("/health", summary="Liveness")
+    async def health() -> dict[str, object]:
+        return {"status": "healthy", "version": deps.get_status.version}
+
+    @get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, object]:
+        return {"status": "ok"}
+
+    @get("/readyz", summary="Readiness: the configured cache and session stores answer")
+    async def readyz() -> Response[Any]:
+        status = await deps.get_status.execute()
+        body = {"ready": status.healthy, "cache": status.cache.healthy, "sessions": status.sessions.healthy}
+        return Response(body, status_code=200 if status.healthy else 503)
+
+    return [
+        models, status, pool_stats, cache_stats, invalidate, clear_blacklist,
+        read_session, delete_session, health, healthz, readyz,
+    ]  # fmt: skip

@@ -1,0 +1,67 @@
+"""What the HTTP routes need, resolved once from the container."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+
+from application.cache_admin import ClearBlacklist, GetCacheStats, InvalidateCacheKey
+from application.generate import Generate
+from application.generate_batch import GenerateBatch, GenerateBatchStream
+from application.generate_stream import GenerateStream
+from application.get_status import GetStatus
+from application.list_models import ListModels
+from application.pool import WorkerPool
+from application.sessions import DeleteSession, GetSession
+from domain.catalogue import Catalogue
+from domain.models import GenerationRequest
+from domain.validation import GenerateFields, RequestContext, RequestLimits, build_request
+from entrypoints.bootstrap.container import Container
+from entrypoints.config import Settings
+from entrypoints.request_context import current_caller, current_request_id, session_id_var, user_id_var
+
+
+@dataclass(frozen=True, slots=True)
+class HttpDeps:
+    settings: Settings
+    catalogue: Catalogue
+    limits: RequestLimits
+    pool: WorkerPool
+    generate: Generate
+    generate_stream: GenerateStream
+    generate_batch: GenerateBatch
+    generate_batch_stream: GenerateBatchStream
+    list_models: ListModels
+    get_status: GetStatus
+    get_session: GetSession
+    delete_session: DeleteSession
+    get_cache_stats: GetCacheStats
+    invalidate_cache_key: InvalidateCacheKey
+    clear_blacklist: ClearBlacklist
+
+    @classmethod
+    def from_container(cls, container: Container) -> HttpDeps:
+        return cls(**{name: getattr(container, name)() for name in cls.__dataclass_fields__})
+
+    def context(self, request: Request[Any, Any, Any]) -> RequestContext:
+        return self.context_from(request.headers)
+
+    def context_from(self, headers: Mapping[str, str]) -> RequestContext:
+        """The request's context from its headers (``headers`` looked up by lower-case name)."""
+        user_id = headers.get("x-user-id", "").strip()
+        session_id = headers.get("x-session-id", "").strip()
+        user_id_var.set(user_id)
+        session_id_var.set(session_id)
+        return RequestContext(
+            request_id=current_request_id(),
+            user_id=user_id,
+            session_id=session_id,
+            skip_cache_read="no-cache" in headers.get("cache-control", "").lower(),
+            caller=current_caller(),
+        )
+
+    def build(self, fields: GenerateFields, context: RequestContext) -> GenerationRequest:
+        return build_request(fields, catalogue=self.catalogue, limits=self.limits, context=context)

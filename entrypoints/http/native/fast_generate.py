@@ -1,0 +1,130 @@
+"""``POST /api/v1/generate`` and ``/generate/stream`` answered in raw ASGI, just in front of Litestar.
+
+These are the gateway's busiest routes, and profiling showed Litestar's request
+and response machinery (routing, the ``Request`` object, signature parsing,
+``Response`` rendering, its exception middleware) costing about as much CPU as
+the rest of a call together (``bench/RESULTS.md``). The routes stay declared in
+Litestar, for the OpenAPI document and for every other method; this layer only
+answers POSTs to the exact paths, with the same body rules (strict JSON,
+``MAX_REQUEST_BYTES``), the same context from the headers, the same use-case,
+the same answer and the same error answers (built by ``entrypoints.http.shared.errors``).
+It sits inside the guard, CORS and observation layers like Litestar does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from domain.errors import DomainError, PayloadTooLarge
+from entrypoints.asgi import ASGIApp, Receive, Scope, Send
+from entrypoints.http.native.deps import HttpDeps
+from entrypoints.http.native.generate import overhead_header, render_stream_event
+from entrypoints.http.shared.body import JsonBody
+from entrypoints.http.shared.errors import domain_error_response, error_response
+from entrypoints.http.shared.sse import EventPump, relay_sse
+from entrypoints.native_json import GenerateBody, answer_json
+
+log = logging.getLogger("mcp.http")
+
+GENERATE_PATH = "/api/v1/generate"
+STREAM_PATH = "/api/v1/generate/stream"
+_encode = msgspec.json.Encoder().encode
+_JSON = (b"content-type", b"application/json")
+
+
+_Responder = Callable[[GenerateBody, dict[str, str], Receive, Send], Awaitable[None]]
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its request body arrived: nobody to answer."""
+
+
+class FastGenerate:
+    def __init__(self, app: ASGIApp, deps: HttpDeps, *, max_body_bytes: int) -> None:
+        self._app = app
+        self._deps = deps
+        self._max_body = max_body_bytes
+        self._body = JsonBody(GenerateBody)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"] if scope["type"] == "http" and scope["method"] == "POST" else ""
+        if path == GENERATE_PATH:
+            await self._answer(scope, receive, send, self._generate)
+        elif path == STREAM_PATH:
+            await self._answer(scope, receive, send, self._stream)
+        else:
+            await self._app(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, respond: _Responder) -> None:
+        headers = _headers(scope)
+        try:
+            data = self._body.decode(await self._read_body(headers, receive))
+            await respond(data, headers, receive, send)
+        except _ClientGone:
+            return
+        except DomainError as exc:
+            await _send_litestar_response(send, domain_error_response(exc))
+        except Exception as exc:  # same answer as Litestar's handler for the unexpected: logged, no internals
+            log.exception("unexpected error", exc_info=exc)
+            await _send_litestar_response(send, error_response("internal error", "internal_error", 500))
+
+    async def _generate(self, data: GenerateBody, headers: dict[str, str], receive: Receive, send: Send) -> None:
+        deps = self._deps
+        answer = await deps.generate.execute(deps.build(data.fields(), deps.context_from(headers)))
+        body = _encode(answer_json(answer))
+        [(name, value)] = overhead_header(answer).items()
+        await _respond(send, 200, body, [_JSON, (name.lower().encode(), value.encode())])
+
+    async def _stream(self, data: GenerateBody, headers: dict[str, str], receive: Receive, send: Send) -> None:
+        """SSE as the Litestar route sends it: the first event decides between an error status and a 200."""
+        deps = self._deps
+        generation = deps.build(data.fields(), deps.context_from(headers))
+        pump = EventPump(deps.generate_stream.execute(generation), render_stream_event)
+        first = await pump.first()
+        if isinstance(first, DomainError):
+            raise first
+        if first is None:
+            await _send_litestar_response(send, error_response("stream produced nothing", "internal_error", 500))
+            return
+        await relay_sse(first, pump, receive, send)
+
+    async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_body:
+            raise PayloadTooLarge("request body is too large")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise PayloadTooLarge("request body is too large")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))  # the first of repeated headers
+    return headers
+
+
+async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_litestar_response(send: Send, response: Any) -> None:
+    """An error ``Response`` from ``entrypoints.http.shared.errors``, sent without Litestar's app around it."""
+    headers = [_JSON, *((k.lower().encode(), str(v).encode()) for k, v in (response.headers or {}).items())]
+    await _respond(send, response.status_code, _encode(response.content), headers)

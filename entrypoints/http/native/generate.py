@@ -1,0 +1,158 @@
+"""Generation routes: single, streamed, batch and batch stream (docs/api.md#generate to #batch-stream)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Request, Response, post
+from litestar.handlers import HTTPRouteHandler
+from litestar.response import Stream
+
+from application.generate_batch import BatchItem, BatchItemResult, BatchSummary
+from domain.accounting import format_rate, format_seconds
+from domain.errors import DomainError, InvalidRequest
+from domain.models import Answer, StreamDelta, StreamEvent
+from domain.validation import check_prompt
+from entrypoints.http.native.deps import HttpDeps
+from entrypoints.http.shared.body import JsonBody, documented
+from entrypoints.http.shared.errors import domain_error_response, error_response
+from entrypoints.http.shared.sse import SSE_HEADERS, EventPump, frame, stream_after
+from entrypoints.native_json import (
+    BatchBody,
+    GenerateBody,
+    ValidateBody,
+    answer_json,
+    chunk_json,
+    final_chunk_json,
+)
+from entrypoints.request_context import current_request_id
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def overhead_header(answer: Answer) -> dict[str, str]:
+    return {"X-Gateway-Overhead-Ms": f"{max(0.0, answer.duration_ms - answer.upstream_ms):.3f}"}
+
+
+def render_stream_event(event: StreamEvent) -> bytes:
+    if isinstance(event, StreamDelta):
+        return frame(chunk_json(event.content, event.index))
+    return frame(final_chunk_json(event.answer, event.index))
+
+
+async def sse_response(source: AsyncIterator[Any], render: Any) -> Response[Any]:
+    pump = EventPump(source, render)
+    first = await pump.first()
+    if isinstance(first, DomainError):
+        return domain_error_response(first)
+    if first is None:
+        return error_response("stream produced nothing", "internal_error", 500)
+    return Stream(stream_after(first, pump), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+def batch_item_json(result: BatchItemResult, total: int | None = None) -> dict[str, object]:
+    body: dict[str, object] = {"index": result.index}
+    if total is not None:
+        body["total"] = total
+    if isinstance(result.outcome, DomainError):
+        body.update(error=result.outcome.message, code=result.outcome.code)
+    elif total is None:
+        body.update(answer_json(result.outcome))
+    else:
+        body["response"] = answer_json(result.outcome)
+    return body
+
+
+def batch_summary_json(summary: BatchSummary) -> dict[str, object]:
+    totals = summary.totals
+    return {
+        "count": summary.count,
+        "succeeded": totals.succeeded,
+        "failed": totals.failed,
+        "totalTokens": totals.total_tokens,
+        "totalTokensProvider": totals.provider_tokens,
+        "totalTokensCache": totals.cache_tokens,
+        "processingTime": format_seconds(summary.seconds),
+        "rate": format_rate(summary.count, summary.seconds),
+        "parallelProcessing": True,
+    }
+
+
+def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
+    def batch_items(request: AnyRequest, body: BatchBody) -> list[BatchItem]:
+        if not body.requests:
+            raise InvalidRequest("no requests provided")
+        if len(body.requests) > deps.settings.batch_max_items:
+            raise InvalidRequest(f"batch size exceeds maximum of {deps.settings.batch_max_items}")
+        context = deps.context(request)
+        items: list[BatchItem] = []
+        for item in body.requests:
+            try:
+                items.append(deps.build(item.fields(), context))
+            except DomainError as exc:
+                items.append(exc)
+        return items
+
+    generate_body, batch_body, validate_body = JsonBody(GenerateBody), JsonBody(BatchBody), JsonBody(ValidateBody)
+
+    @post("/api/v1/generate", status_code=200, summary="Generate one answer", operation_class=documented(GenerateBody))
+    async def generate(request: AnyRequest) -> Response[Any]:
+        data = await generate_body.read(request)
+        answer = await deps.generate.execute(deps.build(data.fields(), deps.context(request)))
+        return Response(answer_json(answer), headers=overhead_header(answer))
+
+    @post(
+        "/api/v1/generate/stream",
+        status_code=200,
+        summary="Stream one answer as Server-Sent Events",
+        operation_class=documented(GenerateBody),
+    )
+    async def generate_stream(request: AnyRequest) -> Response[Any]:
+        data = await generate_body.read(request)
+        generation = deps.build(data.fields(), deps.context(request))
+        return await sse_response(deps.generate_stream.execute(generation), render_stream_event)
+
+    @post(
+        "/api/v1/generate/batch",
+        status_code=200,
+        summary="Generate many answers in parallel",
+        operation_class=documented(BatchBody),
+    )
+    async def generate_batch(request: AnyRequest) -> Response[Any]:
+        data = await batch_body.read(request)
+        outcomes, summary = await deps.generate_batch.execute(batch_items(request, data))
+        results = [BatchItemResult(index=i, outcome=outcome) for i, outcome in enumerate(outcomes)]
+        return Response({"responses": [batch_item_json(r) for r in results], **batch_summary_json(summary)})
+
+    @post(
+        "/api/v1/generate/batch/stream",
+        status_code=200,
+        summary="Batch results as Server-Sent Events",
+        operation_class=documented(BatchBody),
+    )
+    async def generate_batch_stream(request: AnyRequest) -> Response[Any]:
+        items = batch_items(request, await batch_body.read(request))
+
+        def render(event: BatchItemResult | BatchSummary) -> bytes:
+            if isinstance(event, BatchSummary):
+                return frame({**batch_summary_json(event), "finished": True, "requestId": current_request_id()})
+            return frame(batch_item_json(event, total=len(items)))
+
+        return await sse_response(deps.generate_batch_stream.execute(items), render)
+
+    @post(
+        "/api/v1/validate",
+        status_code=200,
+        summary="Check a prompt without generating",
+        operation_class=documented(ValidateBody),
+    )
+    async def validate(request: AnyRequest) -> Response[Any]:
+        data = await validate_body.read(request)
+        try:
+            check_prompt(data.prompt, deps.limits)
+        except InvalidRequest as exc:
+            return Response({"valid": False, "error": exc.message, "code": exc.code}, status_code=400)
+        return Response({"valid": True})
+
+    return [generate, generate_stream, generate_batch, generate_batch_stream, validate]

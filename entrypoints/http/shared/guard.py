@@ -1,0 +1,101 @@
+"""Raw-ASGI layer that enforces API keys, roles and rate limits on HTTP (docs/api.md#authentication, #rate-limits).
+
+Before Litestar sees a request: the route table says whether it is public
+(health probes, static example pages, ``/metrics`` unless ``METRICS_AUTH``)
+or admin-only; ``AccessControl`` authenticates the key (401), checks the role
+(403) and takes a rate-limit token (429 with ``Retry-After``). Refusals have
+the error shape of docs/api.md#errors. Admitted answers carry the ``RateLimit-*`` header
+fields when limits are on. WebSocket upgrades are checked by the ``/ws``
+handler itself, which also limits each message.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from application.access import AccessControl
+from domain.errors import DomainError, PermissionDenied
+from domain.rate_limit import RateDecision
+from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
+from entrypoints.http.shared.route_table import METRICS, route_of
+from entrypoints.request_context import current_caller, current_request_id, enter_caller
+from entrypoints.telemetry.record import note_error
+
+_encode = msgspec.json.Encoder().encode
+
+
+async def send_error(
+    send: Send, status: int, code: str, message: str, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """An error answer in the shape of docs/api.md#errors, straight to the ASGI server."""
+    note_error(code)
+    body = _encode({"error": message, "code": code, "requestId": current_request_id()})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def decision_headers(decision: RateDecision) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((name.lower().encode(), value.encode()) for name, value in decision.headers())
+
+
+class GuardMiddleware:
+    def __init__(self, app: ASGIApp, access: AccessControl, *, metrics_auth: bool) -> None:
+        self._app = app
+        self._access = access
+        self._metrics_auth = metrics_auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        route = route_of(scope["path"])
+        if route.public or (route is METRICS and not self._metrics_auth) or scope["method"] == "OPTIONS":
+            await self._app(scope, receive, send)
+            return
+        authorization = api_key = None
+        user_id = ""
+        for key, value in scope.get("headers", ()):
+            if key == b"authorization":
+                authorization = value.decode("latin-1")
+            elif key == b"x-api-key":
+                api_key = value.decode("latin-1")
+            elif key == b"x-user-id":
+                user_id = value.decode("latin-1").strip()
+        access = self._access
+        try:
+            principal = access.authenticate(authorization, api_key)
+            access.authorize(principal, admin_required=scope["method"] in route.admin_methods)
+            caller = enter_caller(principal, current_caller().address)
+        except DomainError as exc:
+            status = 403 if isinstance(exc, PermissionDenied) else 401
+            extra = ((b"www-authenticate", b'Bearer realm="mcp-server-ai"'),) if status == 401 else ()
+            await send_error(send, status, exc.code, exc.message, extra)
+            return
+        if not access.limits_enabled:
+            await self._app(scope, receive, send)
+            return
+        decision = await access.admit(principal, user_id=user_id, client=caller.address)
+        if not decision.allowed:
+            refusal = access.refusal(decision)
+            await send_error(send, 429, refusal.code, refusal.message, decision_headers(decision))
+            return
+        await self._app(scope, receive, _with_headers(send, decision_headers(decision)))
+
+
+def _with_headers(send: Send, extra: tuple[tuple[bytes, bytes], ...]) -> Send:
+    async def send_with_limits(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), *extra]
+        await send(message)
+
+    return send_with_limits

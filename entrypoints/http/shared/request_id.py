@@ -1,0 +1,54 @@
+"""ASGI wrapper around the HTTP app: request ids and security headers on every answer.
+
+Written as plain ASGI rather than a framework middleware because it runs on
+every request and must stay cheap.
+"""
+
+from __future__ import annotations
+
+from domain.models import Caller
+from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
+from entrypoints.request_context import accept_request_id, caller_var, request_id_var
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    ),
+)
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp, *, tls: bool) -> None:
+        self._app = app
+        self._extra = (*SECURITY_HEADERS, HSTS) if tls else SECURITY_HEADERS
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self._app(scope, receive, send)
+            return
+        request_id = accept_request_id(_header(scope, b"x-request-id"))
+        request_id_var.set(request_id)
+        client = scope.get("client")
+        caller_var.set(Caller(address=client[0] if client else ""))  # the guard adds the key, when keys are on
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode())
+        extra = self._extra
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), header, *extra]
+            await send(message)
+
+        await self._app(scope, receive, send_with_headers)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None

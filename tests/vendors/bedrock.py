@@ -1,0 +1,265 @@
+"""A fake AWS Bedrock runtime that speaks the real wire protocol.
+
+``POST /model/{modelId}/converse`` answers JSON; ``POST /model/{modelId}/converse-stream``
+answers AWS event-stream frames (``messageStart``, ``contentBlockDelta``...,
+``contentBlockStop``, ``messageStop``, ``metadata``). Every request must carry
+a SigV4 (scope service ``bedrock``) or bearer ``Authorization`` and a body that
+botocore's own ``bedrock-runtime`` model accepts; otherwise the fake answers as
+Bedrock does (403, 400 ``ValidationException``). Errors carry ``x-amzn-ErrorType``.
+
+The answer is deterministic (``tests.vendors.bedrock_script``): ``answer_for``
+the last user text, split into ``Script.chunks`` deltas; usage counts words
+(``usage_for``) unless the script fixes the numbers. Each test scripts the
+fake through ``fake.script`` and reads ``fake.requests`` afterwards.
+
+Run alone for demos and benchmarks: ``python -m tests.vendors.bedrock --port 8300``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import re
+import socket
+import struct
+import uuid
+
+from tests.vendors import eventstream
+from tests.vendors._http11 import Exchange, HttpRequest, HttpServer
+from tests.vendors.bedrock_schema import RequestInvalid, validate_request
+from tests.vendors.bedrock_script import (
+    Failure,
+    Garbled,
+    HttpFailure,
+    RecordedRequest,
+    Reset,
+    Script,
+    StreamException,
+    answer_for,
+    split_chunks,
+    usage_for,
+)
+
+__all__ = [
+    "FakeBedrock",
+    "Garbled",
+    "HttpFailure",
+    "RecordedRequest",
+    "Reset",
+    "Script",
+    "StreamException",
+    "answer_for",
+    "split_chunks",
+    "usage_for",
+]
+
+ERROR_STATUS = {
+    "ValidationException": 400,
+    "AccessDeniedException": 403,
+    "UnrecognizedClientException": 403,
+    "MissingAuthenticationTokenException": 403,
+    "ResourceNotFoundException": 404,
+    "ModelTimeoutException": 408,
+    "ModelErrorException": 424,
+    "ModelStreamErrorException": 424,
+    "ThrottlingException": 429,
+    "InternalServerException": 500,
+    "ServiceUnavailableException": 503,
+}
+_OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream"}
+_CONTENT_TYPES = {"Converse": "application/json", "ConverseStream": "application/vnd.amazon.eventstream"}
+_ROUTE = re.compile(r"^/model/(?P<model>.+)/(?P<operation>converse|converse-stream)$")
+
+
+class FakeBedrock:
+    """The fake server. ``async with FakeBedrock() as fake:`` gives ``fake.url``."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, script: Script | None = None) -> None:
+        self.script = script or Script()
+        self.requests: list[RecordedRequest] = []
+        self.url = ""
+        self._host = host
+        self._server = HttpServer(self._handle, host=host, port=port)
+        self._arrived = asyncio.Condition()
+
+    async def __aenter__(self) -> FakeBedrock:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> str:
+        await self._server.start()
+        self.url = f"http://{self._host}:{self._server.port}"
+        return self.url
+
+    async def stop(self) -> None:
+        await self._server.stop()
+
+    async def wait_for_requests(self, count: int) -> list[RecordedRequest]:
+        """Wait until ``count`` requests have arrived (tests bound this with ``asyncio.timeout``)."""
+        async with self._arrived:
+            await self._arrived.wait_for(lambda: len(self.requests) >= count)
+        return self.requests[:count]
+
+    async def _handle(self, request: HttpRequest, exchange: Exchange) -> None:
+        record = await self._record(request)
+        try:
+            await self._produce(exchange, request, record)
+        finally:
+            # The server cancels this handler when the client leaves mid-answer.
+            record.closed_early = exchange.closed_early and not record.reset_by_fake
+            record.finished.set()
+
+    async def _record(self, request: HttpRequest) -> RecordedRequest:
+        match = _ROUTE.match(request.path)
+        operation, model_id = (_OPERATIONS[match["operation"]], match["model"]) if match else ("", "")
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            body = None
+        record = RecordedRequest(operation=operation, model_id=model_id, headers=request.headers, body=body)
+        async with self._arrived:
+            self.requests.append(record)
+            self._arrived.notify_all()
+        return record
+
+    async def _produce(self, exchange: Exchange, request: HttpRequest, record: RecordedRequest) -> None:
+        refusal = self._refusal(request, record)
+        if refusal is not None:
+            return _send_error(exchange, record, refusal)
+        await asyncio.sleep(self.script.first_byte_delay)
+        failure = self.script.next_failure()
+        if record.operation == "Converse" and isinstance(failure, StreamException):
+            failure = HttpFailure(failure.exception_type[0].upper() + failure.exception_type[1:], failure.message)
+        if isinstance(failure, HttpFailure):
+            return _send_error(exchange, record, failure)
+        if isinstance(failure, Garbled):
+            record.status = 200
+            return exchange.respond(200, failure.body, {"content-type": _CONTENT_TYPES[record.operation]})
+        if record.operation == "ConverseStream":
+            return await self._converse_stream(exchange, record, failure)
+        if isinstance(failure, Reset):
+            return _reset(exchange, record)
+        return self._converse(exchange, record)
+
+    def _refusal(self, request: HttpRequest, record: RecordedRequest) -> HttpFailure | None:
+        if request.method != "POST" or not record.operation:
+            return HttpFailure("UnknownOperationException", "Unknown operation")
+        auth_problem = _auth_problem(request.headers.get("authorization", ""))
+        if auth_problem is not None:
+            return auth_problem
+        if not isinstance(record.body, dict):
+            return HttpFailure(
+                "ValidationException", "Malformed input request, please reformat your input and try again."
+            )
+        try:
+            validate_request(record.operation, record.model_id, record.body)
+        except RequestInvalid as exc:
+            return HttpFailure("ValidationException", str(exc))
+        return None
+
+    def _outcome(self, record: RecordedRequest) -> tuple[str, dict[str, int]]:
+        last_user = next(m for m in reversed(record.body["messages"]) if m["role"] == "user")
+        text = self.script.answer or answer_for(" ".join(b.get("text", "") for b in last_user["content"]))
+        counted_in, counted_out = usage_for(record.body, text)
+        sent = self.script.input_tokens if self.script.input_tokens is not None else counted_in
+        answered = self.script.output_tokens if self.script.output_tokens is not None else counted_out
+        return text, {"inputTokens": sent, "outputTokens": answered, "totalTokens": sent + answered}
+
+    def _converse(self, exchange: Exchange, record: RecordedRequest) -> None:
+        text, usage = self._outcome(record)
+        body = {
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": self.script.stop_reason,
+            "usage": usage,
+            "metrics": {"latencyMs": int(self.script.first_byte_delay * 1000)},
+        }
+        record.status = 200
+        exchange.respond(200, json.dumps(body).encode(), {"x-amzn-RequestId": str(uuid.uuid4())})
+
+    async def _converse_stream(self, exchange: Exchange, record: RecordedRequest, failure: Failure | None) -> None:
+        text, usage = self._outcome(record)
+        if isinstance(failure, Reset) and failure.after_chunks == 0:
+            return _reset(exchange, record)
+        record.status = 200
+        exchange.start_stream(
+            200, {"content-type": "application/vnd.amazon.eventstream", "x-amzn-RequestId": str(uuid.uuid4())}
+        )
+        exchange.send_chunk(eventstream.event("messageStart", {"p": "abcd", "role": "assistant"}))
+        for index, piece in enumerate(split_chunks(text, self.script.chunks)):
+            if failure is not None and index == failure.after_chunks:
+                return _fail_stream(exchange, record, failure)
+            await asyncio.sleep(self.script.chunk_delay)
+            delta = {"p": "abcdefgh", "contentBlockIndex": 0, "delta": {"text": piece}}
+            exchange.send_chunk(eventstream.event("contentBlockDelta", delta))
+        if failure is not None:
+            return _fail_stream(exchange, record, failure)
+        latency = {"latencyMs": int(self.script.first_byte_delay * 1000)}
+        exchange.send_chunk(eventstream.event("contentBlockStop", {"p": "ab", "contentBlockIndex": 0}))
+        exchange.send_chunk(eventstream.event("messageStop", {"p": "abc", "stopReason": self.script.stop_reason}))
+        exchange.send_chunk(eventstream.event("metadata", {"p": "a", "usage": usage, "metrics": latency}))
+        exchange.end_stream()
+
+
+def _reset(exchange: Exchange, record: RecordedRequest) -> None:
+    record.reset_by_fake = True
+    sock = exchange.transport.get_extra_info("socket")
+    if sock is not None:  # linger 0: the client sees an RST, as on a dropped upstream connection
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    exchange.reset()
+
+
+def _fail_stream(exchange: Exchange, record: RecordedRequest, failure: Failure) -> None:
+    if isinstance(failure, StreamException):
+        exchange.send_chunk(eventstream.exception(failure.exception_type, failure.message))
+        return exchange.end_stream()
+    return _reset(exchange, record)
+
+
+def _send_error(exchange: Exchange, record: RecordedRequest, failure: HttpFailure) -> None:
+    status = ERROR_STATUS.get(failure.error_type, 404 if failure.error_type == "UnknownOperationException" else 400)
+    headers = {
+        "x-amzn-ErrorType": f"{failure.error_type}:http://internal.amazon.com/coral/com.amazon.bedrock/",
+        "x-amzn-RequestId": str(uuid.uuid4()),
+    }
+    if failure.retry_after is not None:
+        headers["Retry-After"] = failure.retry_after
+    record.status = status
+    exchange.respond(status, json.dumps({"message": failure.message}).encode(), headers)
+
+
+def _auth_problem(authorization: str) -> HttpFailure | None:
+    if not authorization:
+        return HttpFailure("MissingAuthenticationTokenException", "Missing Authentication Token")
+    if authorization.startswith("Bearer ") and authorization[7:].strip():
+        return None
+    if authorization.startswith("AWS4-HMAC-SHA256 ") and "/bedrock/aws4_request" in authorization:
+        return None
+    return HttpFailure("UnrecognizedClientException", "The security token included in the request is invalid.")
+
+
+async def _serve_forever(host: str, port: int, script: Script) -> None:
+    async with FakeBedrock(host=host, port=port, script=script) as fake:
+        print(f"fake Bedrock listening on {fake.url}", flush=True)
+        await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Fake AWS Bedrock runtime (Converse, ConverseStream)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8300)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before the first byte")
+    parser.add_argument("--chunk-delay-ms", type=float, default=0.0, help="delay before each streamed delta")
+    parser.add_argument("--chunks", type=int, default=3)
+    args = parser.parse_args()
+    script = Script(first_byte_delay=args.latency_ms / 1000, chunk_delay=args.chunk_delay_ms / 1000, chunks=args.chunks)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_forever(args.host, args.port, script))
+
+
+if __name__ == "__main__":
+    main()
