@@ -1,7 +1,7 @@
 """The feedback record in PostgreSQL (docs/api.md#feedback), tables of ``migrations/0002_cache_feedback.sql``.
 
 ``record`` inserts the complaint and upserts the key's ``cache_stats`` row in
-one transaction: the rule of ``adapters.memory_feedback`` (each report after the
+one transaction: the rule of ``adapters.feedback.memory`` (each report after the
 first lowers the quality by 0.10, the third blacklists), written as the upsert
 itself so that concurrent reports on one key are counted exactly.
 """
