@@ -25,11 +25,11 @@ from adapters.providers.mock import MockProvider
 from domain.errors import UpstreamError
 from domain.models import Message, ProviderCall
 from domain.ports import Provider
-from tests.vendors.bedrock import FakeBedrock, Garbled, HttpFailure, Reset, Script, StreamException
-from tests.vendors.openai_script import FailureKind
 from tests.integration import bedrock_support, openai_support
 from tests.integration.openai_support import FakeUpstream
 from tests.unit.fakes import ScriptedProvider
+from tests.vendors.bedrock import FakeBedrock, Garbled, HttpFailure, Reset, Script, StreamException
+from tests.vendors.openai_script import FailureKind
 
 Refusal = Literal["error_status", "dropped"]  # an error answer / the connection dropped before any byte
 Break = Literal["error_event", "dropped"]  # an error event in the stream / the connection dropped mid-stream
