@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import signal
 import socket
@@ -18,10 +17,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import uvicorn
-from dependency_injector import providers
 
 from entrypoints.asgi import ASGIApp
-from entrypoints.bootstrap.container import Container
+from entrypoints.bootstrap.container import Container, build_container, close_container, open_container
 from entrypoints.config import Settings
 from entrypoints.ws.draining import DrainingWebSocketProtocol
 
@@ -107,12 +105,6 @@ def _reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def build_container(settings: Settings) -> Container:
-    container = Container()
-    container.settings.override(providers.Object(settings))
-    return container
-
-
 ListenerFactory = Callable[[Container, Settings], Sequence[Listener]]
 
 
@@ -134,29 +126,8 @@ async def serve(settings: Settings, build_listeners: ListenerFactory, container:
         listener.stop()
     await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
-    await _maybe_await(container.shutdown_resources())
+    await close_container(container)
     for task in done:
         if task is not stopper and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
     log.info("stopped")
-
-
-async def open_container(container: Container) -> None:
-    """Open clients and pools, build every singleton once, then let the listeners resolve synchronously.
-
-    With async resources in it, dependency-injector hands out futures; after
-    everything is built, async mode is switched off so that ``container.x()``
-    returns the object itself. Building eagerly also makes a wiring mistake fail
-    the start rather than the first request.
-    """
-    await _maybe_await(container.init_resources())
-    for provider in container.traverse(types=[providers.Singleton]):
-        await _maybe_await(provider())
-    for provider in container.traverse():
-        provider.disable_async_mode()
-
-
-async def _maybe_await(result: object) -> None:
-    # dependency-injector returns an awaitable only when some resource is async.
-    if inspect.isawaitable(result):
-        await result

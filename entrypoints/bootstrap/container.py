@@ -8,6 +8,8 @@ with ``.override()``.
 
 from __future__ import annotations
 
+import inspect
+
 from dependency_injector import containers, providers
 
 from adapters.clock.system import SystemClock
@@ -177,3 +179,35 @@ class Container(containers.DeclarativeContainer):
         response_cache=response_cache,
         session_activity=session_activity,
     )
+
+
+def build_container(settings: Settings) -> Container:
+    container = Container()
+    container.settings.override(providers.Object(settings))
+    return container
+
+
+async def open_container(container: Container) -> None:
+    """Open clients and pools, build every singleton once, then let the listeners resolve synchronously.
+
+    With async resources in it, dependency-injector hands out futures; after
+    everything is built, async mode is switched off so that ``container.x()``
+    returns the object itself. Building eagerly also makes a wiring mistake fail
+    the start rather than the first request.
+    """
+    await _maybe_await(container.init_resources())
+    for provider in container.traverse(types=[providers.Singleton]):
+        await _maybe_await(provider())
+    for provider in container.traverse():
+        provider.disable_async_mode()
+
+
+async def close_container(container: Container) -> None:
+    """Close the clients and pools ``open_container`` opened."""
+    await _maybe_await(container.shutdown_resources())
+
+
+async def _maybe_await(result: object) -> None:
+    # dependency-injector returns an awaitable only when some resource is async.
+    if inspect.isawaitable(result):
+        await result

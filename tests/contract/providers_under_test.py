@@ -25,9 +25,9 @@ from adapters.providers.mock import MockProvider
 from domain.errors import UpstreamError
 from domain.models import Message, ProviderCall
 from domain.ports import Provider
+from tests.fakes import ScriptedProvider
 from tests.integration import bedrock_support, openai_support
 from tests.integration.openai_support import FakeUpstream
-from tests.unit.fakes import ScriptedProvider
 from tests.vendors.bedrock import FakeBedrock, Garbled, HttpFailure, Reset, Script, StreamException
 from tests.vendors.openai_script import FailureKind
 

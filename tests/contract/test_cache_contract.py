@@ -13,18 +13,7 @@ from adapters.cache.redis import RedisCache
 from domain.models import CacheEntry, Usage
 from domain.ports import Cache
 from tests.conftest import open_redis_client
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.wall = 1_700_000_000.0
-        self.mono = 1_000.0
-
-    def now(self) -> float:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
+from tests.fakes import FakeClock
 
 
 @dataclass
@@ -37,7 +26,7 @@ class CacheUnderTest:
 @pytest.fixture(params=["memory", "redis"])
 async def subject(request: pytest.FixtureRequest) -> AsyncIterator[CacheUnderTest]:
     if request.param == "memory":
-        clock = FakeClock()
+        clock = FakeClock(1_700_000_000.0, mono=1_000.0)
 
         async def advance_clock(seconds: float) -> None:
             clock.mono += seconds

@@ -17,10 +17,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from adapters.observability.otel import OtelTracing
-from entrypoints.bootstrap.container import Container
+from entrypoints.bootstrap.container import Container, build_container, open_container
 from entrypoints.config import load_settings
 from entrypoints.http.app import create_http_app
-from entrypoints.server import build_container, open_container
 
 
 @dataclass

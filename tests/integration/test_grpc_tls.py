@@ -12,10 +12,10 @@ import trustme
 from grpclib.client import Channel
 from grpclib.exceptions import StreamTerminatedError
 
+from entrypoints.bootstrap.container import build_container, open_container
 from entrypoints.config import Settings
 from entrypoints.grpc.generated import proto as pb
 from entrypoints.grpc.listener import GrpcListener
-from entrypoints.server import build_container, open_container
 from tests.support.server import free_port
 
 

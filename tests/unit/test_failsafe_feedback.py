@@ -8,7 +8,7 @@ from adapters.feedback.failsafe import FailSafeFeedbackRepo
 from adapters.feedback.memory import MemoryFeedbackRepo
 from domain.errors import StorageUnavailable
 from domain.models import CacheKeyQuality, FeedbackReport, FeedbackVerdict
-from tests.unit.fakes import FakeClock
+from tests.fakes import FakeClock
 
 REPORT = FeedbackReport(
     cache_key="ai:bad",

@@ -8,7 +8,7 @@ import pytest
 
 from domain.errors import DomainError, InvalidRequest, Overloaded, PermissionDenied
 from domain.models import StreamDelta, StreamEnd
-from tests.unit.fakes import ScriptedProvider, failing
+from tests.fakes import ScriptedProvider, failing
 from tests.unit.usecases import build_app, request
 
 

@@ -6,7 +6,7 @@ from adapters.observability.prometheus import PrometheusMetrics
 from adapters.sessions.memory import MemorySessionRepo
 from application.session_activity import SessionActivity
 from domain.models import Message
-from tests.unit.fakes import FakeClock
+from tests.fakes import FakeClock
 
 
 def exposition(metrics: PrometheusMetrics) -> str:

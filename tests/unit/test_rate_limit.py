@@ -6,7 +6,7 @@ from adapters.rate_limit.memory import MemoryRateLimiter
 from application.access import AccessControl
 from domain.api_keys import ANONYMOUS, KeyRing, Principal
 from domain.rate_limit import Bucket, rate_limit_subject
-from tests.unit.fakes import FakeClock
+from tests.fakes import FakeClock
 
 
 def limiter(clock: FakeClock, *, rate: float = 2.0, burst: int = 3, overall: Bucket | None = None) -> MemoryRateLimiter:

@@ -13,7 +13,7 @@ from domain.models import ProviderCall, ProviderChunk, Usage
 from domain.validation import RequestLimits
 from entrypoints.ws.connection import SessionDefaults, WsConnection, WsDeps
 from entrypoints.ws.draining import DRAIN_EVENT
-from tests.unit.fakes import ScriptedProvider
+from tests.fakes import ScriptedProvider
 from tests.unit.usecases import App, build_app
 
 

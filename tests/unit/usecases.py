@@ -1,24 +1,29 @@
-"""Builds the application over memory adapters and hand-written fakes, as the container would."""
+"""The application as production builds it (the container), with the clock and the provider swapped for fakes.
+
+Only what a unit test must control is overridden: the clock, the provider map
+(so retries, circuits and tracing stay out of the way) and the memory stores'
+sizes through the settings. Everything else is the real graph.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dependency_injector import providers
+
 from adapters.cache.memory import MemoryCache
 from adapters.feedback.memory import MemoryFeedbackRepo
 from adapters.sessions.memory import MemorySessionRepo
-from application.conversation import Conversations
 from application.feedback_loop import FeedbackLoop
 from application.generate import Generate
 from application.generate_batch import GenerateBatch, GenerateBatchStream
 from application.generate_stream import GenerateStream
-from application.pipeline import GenerationPipeline
 from application.pool import WorkerPool
 from application.response_cache import ResponseCache
-from domain.feedback import KeywordFeedbackDetector
 from domain.models import GenerationRequest
-from domain.ports import Provider
-from tests.unit.fakes import FakeClock, ScriptedProvider
+from entrypoints.bootstrap.container import Container, build_container
+from entrypoints.config import load_settings
+from tests.fakes import FakeClock, ScriptedProvider
 
 
 @dataclass
@@ -35,6 +40,7 @@ class App:
     stream: GenerateStream
     batch: GenerateBatch
     batch_stream: GenerateBatchStream
+    container: Container
 
 
 def build_app(
@@ -42,37 +48,40 @@ def build_app(
 ) -> App:
     provider = provider or ScriptedProvider()
     clock = FakeClock()
-    cache = MemoryCache(max_entries=100, clock=clock)
-    sessions = MemorySessionRepo()
-    feedback_repo = MemoryFeedbackRepo()
-    pool = WorkerPool(max_concurrent=max_concurrent, queue_size=queue_size, max_wait_seconds=wait)
-    response_cache = ResponseCache(cache=cache, feedback=feedback_repo, clock=clock, ttl_seconds=60, enabled=True)
-    feedback = FeedbackLoop(
-        detector=KeywordFeedbackDetector(), repo=feedback_repo, cache=cache, clock=clock, enabled=True
+    settings = load_settings(
+        [],
+        environ={
+            "POOL_MAX_CONCURRENT": str(max_concurrent),
+            "POOL_QUEUE_SIZE": str(queue_size),
+            "POOL_MAX_WAIT_SECONDS": str(wait),
+            "CACHE_TTL": "60",
+            "CACHE_MAX_ENTRIES": "100",
+            "ACCESS_LOG": "false",
+        },
+        dotenv=None,
     )
-    providers: dict[str, Provider] = {"mock": provider}
-    pipeline = GenerationPipeline(
-        providers=providers,
-        pool=pool,
-        cache=response_cache,
-        conversations=Conversations(repo=sessions, clock=clock, max_messages=100, context_window=50),
-        feedback=feedback,
-        clock=clock,
-    )
-    generate = Generate(pipeline=pipeline)
+    container = build_container(settings)
+    container.clock.override(providers.Object(clock))
+    container.provider_map.override(providers.Object({"mock": provider}))
+    # The embedded defaults configure none of these clients (each resource would yield None); saying so up
+    # front keeps the container synchronous, so the tests resolve objects rather than futures.
+    unused = ("redis_client", "postgres_pool", "tracing", "bedrock_client", "azure_client", "openai_client")
+    for name in unused:
+        getattr(container, name).override(providers.Object(None))
     return App(
         provider=provider,
         clock=clock,
-        cache=cache,
-        sessions=sessions,
-        feedback_repo=feedback_repo,
-        pool=pool,
-        response_cache=response_cache,
-        feedback=feedback,
-        generate=generate,
-        stream=GenerateStream(pipeline=pipeline),
-        batch=GenerateBatch(generate=generate, clock=clock, fan_out=4),
-        batch_stream=GenerateBatchStream(generate=generate, clock=clock, fan_out=4),
+        cache=container.cache(),
+        sessions=container.sessions(),
+        feedback_repo=container.feedback_repo(),
+        pool=container.pool(),
+        response_cache=container.response_cache(),
+        feedback=container.feedback(),
+        generate=container.generate(),
+        stream=container.generate_stream(),
+        batch=container.generate_batch(),
+        batch_stream=container.generate_batch_stream(),
+        container=container,
     )
 
 
