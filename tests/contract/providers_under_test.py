@@ -26,8 +26,8 @@ from domain.errors import UpstreamError
 from domain.models import Message, ProviderCall
 from domain.ports import Provider
 from tests.fakes import ScriptedProvider
-from tests.integration import bedrock_support, openai_support
-from tests.integration.openai_support import FakeUpstream
+from tests.support import bedrock_adapter, chat_completions_adapter
+from tests.support.chat_completions_adapter import FakeUpstream
 from tests.vendors.bedrock import FakeBedrock, Garbled, HttpFailure, Reset, Script, StreamException
 from tests.vendors.openai_script import FailureKind
 
@@ -209,7 +209,7 @@ class BedrockUnderTest:
         self._seen = 0
 
     def call(self, prompt: str) -> ProviderCall:
-        return _call(prompt, bedrock_support.CLAUDE)
+        return _call(prompt, bedrock_adapter.CLAUDE)
 
     def fail_before_answer(self, how: Refusal) -> None:
         failure = HttpFailure("InternalServerException") if how == "error_status" else Reset(after_chunks=0)
@@ -243,7 +243,7 @@ class BedrockUnderTest:
 
 @asynccontextmanager
 async def bedrock() -> AsyncIterator[ProviderUnderTest]:
-    async with FakeBedrock() as fake, bedrock_support.bedrock_provider(fake) as provider:
+    async with FakeBedrock() as fake, bedrock_adapter.bedrock_provider(fake) as provider:
         yield BedrockUnderTest(fake, provider)
 
 
@@ -291,7 +291,7 @@ class ChatCompletionsUnderTest:
 def _azure(client: str) -> Callable[[], AbstractAsyncContextManager[ProviderUnderTest]]:
     @asynccontextmanager
     async def azure() -> AsyncIterator[ProviderUnderTest]:
-        async with FakeUpstream(client=client) as fake, openai_support.azure_provider(fake) as provider:
+        async with FakeUpstream(client=client) as fake, chat_completions_adapter.azure_provider(fake) as provider:
             yield ChatCompletionsUnderTest(fake, provider, "gpt-4o")
 
     return azure
@@ -300,13 +300,13 @@ def _azure(client: str) -> Callable[[], AbstractAsyncContextManager[ProviderUnde
 def _openai(client: str) -> Callable[[], AbstractAsyncContextManager[ProviderUnderTest]]:
     @asynccontextmanager
     async def openai_compatible() -> AsyncIterator[ProviderUnderTest]:
-        async with FakeUpstream(client=client) as fake, openai_support.openai_provider(fake) as provider:
+        async with FakeUpstream(client=client) as fake, chat_completions_adapter.openai_provider(fake) as provider:
             yield ChatCompletionsUnderTest(fake, provider, "gpt-4o-mini")
 
     return openai_compatible
 
 
-# UPSTREAM_CLIENT=sdk is the openai SDK; UPSTREAM_CLIENT=fast the lean HTTP client ("http" in openai_support).
+# UPSTREAM_CLIENT=sdk is the openai SDK; UPSTREAM_CLIENT=fast the lean HTTP client ("http" in chat_completions_adapter).
 PROVIDERS: dict[str, Callable[[], AbstractAsyncContextManager[ProviderUnderTest]]] = {
     "mock": mock,
     "scripted": scripted,

@@ -7,15 +7,12 @@ service would take.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from adapters.providers.bedrock import BedrockProvider
 from domain.errors import UpstreamBadRequest
 from domain.models import Message, Usage
-from tests.integration.bedrock_support import ACCESS_KEY, CLAUDE, TITAN, bedrock_provider, collect, make_call
-from tests.vendors.bedrock import FakeBedrock, Script, answer_for
+from tests.support.bedrock_adapter import ACCESS_KEY, CLAUDE, TITAN, bedrock_provider, collect, make_call
+from tests.vendors.bedrock import Script, answer_for
 from tests.vendors.bedrock_schema import validate_request
 
 FAMILIES = [
@@ -26,18 +23,6 @@ FAMILIES = [
     "us.mistral.pixtral-large-2502-v1:0",
     "us.deepseek.r1-v1:0",
 ]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBedrock]:
-    async with FakeBedrock() as server:
-        yield server
-
-
-@pytest.fixture
-async def provider(fake: FakeBedrock) -> AsyncIterator[BedrockProvider]:
-    async with bedrock_provider(fake) as adapter:
-        yield adapter
 
 
 async def test_generate_returns_the_answer_and_the_exact_usage_bedrock_reported(fake, provider):

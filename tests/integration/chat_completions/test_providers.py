@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import openai
 import pytest
 
 from domain.models import Message, Usage
-from tests.integration.openai_support import (
-    UPSTREAM_CLIENTS,
-    FakeUpstream,
+from tests.support.chat_completions_adapter import (
     azure_provider,
     collect,
     make_call,
@@ -23,12 +19,6 @@ HISTORY = (
     Message(role="user", content="my name is Ada"),
     Message(role="assistant", content="Hello Ada"),
 )
-
-
-@pytest.fixture(params=UPSTREAM_CLIENTS)
-async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeAzureOpenAI]:
-    async with FakeUpstream(client=request.param) as server:
-        yield server
 
 
 async def test_generate_returns_the_answer_and_the_exact_usage_azure_reported(fake: FakeAzureOpenAI) -> None:

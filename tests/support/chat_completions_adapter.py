@@ -9,7 +9,8 @@ from typing import Any
 from adapters.providers.azure_openai import AzureOpenAIProvider, create_azure_client
 from adapters.providers.chat_completions_http import azure_endpoint, openai_endpoint
 from adapters.providers.openai_compatible import OpenAICompatibleProvider, create_openai_client, parse_openai_models
-from domain.models import Message, ProviderCall, ProviderChunk
+from domain.models import ProviderChunk
+from tests.support.provider_calls import call_maker
 from tests.vendors.azure_openai import FakeAzureOpenAI
 
 # Every adapter test runs twice: through the openai SDK and through the lean HTTP client
@@ -29,23 +30,7 @@ def _kind(fake: FakeAzureOpenAI) -> str:
     return fake.client if isinstance(fake, FakeUpstream) else "sdk"
 
 
-def make_call(
-    prompt: str = "hello brave world",
-    *,
-    model: str = "gpt-4o",
-    history: tuple[Message, ...] = (),
-    system: str = "",
-    max_tokens: int = 256,
-    temperature: float = 0.5,
-) -> ProviderCall:
-    return ProviderCall(
-        model=model,
-        messages=(*history, Message(role="user", content=prompt)),
-        max_tokens=max_tokens,
-        temperature=temperature,
-        system=system,
-        request_id="req-1",
-    )
+make_call = call_maker(prompt="hello brave world", model="gpt-4o", request_id="req-1")
 
 
 @asynccontextmanager

@@ -17,7 +17,7 @@ from adapters.providers.chat_completions_http import ChatEndpoint, openai_endpoi
 from adapters.providers.http1_client import Http1Client
 from adapters.providers.openai_compatible import OpenAICompatibleProvider
 from domain.errors import UpstreamBadRequest, UpstreamError
-from tests.integration.openai_support import collect, make_call, text_of
+from tests.support.chat_completions_adapter import collect, make_call, text_of
 from tests.vendors._http11 import Exchange, HttpRequest, HttpServer
 from tests.vendors.azure_openai import FakeAzureOpenAI
 

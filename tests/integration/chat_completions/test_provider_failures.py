@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,9 +16,7 @@ from domain.errors import (
     UpstreamTimeout,
 )
 from domain.models import ProviderChunk
-from tests.integration.openai_support import (
-    UPSTREAM_CLIENTS,
-    FakeUpstream,
+from tests.support.chat_completions_adapter import (
     azure_provider,
     collect,
     make_call,
@@ -36,12 +33,6 @@ FAILURES: list[tuple[FailureKind, type[UpstreamError], str]] = [
     ("content_filter", UpstreamBadRequest, "content filter rejected the request: The response was filtered"),
     ("reset", UpstreamError, "connection failed"),
 ]
-
-
-@pytest.fixture(params=UPSTREAM_CLIENTS)
-async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeAzureOpenAI]:
-    async with FakeUpstream(client=request.param) as server:
-        yield server
 
 
 @pytest.mark.parametrize(("kind", "error", "message"), FAILURES)

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.providers.bedrock import BedrockProvider
 from domain.errors import (
     UpstreamAuthError,
     UpstreamBadRequest,
@@ -18,7 +16,7 @@ from domain.errors import (
     UpstreamTimeout,
 )
 from domain.models import ProviderChunk
-from tests.integration.bedrock_support import bedrock_provider, collect, make_call
+from tests.support.bedrock_adapter import bedrock_provider, collect, make_call
 from tests.vendors.bedrock import FakeBedrock, HttpFailure, RecordedRequest, Reset, Script, StreamException
 
 HTTP_ERRORS = [
@@ -31,18 +29,6 @@ HTTP_ERRORS = [
     ("UnrecognizedClientException", UpstreamAuthError, "refused the credentials"),
     ("ResourceNotFoundException", UpstreamAuthError, "model not found or not enabled in this account/region"),
 ]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBedrock]:
-    async with FakeBedrock() as server:
-        yield server
-
-
-@pytest.fixture
-async def provider(fake: FakeBedrock) -> AsyncIterator[BedrockProvider]:
-    async with bedrock_provider(fake) as adapter:
-        yield adapter
 
 
 async def finished(request: RecordedRequest) -> RecordedRequest:

@@ -9,7 +9,8 @@ from typing import Any
 from adapters.providers.bedrock import BedrockProvider, SystemSupport, open_bedrock_client
 from domain.catalogue import Catalogue
 from domain.catalogue_data import AWS_MODELS, DEFAULT_MODELS
-from domain.models import Message, ProviderCall, ProviderChunk
+from domain.models import ProviderCall, ProviderChunk
+from tests.support.provider_calls import call_maker
 from tests.vendors.bedrock import FakeBedrock
 
 CLAUDE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -18,22 +19,7 @@ ACCESS_KEY = "AKIDEXAMPLE"
 CATALOGUE = Catalogue(AWS_MODELS, configured=("aws",), default_models=DEFAULT_MODELS)
 
 
-def make_call(
-    prompt: str = "hello bedrock",
-    *,
-    model: str = CLAUDE,
-    history: tuple[Message, ...] = (),
-    system: str = "",
-    max_tokens: int = 256,
-    temperature: float = 0.5,
-) -> ProviderCall:
-    return ProviderCall(
-        model=model,
-        messages=(*history, Message(role="user", content=prompt)),
-        max_tokens=max_tokens,
-        temperature=temperature,
-        system=system,
-    )
+make_call = call_maker(prompt="hello bedrock", model=CLAUDE)
 
 
 @asynccontextmanager
