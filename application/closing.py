@@ -15,11 +15,17 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+async def close_iterator(iterator: AsyncIterator[T]) -> None:
+    """Close ``iterator`` now when it can be closed (an async generator); a plain iterator has nothing to close."""
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
 @asynccontextmanager
 async def closing_iterator(iterator: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
+    """``contextlib.aclosing`` for any async iterator, as the ports declare their streams."""
     try:
         yield iterator
     finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await close_iterator(iterator)

@@ -18,21 +18,15 @@ from __future__ import annotations
 import asyncio
 import random as _random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Literal
 
+from application.closing import close_iterator
 from domain.errors import CircuitOpen, UpstreamError
 from domain.models import Completion, ProviderCall, ProviderChunk
 from domain.ports import Provider
 
 CircuitState = Literal["closed", "open", "half_open"]
-
-
-async def _close(chunks: AsyncIterator[ProviderChunk]) -> None:
-    # A stream abandoned half-way must be closed now, not at garbage collection: closing is what
-    # cancels the upstream request.
-    if isinstance(chunks, AsyncGenerator):
-        await chunks.aclose()
 
 
 class RetryingProvider:
@@ -91,7 +85,7 @@ class RetryingProvider:
                 if delay is None:
                     raise
             finally:
-                await _close(chunks)
+                await close_iterator(chunks)  # closing, not garbage collection, cancels the upstream call
             attempt += 1
             await self._sleep(delay)
 
@@ -176,7 +170,7 @@ class CircuitBreakerProvider:
         finally:
             if not settled:
                 self._abandon(trial)
-            await _close(chunks)
+            await close_iterator(chunks)  # closing, not garbage collection, cancels the upstream call
 
     def _admit(self) -> bool:
         """Let a call through (``True`` if it is the half-open trial) or raise ``CircuitOpen``."""

@@ -123,7 +123,7 @@ class Container(containers.DeclarativeContainer):
         FeedbackLoop,
         detector=feedback_detector,
         repo=feedback_repo,
-        cache=cache,
+        cache=observed_cache,
         clock=clock,
         enabled=settings.provided.enable_cache_feedback,
     )
@@ -158,7 +158,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         catalogue=catalogue,
         circuits=providers.Callable(lambda b: lambda: adapter_choice.circuit_states(b), breakers),
-        cache=cache,
+        cache=observed_cache,
         cache_backend=settings.provided.cache_backend,
         response_cache=response_cache,
         sessions=sessions,
