@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from application.pipeline import GenerationPipeline
-from domain.accounting import answer_from_cache
+from domain.accounting import answer_from_cache, fresh_answer
 from domain.models import Answer, GenerationRequest, ProviderCall
 
 
@@ -32,15 +32,11 @@ class Generate:
             upstream_started = pipeline.clock.monotonic()
             completion = await provider.generate(call)
             upstream_ms = pipeline.elapsed_ms(upstream_started)
-        return Answer(
-            content=completion.content,
-            model=completion.model or request.model,
+        return fresh_answer(
+            completion,
+            request,
             provider=provider.name,
-            usage=completion.usage,
-            finish_reason=completion.finish_reason,
+            key=key,
             duration_ms=pipeline.elapsed_ms(started),
-            request_id=request.request_id,
-            session_id=request.session_id,
-            cache_key=key,
             upstream_ms=upstream_ms,
         )

@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 
 from application.closing import closing_iterator
 from application.pipeline import GenerationPipeline
-from domain.accounting import answer_from_cache
+from domain.accounting import answer_from_cache, fresh_answer
 from domain.models import (
     ZERO_USAGE,
-    Answer,
     CacheEntry,
+    Completion,
     GenerationRequest,
     ProviderCall,
     StreamDelta,
@@ -73,16 +73,13 @@ class GenerateStream:
                     usage = chunk.usage or usage
                     finish_reason = chunk.finish_reason or finish_reason
             upstream_ms = pipeline.elapsed_ms(upstream_started)
-        answer = Answer(
-            content="".join(parts),
-            model=request.model,
+        completion = Completion(content="".join(parts), model=request.model, usage=usage, finish_reason=finish_reason)
+        answer = fresh_answer(
+            completion,
+            request,
             provider=provider.name,
-            usage=usage,
-            finish_reason=finish_reason,
+            key=key,
             duration_ms=pipeline.elapsed_ms(started),
-            request_id=request.request_id,
-            session_id=request.session_id,
-            cache_key=key,
             upstream_ms=upstream_ms,
         )
         yield StreamEnd(index=len(parts), answer=answer)

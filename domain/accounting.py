@@ -9,7 +9,31 @@ from __future__ import annotations
 
 import msgspec
 
-from domain.models import ZERO_USAGE, Answer, CacheEntry, GenerationRequest
+from domain.models import ZERO_USAGE, Answer, CacheEntry, Completion, GenerationRequest
+
+
+def fresh_answer(
+    completion: Completion,
+    request: GenerationRequest,
+    *,
+    provider: str,
+    key: str,
+    duration_ms: float,
+    upstream_ms: float,
+) -> Answer:
+    """The answer a provider just gave, whole or assembled from a stream, costing what it reported."""
+    return Answer(
+        content=completion.content,
+        model=completion.model or request.model,
+        provider=provider,
+        usage=completion.usage,
+        finish_reason=completion.finish_reason,
+        duration_ms=duration_ms,
+        request_id=request.request_id,
+        session_id=request.session_id,
+        cache_key=key,
+        upstream_ms=upstream_ms,
+    )
 
 
 def answer_from_cache(entry: CacheEntry, request: GenerationRequest, *, key: str, duration_ms: float) -> Answer:
