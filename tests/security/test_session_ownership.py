@@ -14,6 +14,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -38,26 +39,29 @@ API_KEYS = ",".join(
 )
 
 
-@pytest.fixture(scope="module", params=["memory", "redis", "postgres+redis"])
+@pytest.fixture(scope="module", params=["memory", "redis", "postgres", "postgres+redis"])
 def keyed(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     """A keyed gateway over each session store: the owner must survive every one of them."""
-    env = {"API_KEYS": API_KEYS}
+    with ExitStack() as stack:
+        env = {"API_KEYS": API_KEYS, **session_store(request, stack)}
+        yield stack.enter_context(ServerProcess(env, ws=True, grpc=True))
+
+
+def session_store(request: pytest.FixtureRequest, stack: ExitStack) -> dict[str, str]:
     if request.param == "memory":
-        with ServerProcess(env, ws=True, grpc=True) as running:
-            yield running
-        return
-    redis_env = {
-        "REDIS_URL": request.getfixturevalue("redis_url"),
-        "REDIS_KEY_PREFIX": f"{request.getfixturevalue('redis_run_prefix')}{uuid.uuid4().hex[:12]}:",
-    }
+        return {}
     if request.param == "redis":
-        with ServerProcess({**env, **redis_env, "SESSION_BACKEND": "redis"}, ws=True, grpc=True) as running:
-            yield running
-        return
-    with scratch_database(request.getfixturevalue("postgres_maintenance_url")) as database:
-        stores = {"SESSION_BACKEND": "postgres", "POSTGRES_URL": database, "USE_REDIS_CACHE": "true"}
-        with ServerProcess({**env, **redis_env, **stores}, ws=True, grpc=True) as running:
-            yield running
+        return {"SESSION_BACKEND": "redis", **redis_of(request)}
+    database = stack.enter_context(scratch_database(request.getfixturevalue("postgres_maintenance_url")))
+    env = {"SESSION_BACKEND": "postgres", "POSTGRES_URL": database}
+    if request.param == "postgres+redis":
+        env.update(USE_REDIS_CACHE="true", **redis_of(request))
+    return env
+
+
+def redis_of(request: pytest.FixtureRequest) -> dict[str, str]:
+    prefix = f"{request.getfixturevalue('redis_run_prefix')}{uuid.uuid4().hex[:12]}:"
+    return {"REDIS_URL": request.getfixturevalue("redis_url"), "REDIS_KEY_PREFIX": prefix}
 
 
 @pytest.fixture(scope="module")
