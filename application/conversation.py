@@ -3,6 +3,11 @@
 A turn holds the session's lock from the moment its history is read until the
 answer is stored, so concurrent turns on one session are serialised and none
 is lost. The history reaches the provider as real messages.
+
+Who may reach a session is ``domain.ownership``'s rule. A session the caller
+may not reach is answered exactly as one that does not exist (``NotFound``,
+same message), so that the answer never tells whether someone else's session
+id is in use.
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from domain.errors import NotFound, PermissionDenied
-from domain.models import Answer, GenerationRequest, Message, ProviderCall, Session
+from domain.errors import NotFound
+from domain.models import Answer, Caller, GenerationRequest, Message, ProviderCall, Session
+from domain.ownership import may_continue, may_read, owner_of
 from domain.ports import Clock, SessionRepo
 
 
@@ -31,8 +37,8 @@ class Conversations:
             return
         async with self._repo.lock(request.session_id):
             session = await self._repo.get(request.session_id)
-            if session is not None and session.user_id != request.user_id:
-                raise PermissionDenied(f"session '{request.session_id}' belongs to another user")
+            if session is not None and not may_continue(request.caller, request.user_id, session):
+                raise _not_found(request.session_id)
             yield session
 
     def call_for(self, request: GenerationRequest, session: Session | None) -> ProviderCall:
@@ -62,21 +68,20 @@ class Conversations:
                 created_at=now,
             ),
         )
-        await self._repo.append(request.session_id, request.user_id, turn, max_messages=self._max_messages, now=now)
+        owner = owner_of(request.caller, request.user_id)
+        await self._repo.append(request.session_id, owner, turn, max_messages=self._max_messages, now=now)
         self.turns_recorded += 1
 
-    async def owned(self, session_id: str, user_id: str) -> Session:
-        """The session, if ``user_id`` owns it."""
+    async def owned(self, session_id: str, user_id: str, caller: Caller) -> Session:
+        """The session, if ``caller`` speaking for ``user_id`` may read it; else ``NotFound``."""
         session = await self._repo.get(session_id)
-        if session is None:
-            raise NotFound(f"session '{session_id}' not found")
-        if session.user_id != user_id:
-            raise PermissionDenied(f"session '{session_id}' belongs to another user")
+        if session is None or not may_read(caller, user_id, session):
+            raise _not_found(session_id)
         return session
 
-    async def delete(self, session_id: str, user_id: str) -> None:
+    async def delete(self, session_id: str, user_id: str, caller: Caller) -> None:
         async with self._repo.lock(session_id):
-            await self.owned(session_id, user_id)
+            await self.owned(session_id, user_id, caller)
             await self._repo.delete(session_id)
 
     def _history(self, session: Session | None) -> tuple[Message, ...]:
@@ -86,3 +91,7 @@ class Conversations:
         while window and window[0].role != "user":  # providers expect a conversation to open with the user
             window.pop(0)
         return tuple(Message(role=m.role, content=m.content) for m in window)
+
+
+def _not_found(session_id: str) -> NotFound:
+    return NotFound(f"session '{session_id}' not found")

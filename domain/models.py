@@ -183,7 +183,11 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Session(msgspec.Struct, frozen=True, kw_only=True):
-    """A conversation owned by one user, its messages oldest first."""
+    """A conversation, its messages oldest first.
+
+    ``user_id`` is its owner as stored: ``<key id>/<end-user id>`` when it was
+    created with an API key, the bare end-user id otherwise (``domain.ownership``).
+    """
 
     id: str
     user_id: str

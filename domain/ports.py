@@ -69,7 +69,8 @@ class SessionRepo(Protocol):
     """Conversation storage.
 
     ``get`` returns ``None`` for an unknown session. ``append`` creates the
-    session on first use, appends the messages atomically and keeps only the
+    session on first use, owned by ``user_id`` (an opaque owner string, see
+    ``domain.ownership``), appends the messages atomically and keeps only the
     last ``max_messages``. ``lock`` serialises turns on one session (across
     processes where the backend allows). Backend failures raise
     ``StorageUnavailable``.

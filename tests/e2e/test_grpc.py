@@ -173,7 +173,7 @@ async def test_invalid_requests_are_invalid_argument_with_a_readable_message(
         assert outcome.trailing["x-request-id"]
 
 
-async def test_another_users_session_is_permission_denied(channel: Channel) -> None:
+async def test_another_users_session_is_not_found(channel: Channel) -> None:
     session = unique("sess").replace(" ", "-")
     owner = await call(
         channel, "Generate", pb.GenerateRequest(prompt="mine"), {"x-user-id": "ana", "x-session-id": session}
@@ -183,8 +183,8 @@ async def test_another_users_session_is_permission_denied(channel: Channel) -> N
     )
 
     assert owner.error is None
-    failed_with(intruder, Status.PERMISSION_DENIED)
-    assert intruder.trailing["x-error-code"] == "forbidden"
+    assert f"session '{session}' not found" in failed_with(intruder, Status.NOT_FOUND)
+    assert intruder.trailing["x-error-code"] == "not_found"
 
 
 async def test_three_turns_of_a_session_reach_the_provider_as_history(gateway: ServerProcess, channel: Channel) -> None:

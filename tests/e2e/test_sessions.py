@@ -28,11 +28,11 @@ def test_three_turns_send_the_history_to_the_provider_and_are_kept(server: Serve
     assert session["messages"][4]["content"] == "question 3"
 
 
-def test_another_users_session_is_forbidden(server: ServerProcess) -> None:
+def test_another_users_session_answers_as_if_it_did_not_exist(server: ServerProcess) -> None:
     assert turn(server, "mine", "alice", "s-owned").status_code == 200
-    assert turn(server, "not yours", "mallory", "s-owned").status_code == 403
+    assert turn(server, "not yours", "mallory", "s-owned").status_code == 404
     peek = httpx.get(server.base_url + "/api/v1/sessions/s-owned", headers={"X-User-ID": "mallory"})
-    assert peek.status_code == 403 and peek.json()["code"] == "forbidden"
+    assert peek.status_code == 404 and peek.json()["code"] == "not_found"
 
 
 def test_a_deleted_session_is_gone(server: ServerProcess) -> None:

@@ -63,7 +63,7 @@ def test_a_session_started_on_one_process_continues_on_the_other(pair: tuple[Ser
     )
     assert session_of(a, "s-shared", "alice") == session_of(b, "s-shared", "alice")
     assert session_of(a, "s-shared", "alice")["messageCount"] == 4
-    assert generate(b, "not yours", user="mallory", session="s-shared").status_code == 403
+    assert generate(b, "not yours", user="mallory", session="s-shared").status_code == 404
 
 
 def test_an_answer_stored_by_one_process_is_a_hit_on_the_other(pair: tuple[ServerProcess, ...]) -> None:

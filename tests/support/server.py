@@ -56,7 +56,7 @@ class ServerProcess:
     def base_url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.http_port}"
 
-    def start(self, timeout: float = 20.0) -> ServerProcess:
+    def start(self, timeout: float = 60.0) -> ServerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "entrypoints.cli", "serve"],
             cwd=self._workdir(),

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from domain.errors import DomainError, InvalidRequest, Overloaded, PermissionDenied
+from domain.errors import DomainError, InvalidRequest, NotFound, Overloaded
 from domain.models import StreamDelta, StreamEnd
 from tests.fakes import ScriptedProvider, failing
 from tests.unit.usecases import build_app, request
@@ -50,10 +50,10 @@ async def test_a_cache_hit_in_a_session_is_stored_as_a_turn_too() -> None:
     assert session is not None and [m.role for m in session.messages] == ["user", "assistant"]
 
 
-async def test_another_users_session_is_refused() -> None:
+async def test_another_users_session_is_refused_as_not_found() -> None:
     app = build_app()
     await app.generate.execute(request(user_id="alice", session_id="s"))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound, match="session 's' not found"):
         await app.generate.execute(request(user_id="mallory", session_id="s"))
 
 

@@ -9,11 +9,12 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, Parameter
 
 from application.get_status import Status
-from domain.errors import InvalidRequest
 from domain.models import CacheKeyQuality, Session
+from domain.ownership import end_user_of
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.shared.body import JsonBody, documented
 from entrypoints.native_json import InvalidateBody, model_json
+from entrypoints.request_context import current_caller
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -52,7 +53,7 @@ def quality_json(quality: CacheKeyQuality) -> dict[str, object]:
 def session_json(session: Session) -> dict[str, object]:
     return {
         "sessionId": session.id,
-        "userId": session.user_id,
+        "userId": end_user_of(session),
         "createdAt": session.created_at,
         "updatedAt": session.updated_at,
         "messageCount": len(session.messages),
@@ -69,11 +70,8 @@ def session_json(session: Session) -> dict[str, object]:
     }
 
 
-def _owner(request: AnyRequest) -> str:
-    user_id = request.headers.get("x-user-id", "").strip()
-    if not user_id:
-        raise InvalidRequest("X-User-ID header is required to read or delete a session")
-    return user_id
+def _end_user(request: AnyRequest) -> str:
+    return request.headers.get("x-user-id", "").strip()
 
 
 def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
@@ -119,13 +117,14 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         cleared = await deps.clear_blacklist.execute(cache_key)
         return {"cache_key": cache_key, "cleared": cleared}
 
-    @get("/api/v1/sessions/{session_id:str}", summary="A session's messages (owner only)")
+    @get("/api/v1/sessions/{session_id:str}", summary="A session's messages (owner or admin key only)")
     async def read_session(request: AnyRequest, session_id: FromPath[str]) -> dict[str, object]:
-        return session_json(await deps.get_session.execute(session_id, _owner(request)))
+        session = await deps.get_session.execute(session_id, user_id=_end_user(request), caller=current_caller())
+        return session_json(session)
 
-    @delete("/api/v1/sessions/{session_id:str}", status_code=200, summary="Delete a session (owner only)")
+    @delete("/api/v1/sessions/{session_id:str}", status_code=200, summary="Delete a session (owner or admin key)")
     async def delete_session(request: AnyRequest, session_id: FromPath[str]) -> dict[str, object]:
-        await deps.delete_session.execute(session_id, _owner(request))
+        await deps.delete_session.execute(session_id, user_id=_end_user(request), caller=current_caller())
         return {"deleted": True, "sessionId": session_id}
 
     @get("/health", summary="Liveness")

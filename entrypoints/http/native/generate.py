@@ -13,7 +13,7 @@ from application.generate_batch import BatchItem, BatchItemResult, BatchSummary
 from domain.accounting import format_rate, format_seconds
 from domain.errors import DomainError, InvalidRequest
 from domain.models import Answer, StreamDelta, StreamEvent
-from domain.validation import check_prompt
+from domain.validation import check_context, check_prompt
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.shared.body import JsonBody, documented
 from entrypoints.http.shared.errors import domain_error_response, error_response
@@ -86,6 +86,7 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         if len(body.requests) > deps.settings.batch_max_items:
             raise InvalidRequest(f"batch size exceeds maximum of {deps.settings.batch_max_items}")
         context = deps.context(request)
+        check_context(context)  # the headers are the whole batch's: a bad id refuses it, not each item
         items: list[BatchItem] = []
         for item in body.requests:
             try:
