@@ -1,7 +1,8 @@
 """Token buckets (SPEC §13): the arithmetic every rate limiter shares.
 
 A bucket holds at most ``burst`` tokens and refills at ``rate`` tokens per
-second; a request takes one token or is refused. The in-memory limiter runs
+second; a request takes its cost in tokens (one, or one per item of a batch),
+all or nothing, or is refused. The in-memory limiter runs
 this code; the Redis limiter runs the same steps in a Lua script (kept next to
 it) so that several replicas share one bucket.
 
@@ -27,10 +28,13 @@ class Bucket(msgspec.Struct, frozen=True, kw_only=True):
     def refill(self, tokens: float, elapsed: float) -> float:
         return min(float(self.burst), tokens + max(0.0, elapsed) * self.rate)
 
-    def decide(self, tokens: float) -> RateDecision:
-        """The decision for a request that found ``tokens`` (already refilled) in the bucket."""
-        if tokens >= 1.0:
-            left = tokens - 1.0
+    def decide(self, tokens: float, cost: int = 1) -> RateDecision:
+        """The decision for a request of ``cost`` tokens that found ``tokens`` (already refilled) in the bucket.
+
+        A cost above the burst can never pass; its ``retry_after`` is the time until the bucket is full.
+        """
+        if tokens >= cost:
+            left = tokens - cost
             return RateDecision(
                 allowed=True,
                 limit=self.burst,
@@ -41,9 +45,9 @@ class Bucket(msgspec.Struct, frozen=True, kw_only=True):
         return RateDecision(
             allowed=False,
             limit=self.burst,
-            remaining=0,
+            remaining=int(tokens),
             reset_seconds=self.seconds_to_full(tokens),
-            retry_after=(1.0 - tokens) / self.rate,
+            retry_after=(min(cost, self.burst) - tokens) / self.rate,
             tokens=tokens,
         )
 
