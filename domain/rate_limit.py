@@ -14,9 +14,12 @@ one token is back.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 
 import msgspec
+
+from domain.models import Caller
 
 
 class Bucket(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,10 +101,26 @@ def combine(subject: RateDecision, overall: RateDecision | None) -> RateDecision
     return subject
 
 
-def rate_limit_subject(*, key_id: str, user_id: str, client: str) -> str:
-    """Whose bucket a request draws from: its API key, else its user, else its address."""
-    if key_id:
-        return "key:" + key_id
-    if user_id:
-        return "user:" + user_id
-    return "ip:" + (client or "unknown")
+def rate_limit_subject(caller: Caller) -> str:
+    """Whose bucket a request draws from: its API key when keys are on, else its network address.
+
+    Never an id the client sends (``X-User-ID``): rotating it would escape the
+    limit, and sending someone else's would spend their budget. An IPv6 client
+    is limited by its /64, the block one subscriber is given, so that cycling
+    through its own addresses does not buy it more.
+    """
+    if caller.key_id:
+        return "key:" + caller.key_id
+    return "ip:" + _network_of(caller.address)
+
+
+def _network_of(address: str) -> str:
+    if ":" not in address:  # IPv4 (or no address): the address itself, without parsing it on every request
+        return address or "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address or "unknown"
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed.ipv4_mapped if isinstance(parsed, ipaddress.IPv6Address) else parsed)

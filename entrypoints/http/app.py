@@ -12,6 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from domain.errors import DomainError
 from entrypoints.config import Settings
 from entrypoints.container import VERSION, Container
+from entrypoints.http.client_address import TrustedProxies
 from entrypoints.http.deps import HttpDeps
 from entrypoints.http.errors import handle_domain_error, handle_http_exception, handle_unexpected
 from entrypoints.http.fast_generate import FastGenerate
@@ -51,4 +52,5 @@ def create_http_app(container: Container, settings: Settings) -> ASGIApp:
     litestar = cast(ASGIApp, create_litestar(container, settings))
     # The hot route skips Litestar's per-request machinery (see fast_generate); everything else goes through it.
     app = FastGenerate(litestar, HttpDeps.from_container(container), max_body_bytes=settings.max_request_bytes)
-    return RequestIdMiddleware(protect_and_observe(app, container, settings), tls=settings.enable_tls)
+    proxies = TrustedProxies.parse(settings.trusted_proxies)
+    return RequestIdMiddleware(protect_and_observe(app, container, settings), tls=settings.enable_tls, proxies=proxies)
