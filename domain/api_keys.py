@@ -23,10 +23,12 @@ an API gateway it would cost CPU on every request and let a flood of bad keys
 burn it. The per-entry random salt keeps identical keys from giving identical
 entries and rules out precomputed tables. ``pbkdf2_sha256`` is accepted for
 operators who must use human-chosen keys; with it, only the first use of each
-valid key pays the KDF (see ``KeyRing``).
+valid key pays the KDF (see ``KeyRing``), and ``application.key_verifier``
+runs that KDF in a worker thread, a bounded number at a time.
 
 Nothing here stores or returns a presented key: a principal is identified by
-``key_id``, a short digest of the stored entry, safe to log and to use as a
+``key_id``, a short digest of the stored entry (not the lookup id, so that
+giving an old entry an id keeps its identity), safe to log and to use as a
 rate-limit subject. Digests are compared with ``hmac.compare_digest``.
 """
 
