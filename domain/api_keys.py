@@ -3,8 +3,18 @@
 ``API_KEYS`` is a comma-separated list of entries ``<role>:<hash>``, ``role``
 being ``user`` or ``admin``, and ``<hash>`` one of:
 
-    sha256$<salt hex>$<HMAC-SHA256(salt, key) hex>
-    pbkdf2_sha256$<iterations>$<salt hex>$<PBKDF2-HMAC-SHA256(key, salt, iterations) hex>
+    sha256$<salt hex>$<HMAC-SHA256(salt, key) hex>[$id=<lookup id>]
+    pbkdf2_sha256$<iterations>$<salt hex>$<PBKDF2-HMAC-SHA256(key, salt, iterations) hex>[$id=<lookup id>]
+
+The lookup id is a short, non-secret name (``LOOKUP_ID``: 6 to 32 lower-case
+letters and digits) that the key itself carries: an entry with ``$id=<id>`` is
+proved by the key ``mcp_<id>_<secret>``, and its digest is of ``<secret>``.
+The gateway finds the one entry to check by the id, so a presented key costs
+at most one verification, and a key whose id names no entry costs none; an
+entry without an id (made before ids existed) is tried against every key that
+names no entry, as before. ``mcp-server-ai hash-key`` makes keys with an id;
+an old entry gains one by appending ``$id=<id>`` and having its client send
+``mcp_<id>_<old key>``.
 
 Why ``sha256`` is the default: the keys ``mcp-server-ai hash-key`` generates
 carry 256 random bits, so guessing one from its entry is as hopeless with one
@@ -13,10 +23,12 @@ an API gateway it would cost CPU on every request and let a flood of bad keys
 burn it. The per-entry random salt keeps identical keys from giving identical
 entries and rules out precomputed tables. ``pbkdf2_sha256`` is accepted for
 operators who must use human-chosen keys; with it, only the first use of each
-valid key pays the KDF (see ``KeyRing``).
+valid key pays the KDF (see ``KeyRing``), and ``application.key_verifier``
+runs that KDF in a worker thread, a bounded number at a time.
 
 Nothing here stores or returns a presented key: a principal is identified by
-``key_id``, a short digest of the stored entry, safe to log and to use as a
+``key_id``, a short digest of the stored entry (not the lookup id, so that
+giving an old entry an id keeps its identity), safe to log and to use as a
 rate-limit subject. Digests are compared with ``hmac.compare_digest``.
 """
 
@@ -24,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
@@ -33,6 +46,8 @@ Role = Literal["anonymous", "user", "admin"]
 ROLES: tuple[Role, ...] = ("user", "admin")
 PBKDF2_DEFAULT_ITERATIONS = 600_000
 MIN_SALT_BYTES = 16
+KEY_PREFIX = "mcp_"
+LOOKUP_ID = re.compile(r"[0-9a-z]{6,32}")
 _CACHE_LIMIT = 4096  # verified and refused keys remembered, each as a 32-byte digest
 
 
@@ -58,6 +73,11 @@ class KeyEntry(msgspec.Struct, frozen=True, kw_only=True):
     salt: bytes
     digest: bytes
     iterations: int = 0
+    lookup_id: str = ""
+
+    @property
+    def slow(self) -> bool:
+        return self.scheme == "pbkdf2_sha256"
 
     @property
     def key_id(self) -> str:
@@ -73,19 +93,32 @@ def _digest(scheme: str, key: bytes, salt: bytes, iterations: int) -> bytes:
     return hashlib.pbkdf2_hmac("sha256", key, salt, iterations)
 
 
-def hash_api_key(key: str, *, role: Role, salt: bytes, scheme: str = "sha256", iterations: int = 0) -> str:
-    """The ``API_KEYS`` entry for ``key``; ``salt`` comes from the caller's random source."""
+def hash_api_key(
+    key: str, *, role: Role, salt: bytes, scheme: str = "sha256", iterations: int = 0, lookup_id: str = ""
+) -> str:
+    """The ``API_KEYS`` entry for ``key``; ``salt`` comes from the caller's random source.
+
+    With ``lookup_id``, ``key`` is the secret part: the client sends ``mcp_<lookup_id>_<key>``.
+    """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if len(salt) < MIN_SALT_BYTES:
         raise ValueError(f"salt must have at least {MIN_SALT_BYTES} bytes")
+    if lookup_id and not LOOKUP_ID.fullmatch(lookup_id):
+        raise ValueError(f"a lookup id is {LOOKUP_ID.pattern}, got {lookup_id!r}")
+    suffix = f"$id={lookup_id}" if lookup_id else ""
     if scheme == "sha256":
-        return f"{role}:sha256${salt.hex()}${_digest(scheme, key.encode(), salt, 0).hex()}"
+        return f"{role}:sha256${salt.hex()}${_digest(scheme, key.encode(), salt, 0).hex()}{suffix}"
     if scheme == "pbkdf2_sha256":
         rounds = iterations or PBKDF2_DEFAULT_ITERATIONS
         digest = _digest(scheme, key.encode(), salt, rounds).hex()
-        return f"{role}:pbkdf2_sha256${rounds}${salt.hex()}${digest}"
+        return f"{role}:pbkdf2_sha256${rounds}${salt.hex()}${digest}{suffix}"
     raise ValueError(f"unknown scheme {scheme!r}; use sha256 or pbkdf2_sha256")
+
+
+def presented_key(lookup_id: str, secret: str) -> str:
+    """The key a client sends for an entry with ``lookup_id``."""
+    return f"{KEY_PREFIX}{lookup_id}_{secret}"
 
 
 def parse_key_entries(text: str) -> tuple[KeyEntry, ...]:
@@ -97,6 +130,9 @@ def parse_key_entries(text: str) -> tuple[KeyEntry, ...]:
                 entries.append(_parse_entry(raw))
             except (ValueError, IndexError) as exc:
                 raise ValueError(f"entry {position} is not '<user|admin>:<hash>' ({exc})") from None
+    ids = [entry.lookup_id for entry in entries if entry.lookup_id]
+    if len(ids) != len(set(ids)):
+        raise ValueError("two entries have the same $id=: each lookup id must name one entry")
     return tuple(entries)
 
 
@@ -104,21 +140,34 @@ def _parse_entry(raw: str) -> KeyEntry:
     role, _, stored = raw.partition(":")
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    stored, lookup_id = _split_lookup_id(stored)
     scheme, *fields = stored.split("$")
     if scheme == "sha256" and len(fields) == 2:
         salt, digest = bytes.fromhex(fields[0]), bytes.fromhex(fields[1])
-        entry = KeyEntry(role=role, scheme="sha256", salt=salt, digest=digest)
+        entry = KeyEntry(role=role, scheme="sha256", salt=salt, digest=digest, lookup_id=lookup_id)
     elif scheme == "pbkdf2_sha256" and len(fields) == 3:
         iterations = int(fields[0])
         if iterations < 1:
             raise ValueError("iterations must be positive")
         salt, digest = bytes.fromhex(fields[1]), bytes.fromhex(fields[2])
-        entry = KeyEntry(role=role, scheme="pbkdf2_sha256", salt=salt, digest=digest, iterations=iterations)
+        entry = KeyEntry(
+            role=role, scheme="pbkdf2_sha256", salt=salt, digest=digest, iterations=iterations, lookup_id=lookup_id
+        )
     else:
         raise ValueError("the hash must be sha256$<salt>$<digest> or pbkdf2_sha256$<iterations>$<salt>$<digest>")
     if len(entry.salt) < MIN_SALT_BYTES or len(entry.digest) != 32:
         raise ValueError(f"the salt needs at least {MIN_SALT_BYTES} bytes and the digest 32")
     return entry
+
+
+def _split_lookup_id(stored: str) -> tuple[str, str]:
+    """``<hash>$id=<lookup id>`` → ``(<hash>, <lookup id>)``; no id → ``(stored, "")``."""
+    head, marker, lookup_id = stored.rpartition("$id=")
+    if not marker:
+        return stored, ""
+    if not LOOKUP_ID.fullmatch(lookup_id):
+        raise ValueError(f"the lookup id after $id= must be {LOOKUP_ID.pattern}")
+    return head, lookup_id
 
 
 def credential_from(authorization: str | None, api_key: str | None) -> str | None:
@@ -137,17 +186,57 @@ def credential_from_headers(headers: Mapping[str, str]) -> str | None:
     return credential_from(headers.get("authorization"), headers.get("x-api-key"))
 
 
+class KeyCheck:
+    """One presented key on its way to a verdict.
+
+    ``settled`` when the caches (or the absence of any entry it could match)
+    already decide; otherwise ``run`` compares it with its ``candidates``, which
+    is slow when one of them is PBKDF2 (``slow``): callers on an event loop run
+    it in a thread, and hand the verdict back to ``KeyRing.record``.
+    """
+
+    __slots__ = ("candidates", "fingerprint", "principal", "settled")
+
+    def __init__(
+        self,
+        fingerprint: bytes,
+        *,
+        candidates: tuple[tuple[KeyEntry, bytes], ...] = (),
+        settled: bool = False,
+        principal: Principal | None = None,
+    ) -> None:
+        self.fingerprint = fingerprint
+        self.candidates = candidates
+        self.settled = settled or not candidates
+        self.principal = principal
+
+    @property
+    def slow(self) -> bool:
+        return any(entry.slow for entry, _ in self.candidates)
+
+    def run(self) -> Principal | None:
+        found = None
+        for entry, secret in self.candidates:  # no early exit: every candidate is compared, whatever matches
+            if entry.matches(secret) and found is None:
+                found = Principal(role=entry.role, key_id=entry.key_id)
+        return found
+
+
 class KeyRing:
     """The configured keys, and verification that stays cheap on the hot path.
 
-    A presented key is first looked up by its SHA-256 in two small in-memory
-    maps (keys already verified, keys already refused), so each distinct key
-    pays the entry comparisons (and a PBKDF2) once. The maps hold digests only
-    and are cleared when they reach their limit.
+    A key ``mcp_<id>_<secret>`` whose id names an entry is checked against that
+    entry only; any other key against the entries without an id. Before that,
+    a key is looked up by its SHA-256 in two small in-memory maps (keys already
+    verified, keys already refused), so each distinct key pays its comparisons
+    (and a PBKDF2) once. The maps hold digests only and are cleared when they
+    reach their limit.
     """
 
     def __init__(self, entries: Iterable[KeyEntry]) -> None:
         self._entries = tuple(entries)
+        self._by_id = {entry.lookup_id: entry for entry in self._entries if entry.lookup_id}
+        self._unindexed = tuple(entry for entry in self._entries if not entry.lookup_id)
         self._known: dict[bytes, Principal] = {}
         self._refused: set[bytes] = set()
 
@@ -155,31 +244,45 @@ class KeyRing:
     def enabled(self) -> bool:
         return bool(self._entries)
 
-    def verify(self, presented: str) -> Principal | None:
-        """The principal the key proves, or ``None`` when it matches no entry."""
+    @property
+    def slow_without_id(self) -> int:
+        """How many PBKDF2 entries have no lookup id (each costs a KDF for every unknown key)."""
+        return sum(entry.slow for entry in self._unindexed)
+
+    def check(self, presented: str) -> KeyCheck:
+        """What it takes to verify ``presented``: nothing more when settled, else ``KeyCheck.run``."""
         raw = presented.encode()
         fingerprint = hashlib.sha256(raw).digest()
         principal = self._known.get(fingerprint)
         if principal is not None or fingerprint in self._refused:
-            return principal
-        principal = self._match(raw)
+            return KeyCheck(fingerprint, settled=True, principal=principal)
+        entry = self._indexed_entry(presented)
+        if entry is not None:
+            return KeyCheck(fingerprint, candidates=((entry, raw[len(KEY_PREFIX) + len(entry.lookup_id) + 1 :]),))
+        return KeyCheck(fingerprint, candidates=tuple((candidate, raw) for candidate in self._unindexed))
+
+    def record(self, check: KeyCheck, principal: Principal | None) -> None:
+        """Remember the verdict of ``check.run()`` so that the same key is not verified again."""
         if principal is None:
-            _remember(self._refused, fingerprint)
-        else:
-            if len(self._known) >= _CACHE_LIMIT:
-                self._known.clear()
-            self._known[fingerprint] = principal
+            if len(self._refused) >= _CACHE_LIMIT:
+                self._refused.clear()
+            self._refused.add(check.fingerprint)
+            return
+        if len(self._known) >= _CACHE_LIMIT:
+            self._known.clear()
+        self._known[check.fingerprint] = principal
+
+    def verify(self, presented: str) -> Principal | None:
+        """The principal the key proves, or ``None`` when it matches no entry (slow work done inline)."""
+        check = self.check(presented)
+        if check.settled:
+            return check.principal
+        principal = check.run()
+        self.record(check, principal)
         return principal
 
-    def _match(self, raw: bytes) -> Principal | None:
-        found = None
-        for entry in self._entries:  # no early exit: every entry is compared, whatever matches
-            if entry.matches(raw) and found is None:
-                found = Principal(role=entry.role, key_id=entry.key_id)
-        return found
-
-
-def _remember(refused: set[bytes], fingerprint: bytes) -> None:
-    if len(refused) >= _CACHE_LIMIT:
-        refused.clear()
-    refused.add(fingerprint)
+    def _indexed_entry(self, presented: str) -> KeyEntry | None:
+        if not self._by_id or not presented.startswith(KEY_PREFIX):
+            return None
+        lookup_id, separator, _ = presented[len(KEY_PREFIX) :].partition("_")
+        return self._by_id.get(lookup_id) if separator else None

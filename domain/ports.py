@@ -126,13 +126,14 @@ class FeedbackRepo(Protocol):
 class RateLimiter(Protocol):
     """Token buckets, one per subject plus an optional global one (docs/api.md#rate-limits).
 
-    ``acquire`` takes one token from the subject's bucket and from the global
-    bucket, both or neither, and says whether the request may pass. It never
-    raises: a backend that fails lets traffic through (adapters log and count
-    the failure) rather than blocking it.
+    ``acquire`` takes ``cost`` tokens (one per request, one per item of a
+    batch) from the subject's bucket and from the global bucket, all of them
+    from both or nothing, and says whether the request may pass; a cost above
+    the burst never passes. It never raises: a backend that fails lets traffic
+    through (adapters log and count the failure) rather than blocking it.
     """
 
-    async def acquire(self, subject: str) -> RateDecision: ...
+    async def acquire(self, subject: str, cost: int = 1) -> RateDecision: ...
 
 
 class Clock(Protocol):

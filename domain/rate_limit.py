@@ -1,7 +1,8 @@
 """Token buckets (docs/api.md#rate-limits): the arithmetic every rate limiter shares.
 
 A bucket holds at most ``burst`` tokens and refills at ``rate`` tokens per
-second; a request takes one token or is refused. The in-memory limiter runs
+second; a request takes its cost in tokens (one, or one per item of a batch),
+all or nothing, or is refused. The in-memory limiter runs
 this code; the Redis limiter runs the same steps in a Lua script (kept next to
 it) so that several replicas share one bucket.
 
@@ -13,9 +14,12 @@ one token is back.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 
 import msgspec
+
+from domain.models import Caller
 
 
 class Bucket(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,10 +31,13 @@ class Bucket(msgspec.Struct, frozen=True, kw_only=True):
     def refill(self, tokens: float, elapsed: float) -> float:
         return min(float(self.burst), tokens + max(0.0, elapsed) * self.rate)
 
-    def decide(self, tokens: float) -> RateDecision:
-        """The decision for a request that found ``tokens`` (already refilled) in the bucket."""
-        if tokens >= 1.0:
-            left = tokens - 1.0
+    def decide(self, tokens: float, cost: int = 1) -> RateDecision:
+        """The decision for a request of ``cost`` tokens that found ``tokens`` (already refilled) in the bucket.
+
+        A cost above the burst can never pass; its ``retry_after`` is the time until the bucket is full.
+        """
+        if tokens >= cost:
+            left = tokens - cost
             return RateDecision(
                 allowed=True,
                 limit=self.burst,
@@ -41,9 +48,9 @@ class Bucket(msgspec.Struct, frozen=True, kw_only=True):
         return RateDecision(
             allowed=False,
             limit=self.burst,
-            remaining=0,
+            remaining=int(tokens),
             reset_seconds=self.seconds_to_full(tokens),
-            retry_after=(1.0 - tokens) / self.rate,
+            retry_after=(min(cost, self.burst) - tokens) / self.rate,
             tokens=tokens,
         )
 
@@ -94,10 +101,26 @@ def combine(subject: RateDecision, overall: RateDecision | None) -> RateDecision
     return subject
 
 
-def rate_limit_subject(*, key_id: str, user_id: str, client: str) -> str:
-    """Whose bucket a request draws from: its API key, else its user, else its address."""
-    if key_id:
-        return "key:" + key_id
-    if user_id:
-        return "user:" + user_id
-    return "ip:" + (client or "unknown")
+def rate_limit_subject(caller: Caller) -> str:
+    """Whose bucket a request draws from: its API key when keys are on, else its network address.
+
+    Never an id the client sends (``X-User-ID``): rotating it would escape the
+    limit, and sending someone else's would spend their budget. An IPv6 client
+    is limited by its /64, the block one subscriber is given, so that cycling
+    through its own addresses does not buy it more.
+    """
+    if caller.key_id:
+        return "key:" + caller.key_id
+    return "ip:" + _network_of(caller.address)
+
+
+def _network_of(address: str) -> str:
+    if ":" not in address:  # IPv4 (or no address): the address itself, without parsing it on every request
+        return address or "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address or "unknown"
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed.ipv4_mapped if isinstance(parsed, ipaddress.IPv6Address) else parsed)

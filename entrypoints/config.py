@@ -48,6 +48,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_prompt_chars: Positive = 100_000
     max_request_bytes: Positive = 1_048_576
     batch_max_items: Positive = 1000
+    batch_max_concurrency: NonNegative = 0  # 0: a quarter of POOL_MAX_CONCURRENT (see batch_fan_out)
     # Worker pool
     pool_max_concurrent: Positive = 512
     pool_queue_size: NonNegative = 2048
@@ -108,6 +109,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_global_rps: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     rate_limit_global_burst: NonNegative = 0  # 0: one second's worth of the global rate
     rate_limit_backend: Literal["auto", "memory", "redis"] = "auto"  # auto: Redis when REDIS_URL is set
+    trusted_proxies: str = ""  # whose X-Forwarded-For names the client on the HTTP port
     cors_allow_all_origins: bool = False
     cors_allowed_origins: str = ""
     cors_allow_methods: str = "GET,POST,PUT,DELETE,OPTIONS,PATCH"
@@ -131,6 +133,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def migrations_path(self) -> Path:
         """``MIGRATIONS_DIR``, else ``migrations/`` beside the packages (a source checkout)."""
         return Path(self.migrations_dir) if self.migrations_dir else Path(__file__).resolve().parents[1] / "migrations"
+
+    @property
+    def batch_fan_out(self) -> int:
+        """Items of one batch in flight at once, so pool slots it may hold: never the whole pool by default."""
+        if self.batch_max_concurrency:
+            return min(self.batch_max_concurrency, self.pool_max_concurrent)
+        return max(1, self.pool_max_concurrent // 4)
 
     @property
     def development(self) -> bool:
@@ -225,12 +234,17 @@ def _check(settings: Settings) -> None:
 def _check_protection(settings: Settings) -> None:
     """API keys, CORS and the rate-limit backend, checked before any listener starts."""
     from domain.api_keys import parse_key_entries
+    from entrypoints.http.shared.client_address import TrustedProxies
 
     try:
         parse_key_entries(settings.api_keys)
     except ValueError as exc:
         raise ConfigError(f"API_KEYS: {exc}; make entries with `mcp-server-ai hash-key`") from None
     parse_cors(settings)
+    try:
+        TrustedProxies.parse(settings.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"TRUSTED_PROXIES: {exc}") from None
     if settings.rate_limit_backend == "redis" and not settings.redis_url:
         raise ConfigError("RATE_LIMIT_BACKEND=redis needs REDIS_URL")
     endpoint = settings.otel_exporter_otlp_endpoint

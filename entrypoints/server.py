@@ -69,6 +69,7 @@ class AsgiListener:
             log_config=None,
             access_log=False,
             server_header=False,
+            proxy_headers=False,  # uvicorn would believe X-Forwarded-For from 127.0.0.1; see http/client_address
             date_header=False,
             ws_max_size=settings.ws_max_frame_bytes,
             ws_ping_interval=20.0,

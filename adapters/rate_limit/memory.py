@@ -25,23 +25,21 @@ class MemoryRateLimiter:
         self._max = max_subjects
         self._states: dict[str, list[float]] = {}
 
-    async def acquire(self, subject: str) -> RateDecision:
-        return self.acquire_now(subject)
+    async def acquire(self, subject: str, cost: int = 1) -> RateDecision:
+        return self.acquire_now(subject, cost)
 
-    def acquire_now(self, subject: str) -> RateDecision:
+    def acquire_now(self, subject: str, cost: int = 1) -> RateDecision:
         now = self._clock.monotonic()
-        mine = self._state(subject, self._bucket, now)
-        decision = self._bucket.decide(self._bucket.refill(mine[0], now - mine[1]))
-        overall_decision = None
-        overall_state = None
+        buckets = [(self._bucket, self._state(subject, self._bucket, now))]
         if self._overall is not None:
-            overall_state = self._state(GLOBAL_SUBJECT, self._overall, now)
-            overall_decision = self._overall.decide(self._overall.refill(overall_state[0], now - overall_state[1]))
-        passed = decision.allowed and (overall_decision is None or overall_decision.allowed)
-        self._commit(mine, decision, passed, now)
-        if overall_state is not None and overall_decision is not None:
-            self._commit(overall_state, overall_decision, passed, now)
-        return combine(decision, overall_decision)
+            buckets.append((self._overall, self._state(GLOBAL_SUBJECT, self._overall, now)))
+        found = [bucket.refill(state[0], now - state[1]) for bucket, state in buckets]
+        decisions = [bucket.decide(tokens, cost) for (bucket, _), tokens in zip(buckets, found, strict=True)]
+        passed = all(decision.allowed for decision in decisions)
+        for (_, state), tokens in zip(buckets, found, strict=True):
+            # Both buckets pay, or neither: a refused request leaves the (refilled) tokens in place.
+            state[0], state[1] = (tokens - cost if passed else tokens), now
+        return combine(decisions[0], decisions[1] if len(decisions) > 1 else None)
 
     def _state(self, subject: str, bucket: Bucket, now: float) -> list[float]:
         state = self._states.get(subject)
@@ -50,12 +48,6 @@ class MemoryRateLimiter:
                 self._evict(now)
             state = self._states[subject] = [float(bucket.burst), now]
         return state
-
-    @staticmethod
-    def _commit(state: list[float], decision: RateDecision, passed: bool, now: float) -> None:
-        # A refused request leaves its tokens (refilled) in place; a passed one takes its token.
-        state[0] = decision.tokens if passed else decision.tokens + (1.0 if decision.allowed else 0.0)
-        state[1] = now
 
     def _evict(self, now: float) -> None:
         idle = self._bucket.idle_expiry_seconds

@@ -5,7 +5,8 @@ global one atomically, with Redis' own clock (``TIME``) so that replicas with
 skewed clocks still agree. The script only returns the tokens it found; the
 decision is computed by the same ``domain.rate_limit`` code the memory limiter
 runs. All keys carry the ``{ratelimit}`` hash tag, so the two keys of a call
-are in one slot on a Redis Cluster too.
+are in one slot on a Redis Cluster too. A subject is stored as its SHA-256, so
+every subject, however long, has a key of its own and of a fixed size.
 
 Redis failing must never block traffic: on any failure the limiter logs (at
 most once per ``bypass_seconds``), reports ``on_error``, and answers from its
@@ -16,6 +17,7 @@ replica then limits on its own, which is looser but still a limit.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 
@@ -29,17 +31,17 @@ from domain.rate_limit import Bucket, RateDecision, combine
 logger = logging.getLogger(__name__)
 
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError, ValueError, IndexError)
-MAX_SUBJECT_CHARS = 200
 
-# KEYS: subject bucket [, global bucket]. ARGV: rate, burst [, global rate, global burst].
-# Returns the tokens each bucket held after refilling, before this request took one.
+# KEYS: subject bucket [, global bucket]. ARGV: cost, rate, burst [, global rate, global burst].
+# Returns the tokens each bucket held after refilling, before this request took its cost.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local cost = tonumber(ARGV[1])
 local found = {}
 local passed = true
 for i = 1, #KEYS do
-  local rate, burst = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
   local v = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
   local tokens, ts = tonumber(v[1]), tonumber(v[2])
   if tokens == nil or ts == nil then
@@ -48,12 +50,12 @@ for i = 1, #KEYS do
     tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
   end
   found[i] = tokens
-  if tokens < 1 then passed = false end
+  if tokens < cost then passed = false end
 end
 for i = 1, #KEYS do
-  local rate, burst = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
   local left = found[i]
-  if passed then left = left - 1 end
+  if passed then left = left - cost end
   redis.call('HSET', KEYS[i], 'tokens', string.format('%.6f', left), 'ts', string.format('%.6f', now))
   redis.call('PEXPIRE', KEYS[i], math.ceil(burst / rate * 1000) + 1000)
   found[i] = string.format('%.6f', found[i])
@@ -91,22 +93,22 @@ class RedisRateLimiter:
             self._args += [overall.rate, overall.burst]
         self.errors = 0
 
-    async def acquire(self, subject: str) -> RateDecision:
+    async def acquire(self, subject: str, cost: int = 1) -> RateDecision:
         if self._clock.monotonic() < self._bypass_until:
-            return self._fallback.acquire_now(subject)
-        keys = [self._prefix + subject[:MAX_SUBJECT_CHARS]]
+            return self._fallback.acquire_now(subject, cost)
+        keys = [self._prefix + hashlib.sha256(subject.encode()).hexdigest()]
         if self._overall is not None:
             keys.append(self._prefix + "global")
         try:
-            found = await self._script(keys=keys, args=self._args)
-            return self._decide([float(value) for value in found])
+            found = await self._script(keys=keys, args=[cost, *self._args])
+            return self._decide([float(value) for value in found], cost)
         except _FAILURES as exc:
             self._failed(exc)
-            return self._fallback.acquire_now(subject)
+            return self._fallback.acquire_now(subject, cost)
 
-    def _decide(self, found: list[float]) -> RateDecision:
-        mine = self._bucket.decide(found[0])
-        overall = self._overall.decide(found[1]) if self._overall is not None else None
+    def _decide(self, found: list[float], cost: int) -> RateDecision:
+        mine = self._bucket.decide(found[0], cost)
+        overall = self._overall.decide(found[1], cost) if self._overall is not None else None
         return combine(mine, overall)
 
     def _failed(self, exc: BaseException) -> None:

@@ -13,6 +13,7 @@ translate each transport's credentials into ``AccessControl`` calls:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,14 +23,23 @@ from adapters.rate_limit.memory import MemoryRateLimiter
 from adapters.rate_limit.redis import RedisRateLimiter
 from application.access import AccessControl
 from domain.api_keys import KeyRing, Principal, parse_key_entries
+from domain.models import Caller
 from domain.ports import Clock, RateLimiter
 from domain.rate_limit import Bucket
 from entrypoints.config import Settings
 from entrypoints.request_context import enter_caller
 
+log = logging.getLogger("mcp.protection")
+
 
 def build_access(settings: Settings, clock: Clock, redis_client: Any, metrics: PrometheusMetrics) -> AccessControl:
     keys = KeyRing(parse_key_entries(settings.api_keys))
+    if keys.slow_without_id:
+        log.warning(
+            "%d pbkdf2_sha256 API_KEYS entries have no $id=: every unknown key costs a KDF for each of them;"
+            " re-issue them with `mcp-server-ai hash-key`, or append $id=<id> and have clients send mcp_<id>_<key>",
+            keys.slow_without_id,
+        )
     return AccessControl(keys=keys, limiter=build_limiter(settings, clock, redis_client, metrics))
 
 
@@ -63,18 +73,18 @@ def ws_upgrade_authorizer(access: AccessControl) -> Callable[[Any], Awaitable[Pr
 
     async def authorize(handshake: Any) -> Principal:
         api_key = handshake.api_key or handshake.query.get("apiKey", "")
-        principal = access.authenticate(handshake.authorization or None, api_key or None)
+        principal = await access.authenticate(handshake.authorization or None, api_key or None)
         access.authorize(principal, admin_required=False)
         return principal
 
     return authorize
 
 
-def ws_message_gate(access: AccessControl) -> Callable[[Principal, str, str], Awaitable[None]]:
+def ws_message_gate(access: AccessControl) -> Callable[[Caller], Awaitable[None]]:
     """Before each WebSocket request message: raises ``RateLimited`` (sent as an error frame)."""
 
-    async def gate(principal: Principal, user_id: str, client: str) -> None:
-        decision = await access.admit(principal, user_id=user_id, client=client)
+    async def gate(caller: Caller) -> None:
+        decision = await access.admit(caller)
         if not decision.allowed:
             raise access.refusal(decision)
 
@@ -88,10 +98,10 @@ def grpc_call_authorizer(
     """For ``GrpcListener(authorize=...)``: UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED."""
 
     async def authorize(call: Any) -> None:
-        principal = access.authenticate(call.authorization or None, call.api_key or None)
+        principal = await access.authenticate(call.authorization or None, call.api_key or None)
         access.authorize(principal, admin_required=False)
         caller = enter_caller(principal, client(call) if client else "")
-        decision = await access.admit(principal, user_id=call.user_id, client=caller.address)
+        decision = await access.admit(caller)
         if not decision.allowed:
             raise access.refusal(decision)
 

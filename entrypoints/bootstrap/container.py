@@ -145,10 +145,10 @@ class Container(containers.DeclarativeContainer):
         ObservedGenerateStream, providers.Singleton(GenerateStream, pipeline=pipeline), metrics=metrics, tracer=tracer
     )
     generate_batch = providers.Singleton(
-        GenerateBatch, generate=generate, clock=clock, fan_out=settings.provided.pool_max_concurrent
+        GenerateBatch, generate=generate, clock=clock, fan_out=settings.provided.batch_fan_out
     )
     generate_batch_stream = providers.Singleton(
-        GenerateBatchStream, generate=generate, clock=clock, fan_out=settings.provided.pool_max_concurrent
+        GenerateBatchStream, generate=generate, clock=clock, fan_out=settings.provided.batch_fan_out
     )
     list_models = providers.Singleton(ListModels, catalogue=catalogue)
     get_status = providers.Singleton(

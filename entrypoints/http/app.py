@@ -18,6 +18,7 @@ from entrypoints.http.native.browser import build_browser_routes
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.native.fast_generate import FastGenerate
 from entrypoints.http.native.generate import build_generation_routes
+from entrypoints.http.shared.client_address import TrustedProxies
 from entrypoints.http.shared.errors import handle_domain_error, handle_http_exception, handle_unexpected
 from entrypoints.http.shared.layers import protect_and_observe
 from entrypoints.http.shared.request_id import RequestIdMiddleware
@@ -52,4 +53,5 @@ def create_http_app(container: Container, settings: Settings) -> ASGIApp:
     litestar = cast(ASGIApp, create_litestar(container, settings))
     # The hot route skips Litestar's per-request machinery (see fast_generate); everything else goes through it.
     app = FastGenerate(litestar, HttpDeps.from_container(container), max_body_bytes=settings.max_request_bytes)
-    return RequestIdMiddleware(protect_and_observe(app, container, settings), tls=settings.enable_tls)
+    proxies = TrustedProxies.parse(settings.trusted_proxies)
+    return RequestIdMiddleware(protect_and_observe(app, container, settings), tls=settings.enable_tls, proxies=proxies)

@@ -23,7 +23,7 @@ from application.generate_stream import GenerateStream
 from domain.api_keys import ANONYMOUS, Principal
 from domain.catalogue import Catalogue
 from domain.errors import DomainError, ShuttingDown
-from domain.models import StreamEvent
+from domain.models import Caller, StreamEvent
 from domain.validation import RequestContext, RequestLimits, build_request
 from entrypoints.http.shared.errors import status_of
 from entrypoints.request_context import caller_from, new_request_id, request_id_var, session_id_var, user_id_var
@@ -51,14 +51,14 @@ class WsDeps:
     generate_stream: GenerateStream
 
 
-MessageGate = Callable[[Principal, str, str], Awaitable[None]]
+MessageGate = Callable[[Caller], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
 class MessageGuard:
     """Per-message protection and observation of one socket (docs/api.md#rate-limits, #metrics).
 
-    ``gate(principal, user_id, client)`` takes a rate-limit token or raises
+    ``gate(caller)`` takes a rate-limit token from the caller's bucket or raises
     ``RateLimited`` (answered with an error frame; the socket stays open);
     ``telemetry`` counts each message as one ``ws`` request.
     """
@@ -167,7 +167,7 @@ class WsConnection:
         context = self._context(request, request_id)
         guard = self._guard
         if guard.gate is not None:
-            await guard.gate(guard.principal, context.user_id, guard.client)
+            await guard.gate(context.caller)
         generation = build_request(
             request.fields(), catalogue=self._deps.catalogue, limits=self._deps.limits, context=context
         )

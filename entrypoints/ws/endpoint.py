@@ -9,6 +9,7 @@ maximum frame size are the ASGI server's (``AsgiListener``: 20 s pings,
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
@@ -16,12 +17,12 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from domain.api_keys import ANONYMOUS, Principal
-from domain.errors import DomainError, PermissionDenied, Unauthenticated
+from domain.errors import DomainError, Overloaded, PermissionDenied, Unauthenticated
 from entrypoints.asgi import Receive, Scope, Send
 from entrypoints.bootstrap.access import ws_message_gate, ws_upgrade_authorizer
 from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
-from entrypoints.request_context import current_request_id
+from entrypoints.request_context import current_caller, current_request_id
 from entrypoints.telemetry.observer import Telemetry
 from entrypoints.ws.connection import MessageGate, MessageGuard, SessionDefaults, WsConnection, WsDeps
 from entrypoints.ws.origin import OriginPolicy
@@ -111,9 +112,9 @@ class WsEndpoint:
         session = SessionDefaults(
             user_id=handshake.query.get("userId", ""), session_id=handshake.query.get("sessionId", "")
         )
-        client = scope.get("client")
+        # The address RequestIdMiddleware found: X-Forwarded-For from a trusted proxy on the HTTP port, else the peer.
         guard = MessageGuard(
-            principal=principal, client=client[0] if client else "", gate=self._gate, telemetry=self._telemetry
+            principal=principal, client=current_caller().address, gate=self._gate, telemetry=self._telemetry
         )
         await WsConnection(self._deps, receive, send, session, guard).run()
 
@@ -134,9 +135,11 @@ async def _refuse_upgrade(scope: Scope, send: Send, error: DomainError) -> None:
     if "websocket.http.response" not in scope.get("extensions", {}):
         await send({"type": "websocket.close", "code": 1008})  # before accept: the server answers 403
         return
-    status = 401 if isinstance(error, Unauthenticated) else 403
+    status = 401 if isinstance(error, Unauthenticated) else 503 if isinstance(error, Overloaded) else 403
     body = msgspec.json.encode({"error": error.message, "code": error.code, "requestId": current_request_id()})
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if error.retry_after:
+        headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
     await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
     await send({"type": "websocket.http.response.body", "body": body})
 

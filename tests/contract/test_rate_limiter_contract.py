@@ -77,6 +77,35 @@ async def test_concurrent_acquires_never_admit_more_than_the_burst(make) -> None
     assert sum(d.allowed for d in decisions) == 10
 
 
+async def test_a_cost_takes_that_many_tokens_all_or_nothing(make) -> None:  # type: ignore[no-untyped-def]
+    limiter = make(Bucket(rate=0.001, burst=5))
+    taken = await limiter.acquire("key:batch", cost=3)
+    assert taken.allowed and taken.remaining == 2
+    refused = await limiter.acquire("key:batch", cost=3)
+    assert not refused.allowed and refused.remaining == 2 and refused.retry_after > 0
+    assert [(await limiter.acquire("key:batch")).allowed for _ in range(3)] == [True, True, False]
+
+
+async def test_a_cost_above_the_burst_never_passes_and_takes_nothing(make) -> None:  # type: ignore[no-untyped-def]
+    limiter = make(Bucket(rate=0.001, burst=3))
+    assert not (await limiter.acquire("key:huge", cost=4)).allowed
+    assert (await limiter.acquire("key:huge", cost=3)).allowed
+
+
+async def test_the_global_bucket_is_charged_the_same_cost(make) -> None:  # type: ignore[no-untyped-def]
+    limiter = make(Bucket(rate=0.001, burst=10), Bucket(rate=0.001, burst=4))
+    assert (await limiter.acquire("ip:a", cost=3)).allowed
+    assert not (await limiter.acquire("ip:b", cost=2)).allowed
+    assert (await limiter.acquire("ip:b", cost=1)).allowed
+
+
+async def test_long_subjects_that_share_a_prefix_have_buckets_of_their_own(make) -> None:  # type: ignore[no-untyped-def]
+    limiter = make(Bucket(rate=0.001, burst=1))
+    prefix = "key:" + "x" * 300
+    assert (await limiter.acquire(prefix + "-first")).allowed
+    assert (await limiter.acquire(prefix + "-second")).allowed
+
+
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

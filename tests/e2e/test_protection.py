@@ -98,27 +98,35 @@ async def test_grpc_calls_need_a_key(keyed: ServerProcess) -> None:
     assert allowed.error is None
 
 
+# With keys, each key has its own bucket: one key per surface keeps these tests apart on one server.
+LIMITED_KEYS = {name: "mcp_" + name + "_" + secrets.token_urlsafe(24) for name in ("http", "other", "ws", "grpc")}
+
+
 @pytest.fixture(scope="module")
 def limited() -> Iterator[ServerProcess]:
-    env = {"RATE_LIMIT_ENABLED": "true", "RATE_LIMIT_RPS": "0.01", "RATE_LIMIT_BURST": "2"}
+    entries = ",".join(hash_api_key(key, role="user", salt=secrets.token_bytes(16)) for key in LIMITED_KEYS.values())
+    env = {"RATE_LIMIT_ENABLED": "true", "RATE_LIMIT_RPS": "0.01", "RATE_LIMIT_BURST": "2", "API_KEYS": entries}
     with ServerProcess(env, ws=True, grpc=True) as running:
         yield running
 
 
 def test_past_the_burst_http_answers_429_with_retry_after_and_ratelimit_headers(limited: ServerProcess) -> None:
-    headers = {"X-User-ID": "http-caller"}
+    headers = {"X-User-ID": "http-caller", **bearer(LIMITED_KEYS["http"])}
     answers = [httpx.get(limited.base_url + "/api/v1/models", headers=headers) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[0].headers["ratelimit-limit"] == "2" and answers[0].headers["ratelimit-remaining"] == "1"
     refused = answers[2]
     assert int(refused.headers["retry-after"]) >= 1 and refused.headers["ratelimit-remaining"] == "0"
     assert refused.json()["code"] == "rate_limited"
-    other_user = httpx.get(limited.base_url + "/api/v1/models", headers={"X-User-ID": "someone-else"})
-    assert other_user.status_code == 200
+    other_user = {"X-User-ID": "someone-else", **bearer(LIMITED_KEYS["http"])}
+    assert httpx.get(limited.base_url + "/api/v1/models", headers=other_user).status_code == 429  # same key
+    other_key = bearer(LIMITED_KEYS["other"])
+    assert httpx.get(limited.base_url + "/api/v1/models", headers=other_key).status_code == 200
 
 
 async def test_past_the_burst_a_websocket_gets_an_error_frame_and_stays_open(limited: ServerProcess) -> None:
-    async with websockets.connect(f"ws://127.0.0.1:{limited.ws_port}/ws") as socket:
+    url = f"ws://127.0.0.1:{limited.ws_port}/ws"
+    async with websockets.connect(url, additional_headers=bearer(LIMITED_KEYS["ws"])) as socket:
         finals = []
         for n in range(3):
             await socket.send(json.dumps({"prompt": f"limited {n}", "id": n}))
@@ -131,7 +139,7 @@ async def test_past_the_burst_a_websocket_gets_an_error_frame_and_stays_open(lim
 
 async def test_past_the_burst_grpc_answers_resource_exhausted(limited: ServerProcess) -> None:
     channel = Channel("127.0.0.1", limited.grpc_port)
-    metadata = {"x-user-id": "grpc-caller"}
+    metadata = {"x-user-id": "grpc-caller", "x-api-key": LIMITED_KEYS["grpc"]}
     try:
         outcomes = [await call(channel, "ListModels", pb.ListModelsRequest(), metadata) for _ in range(3)]
     finally:

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from application.access import AccessControl
-from domain.api_keys import ANONYMOUS, KeyRing, credential_from, hash_api_key, parse_key_entries
+from domain.api_keys import ANONYMOUS, KeyRing, credential_from, hash_api_key, parse_key_entries, presented_key
 from domain.errors import PermissionDenied, Unauthenticated
 from entrypoints.hash_key import hash_key_command
 
@@ -16,14 +16,17 @@ USER_KEY = "mcp_user-key-0123456789abcdef0123456789"
 ADMIN_KEY = "mcp_admin-key-0123456789abcdef012345678"
 
 
-def ring() -> KeyRing:
-    entries = ",".join(
+def ring_entries() -> str:
+    return ",".join(
         (
             hash_api_key(USER_KEY, role="user", salt=SALT),
             hash_api_key(ADMIN_KEY, role="admin", salt=bytes(reversed(SALT)), scheme="pbkdf2_sha256", iterations=1000),
         )
     )
-    return KeyRing(parse_key_entries(entries))
+
+
+def ring() -> KeyRing:
+    return KeyRing(parse_key_entries(ring_entries()))
 
 
 def test_a_key_proves_the_role_of_its_entry_and_nothing_else_does() -> None:
@@ -76,49 +79,87 @@ def test_the_credential_comes_from_x_api_key_or_a_bearer_token() -> None:
     assert credential_from(None, None) is None
 
 
-def test_without_keys_everyone_may_do_everything() -> None:
+async def test_without_keys_everyone_may_do_everything() -> None:
     access = AccessControl(keys=KeyRing(()), limiter=None)
-    principal = access.authenticate(None, None)
+    principal = await access.authenticate(None, None)
     assert principal == ANONYMOUS
     access.authorize(principal, admin_required=True)
 
 
-def test_with_keys_a_missing_or_wrong_key_is_unauthenticated() -> None:
+async def test_with_keys_a_missing_or_wrong_key_is_unauthenticated() -> None:
     access = AccessControl(keys=ring(), limiter=None)
     with pytest.raises(Unauthenticated):
-        access.authenticate(None, None)
+        await access.authenticate(None, None)
     with pytest.raises(Unauthenticated):
-        access.authenticate("Bearer not-a-key-at-all", None)
+        await access.authenticate("Bearer not-a-key-at-all", None)
 
 
-def test_an_admin_operation_needs_an_admin_key() -> None:
+async def test_an_admin_operation_needs_an_admin_key() -> None:
     access = AccessControl(keys=ring(), limiter=None)
-    user = access.authenticate(f"Bearer {USER_KEY}")
-    admin = access.authenticate_headers({"x-api-key": ADMIN_KEY})
+    user = await access.authenticate(f"Bearer {USER_KEY}")
+    admin = await access.authenticate_headers({"x-api-key": ADMIN_KEY})
     access.authorize(user, admin_required=False)
     access.authorize(admin, admin_required=True)
     with pytest.raises(PermissionDenied):
         access.authorize(user, admin_required=True)
 
 
-def test_hash_key_makes_a_new_key_and_an_entry_that_verifies_it() -> None:
+def hash_key_output(args: list[str], stdin: str = "") -> dict[str, str]:
     out = io.StringIO()
-    assert hash_key_command(["--role", "admin"], stdout=out) == 0
-    lines = dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
+    assert hash_key_command(args, stdin=io.StringIO(stdin), stdout=out) == 0
+    return dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
+
+
+def test_hash_key_makes_a_new_key_with_a_lookup_id_and_an_entry_that_verifies_it() -> None:
+    lines = hash_key_output(["--role", "admin"])
     key = next(value for name, value in lines.items() if name.startswith("API key"))
-    principal = KeyRing(parse_key_entries(lines["API_KEYS entry"])).verify(key)
+    entry = lines["API_KEYS entry"]
+    lookup_id = entry.rpartition("$id=")[2]
+    assert key.startswith(f"mcp_{lookup_id}_") and len(lookup_id) == 12
+    principal = KeyRing(parse_key_entries(entry)).verify(key)
     assert principal is not None and principal.role == "admin"
 
 
 def test_hash_key_reads_a_chosen_key_from_stdin_and_does_not_print_it() -> None:
-    out = io.StringIO()
     chosen = "a-human-chosen-passphrase"
-    command = ["--key", "-", "--scheme", "pbkdf2_sha256", "--iterations", "1000"]
-    assert hash_key_command(command, stdin=io.StringIO(chosen + "\n"), stdout=out) == 0
-    assert chosen not in out.getvalue()
-    entry = out.getvalue().split("API_KEYS entry: ")[1].strip()
-    assert KeyRing(parse_key_entries(entry)).verify(chosen) is not None
+    lines = hash_key_output(["--key", "-", "--scheme", "pbkdf2_sha256", "--iterations", "1000"], chosen + "\n")
+    assert all(chosen not in value for value in lines.values())
+    prefix = next(value for name, value in lines.items() if "prefix" in name).removesuffix("<the key>")
+    keys = KeyRing(parse_key_entries(lines["API_KEYS entry"]))
+    assert keys.verify(prefix + chosen) is not None
+    assert keys.verify(chosen) is None  # an entry with an id is proved only by the key that names it
 
 
 def test_hash_key_refuses_a_short_key() -> None:
     assert hash_key_command(["--key", "short"], stdout=io.StringIO()) == 2
+
+
+def test_an_entry_with_a_lookup_id_is_proved_by_mcp_id_secret_and_keeps_a_stable_key_id() -> None:
+    entry = hash_api_key("the-secret-part-0123456789", role="user", salt=SALT, lookup_id="ab12cd34ef56")
+    keys = KeyRing(parse_key_entries(entry))
+    principal = keys.verify(presented_key("ab12cd34ef56", "the-secret-part-0123456789"))
+    assert principal is not None and principal.role == "user"
+    assert principal.key_id == parse_key_entries(entry)[0].key_id != "ab12cd34ef56"
+    assert keys.verify(presented_key("ab12cd34ef56", "another-secret-0123456789")) is None
+
+
+def test_old_entries_without_an_id_still_verify_next_to_entries_with_one() -> None:
+    entries = ",".join(
+        (ring_entries(), hash_api_key("secret-part-0123456789", role="user", salt=SALT, lookup_id="k1k1k1"))
+    )
+    keys = KeyRing(parse_key_entries(entries))
+    assert keys.verify(USER_KEY) is not None and keys.verify(ADMIN_KEY) is not None
+    assert keys.verify(presented_key("k1k1k1", "secret-part-0123456789")) is not None
+
+
+@pytest.mark.parametrize("suffix", ["$id=", "$id=UPPER1", "$id=ab", "$id=has_underscore"])
+def test_a_malformed_lookup_id_is_refused(suffix: str) -> None:
+    with pytest.raises(ValueError, match="entry 1"):
+        parse_key_entries(hash_api_key(USER_KEY, role="user", salt=SALT) + suffix)
+
+
+def test_two_entries_may_not_share_a_lookup_id() -> None:
+    first = hash_api_key("first-secret-0123456789", role="user", salt=SALT, lookup_id="same00")
+    second = hash_api_key("second-secret-0123456789", role="admin", salt=SALT, lookup_id="same00")
+    with pytest.raises(ValueError, match="same"):
+        parse_key_entries(f"{first},{second}")

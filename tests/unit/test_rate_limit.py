@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from adapters.rate_limit.memory import MemoryRateLimiter
 from application.access import AccessControl
-from domain.api_keys import ANONYMOUS, KeyRing, Principal
+from domain.api_keys import KeyRing
+from domain.models import ANYONE, Caller
 from domain.rate_limit import Bucket, rate_limit_subject
 from tests.fakes import FakeClock
 
@@ -56,25 +57,39 @@ def test_headers_follow_the_ratelimit_fields_and_retry_after_on_refusal() -> Non
     assert not refused.allowed
 
 
-def test_the_subject_is_the_key_else_the_user_else_the_address() -> None:
-    assert rate_limit_subject(key_id="k1", user_id="ana", client="10.0.0.1") == "key:k1"
-    assert rate_limit_subject(key_id="", user_id="ana", client="10.0.0.1") == "user:ana"
-    assert rate_limit_subject(key_id="", user_id="", client="10.0.0.1") == "ip:10.0.0.1"
+def test_the_subject_is_the_key_else_the_address_never_a_client_chosen_id() -> None:
+    assert rate_limit_subject(Caller(key_id="k1", address="10.0.0.1")) == "key:k1"
+    assert rate_limit_subject(Caller(address="10.0.0.1")) == "ip:10.0.0.1"
+    assert rate_limit_subject(Caller()) == "ip:unknown"
+
+
+def test_an_ipv6_client_is_limited_by_its_64_block_and_a_mapped_ipv4_as_ipv4() -> None:
+    first, second = Caller(address="2001:db8:1:2::1"), Caller(address="2001:db8:1:2:ffff::9")
+    assert rate_limit_subject(first) == rate_limit_subject(second) == "ip:2001:db8:1:2::/64"
+    assert rate_limit_subject(Caller(address="2001:db8:1:3::1")) != rate_limit_subject(first)
+    assert rate_limit_subject(Caller(address="::ffff:10.0.0.7")) == "ip:10.0.0.7"
 
 
 async def test_access_control_admits_by_key_and_turns_a_refusal_into_rate_limited() -> None:
     access = AccessControl(keys=KeyRing(()), limiter=limiter(FakeClock(), burst=1))
-    keyed = Principal(role="user", key_id="k1")
-    assert (await access.admit(keyed, client="10.0.0.1")).allowed
-    refused = await access.admit(keyed, client="10.0.0.2")
+    assert (await access.admit(Caller(key_id="k1", address="10.0.0.1"))).allowed
+    refused = await access.admit(Caller(key_id="k1", address="10.0.0.2"))
     assert not refused.allowed
     assert access.refusal(refused).code == "rate_limited"
-    assert (await access.admit(ANONYMOUS, client="10.0.0.1")).allowed
+    assert (await access.admit(Caller(address="10.0.0.1"))).allowed
+
+
+async def test_a_cost_of_several_items_is_taken_at_once_and_a_cost_of_zero_is_free() -> None:
+    access = AccessControl(keys=KeyRing(()), limiter=limiter(FakeClock(), burst=3))
+    caller = Caller(key_id="k1")
+    assert (await access.admit(caller, cost=0)).allowed
+    assert (await access.admit(caller, cost=3)).allowed
+    assert not (await access.admit(caller)).allowed
 
 
 async def test_without_a_limiter_every_call_is_admitted() -> None:
     access = AccessControl(keys=KeyRing(()), limiter=None)
-    assert all([(await access.admit(ANONYMOUS)).allowed for _ in range(100)])
+    assert all([(await access.admit(ANYONE)).allowed for _ in range(100)])
 
 
 async def test_the_memory_limiter_keeps_a_bounded_number_of_buckets() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Request
 
+from application.access import AccessControl
 from application.cache_admin import ClearBlacklist, GetCacheStats, InvalidateCacheKey
 from application.generate import Generate
 from application.generate_batch import GenerateBatch, GenerateBatchStream
@@ -41,6 +42,7 @@ class HttpDeps:
     get_cache_stats: GetCacheStats
     invalidate_cache_key: InvalidateCacheKey
     clear_blacklist: ClearBlacklist
+    access: AccessControl
 
     @classmethod
     def from_container(cls, container: Container) -> HttpDeps:

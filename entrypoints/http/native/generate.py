@@ -9,9 +9,10 @@ from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.response import Stream
 
+from application.access import AccessControl
 from application.generate_batch import BatchItem, BatchItemResult, BatchSummary
 from domain.accounting import format_rate, format_seconds
-from domain.errors import DomainError, InvalidRequest
+from domain.errors import DomainError, InvalidRequest, RateLimited
 from domain.models import Answer, StreamDelta, StreamEvent
 from domain.validation import check_context, check_prompt
 from entrypoints.http.native.deps import HttpDeps
@@ -26,7 +27,7 @@ from entrypoints.native_json import (
     chunk_json,
     final_chunk_json,
 )
-from entrypoints.request_context import current_request_id
+from entrypoints.request_context import current_caller, current_request_id
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -79,12 +80,27 @@ def batch_summary_json(summary: BatchSummary) -> dict[str, object]:
     }
 
 
+async def charge_batch(access: AccessControl, count: int) -> None:
+    """A batch costs one rate-limit token per item: the guard took the first, this takes the rest, or refuses."""
+    decision = await access.admit(current_caller(), cost=count - 1)
+    if decision.allowed:
+        return
+    if count > decision.limit:
+        raise RateLimited(
+            f"a batch of {count} items needs {count} rate-limit tokens, more than the limit's burst of"
+            f" {decision.limit}: send at most {decision.limit} items per batch",
+            retry_after=decision.retry_after,
+        )
+    raise access.refusal(decision)
+
+
 def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
-    def batch_items(request: AnyRequest, body: BatchBody) -> list[BatchItem]:
+    async def batch_items(request: AnyRequest, body: BatchBody) -> list[BatchItem]:
         if not body.requests:
             raise InvalidRequest("no requests provided")
         if len(body.requests) > deps.settings.batch_max_items:
             raise InvalidRequest(f"batch size exceeds maximum of {deps.settings.batch_max_items}")
+        await charge_batch(deps.access, len(body.requests))
         context = deps.context(request)
         check_context(context)  # the headers are the whole batch's: a bad id refuses it, not each item
         items: list[BatchItem] = []
@@ -122,7 +138,7 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
     )
     async def generate_batch(request: AnyRequest) -> Response[Any]:
         data = await batch_body.read(request)
-        outcomes, summary = await deps.generate_batch.execute(batch_items(request, data))
+        outcomes, summary = await deps.generate_batch.execute(await batch_items(request, data))
         results = [BatchItemResult(index=i, outcome=outcome) for i, outcome in enumerate(outcomes)]
         return Response({"responses": [batch_item_json(r) for r in results], **batch_summary_json(summary)})
 
@@ -133,7 +149,7 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         operation_class=documented(BatchBody),
     )
     async def generate_batch_stream(request: AnyRequest) -> Response[Any]:
-        items = batch_items(request, await batch_body.read(request))
+        items = await batch_items(request, await batch_body.read(request))
 
         def render(event: BatchItemResult | BatchSummary) -> bytes:
             if isinstance(event, BatchSummary):

@@ -2,8 +2,10 @@
 
 Before Litestar sees a request: the route table says whether it is public
 (health probes, static example pages, ``/metrics`` unless ``METRICS_AUTH``)
-or admin-only; ``AccessControl`` authenticates the key (401), checks the role
-(403) and takes a rate-limit token (429 with ``Retry-After``). Refusals have
+or admin-only; ``AccessControl`` authenticates the key (401; 503 while too
+many slow keys are being verified), checks the role (403) and takes a
+rate-limit token from the key's bucket, else the client address's (429 with
+``Retry-After``); the batch routes take one more per further item. Refusals have
 the error shape of docs/api.md#errors. Admitted answers carry the ``RateLimit-*`` header
 fields when limits are on. WebSocket upgrades are checked by the ``/ws``
 handler itself, which also limits each message.
@@ -11,10 +13,12 @@ handler itself, which also limits each message.
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from application.access import AccessControl
-from domain.errors import DomainError, PermissionDenied
+from domain.errors import DomainError, Overloaded, PermissionDenied
 from domain.rate_limit import RateDecision
 from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
 from entrypoints.http.shared.route_table import METRICS, route_of
@@ -63,33 +67,37 @@ class GuardMiddleware:
             await self._app(scope, receive, send)
             return
         authorization = api_key = None
-        user_id = ""
         for key, value in scope.get("headers", ()):
             if key == b"authorization":
                 authorization = value.decode("latin-1")
             elif key == b"x-api-key":
                 api_key = value.decode("latin-1")
-            elif key == b"x-user-id":
-                user_id = value.decode("latin-1").strip()
         access = self._access
         try:
-            principal = access.authenticate(authorization, api_key)
+            principal = await access.authenticate(authorization, api_key)
             access.authorize(principal, admin_required=scope["method"] in route.admin_methods)
             caller = enter_caller(principal, current_caller().address)
         except DomainError as exc:
-            status = 403 if isinstance(exc, PermissionDenied) else 401
-            extra = ((b"www-authenticate", b'Bearer realm="mcp-server-ai"'),) if status == 401 else ()
-            await send_error(send, status, exc.code, exc.message, extra)
+            await send_error(send, *_refusal(exc))
             return
         if not access.limits_enabled:
             await self._app(scope, receive, send)
             return
-        decision = await access.admit(principal, user_id=user_id, client=caller.address)
+        decision = await access.admit(caller)
         if not decision.allowed:
             refusal = access.refusal(decision)
             await send_error(send, 429, refusal.code, refusal.message, decision_headers(decision))
             return
         await self._app(scope, receive, _with_headers(send, decision_headers(decision)))
+
+
+def _refusal(exc: DomainError) -> tuple[int, str, str, tuple[tuple[bytes, bytes], ...]]:
+    """A failed key check: 401 (with the challenge), 403, or 503 while too many keys are being verified."""
+    if isinstance(exc, PermissionDenied):
+        return 403, exc.code, exc.message, ()
+    if isinstance(exc, Overloaded):
+        return 503, exc.code, exc.message, ((b"retry-after", str(max(1, math.ceil(exc.retry_after or 1))).encode()),)
+    return 401, exc.code, exc.message, ((b"www-authenticate", b'Bearer realm="mcp-server-ai"'),)
 
 
 def _with_headers(send: Send, extra: tuple[tuple[bytes, bytes], ...]) -> Send:

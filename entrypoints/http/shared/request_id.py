@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from domain.models import Caller
 from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
+from entrypoints.http.shared.client_address import NO_PROXIES, TrustedProxies, client_address
 from entrypoints.request_context import accept_request_id, caller_var, request_id_var
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -23,9 +24,12 @@ HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
 class RequestIdMiddleware:
-    def __init__(self, app: ASGIApp, *, tls: bool) -> None:
+    """``proxies``: whose ``X-Forwarded-For`` names the client (the HTTP port's ``TRUSTED_PROXIES``)."""
+
+    def __init__(self, app: ASGIApp, *, tls: bool, proxies: TrustedProxies = NO_PROXIES) -> None:
         self._app = app
         self._extra = (*SECURITY_HEADERS, HSTS) if tls else SECURITY_HEADERS
+        self._proxies = proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -33,8 +37,8 @@ class RequestIdMiddleware:
             return
         request_id = accept_request_id(_header(scope, b"x-request-id"))
         request_id_var.set(request_id)
-        client = scope.get("client")
-        caller_var.set(Caller(address=client[0] if client else ""))  # the guard adds the key, when keys are on
+        # The guard adds the key, when keys are on.
+        caller_var.set(Caller(address=client_address(scope, self._proxies)))
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
         extra = self._extra
