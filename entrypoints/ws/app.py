@@ -7,6 +7,7 @@ import msgspec
 from entrypoints.config import Settings
 from entrypoints.container import Container
 from entrypoints.http.middleware import ASGIApp, Receive, RequestIdMiddleware, Scope, Send
+from entrypoints.http.route_table import canonical_path
 from entrypoints.ws.endpoint import WS_PATH, WsEndpoint
 
 _NOT_FOUND = msgspec.json.encode({"error": "no such route; the WebSocket endpoint is /ws", "code": "not_found"})
@@ -16,7 +17,7 @@ def create_ws_app(container: Container, settings: Settings) -> ASGIApp:
     endpoint = WsEndpoint.from_container(container, settings)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("path") == WS_PATH:
+        if canonical_path(scope.get("path", "")) == WS_PATH:  # as the HTTP port's router resolves it
             await endpoint(scope, receive, send)
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})  # refused upgrade: 403

@@ -1,0 +1,45 @@
+"""One HTTP/1.1 request written byte for byte on a socket, as a hostile client would send it.
+
+httpx and browsers tidy a URL before sending it (dot segments resolved,
+non-ASCII header values refused); these tests need the exact request target
+and header bytes to reach the server, and the answer's exact header bytes back.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+    def header(self, name: bytes) -> bytes | None:
+        return next((value for key, value in self.headers if key.lower() == name), None)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def raw_request(
+    port: int, method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b"", *, extra: bytes = b""
+) -> RawResponse:
+    """``target`` goes on the request line as given; ``extra`` is appended verbatim to the header block."""
+    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    head = "\r\n".join(lines).encode("ascii") + b"\r\n" + extra + b"\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + body)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head_bytes, _, rest = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head_bytes.split(b"\r\n")
+    parsed = [tuple(line.split(b":", 1)) for line in header_lines]
+    response_headers = [(key.strip().lower(), value.strip()) for key, value in parsed]
+    return RawResponse(status=int(status_line.split()[1]), headers=response_headers, body=rest)
