@@ -41,7 +41,7 @@ class RequestIdMiddleware:
         request_id = accept_request_id(_header(scope, b"x-request-id"))
         request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
-        header = (b"x-request-id", request_id.encode())
+        header = (b"x-request-id", request_id.encode("ascii"))  # an accepted id is ASCII: the bytes it came as
         extra = self._extra
 
         async def send_with_headers(message: Message) -> None:
