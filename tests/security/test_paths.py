@@ -23,9 +23,12 @@ import websockets
 from litestar.utils import normalize_path
 
 from domain.api_keys import hash_api_key
+from entrypoints.config import load_settings
+from entrypoints.http.app import create_litestar
 from entrypoints.http.paths import path_defect
 from entrypoints.http.route_table import OTHER, canonical_path, route_of
 from tests.e2e.server import ServerProcess
+from tests.integration.gateway_app import in_process_gateway
 from tests.security.raw_http import raw_request
 
 USER_KEY = "mcp_user_" + secrets.token_urlsafe(24)
@@ -202,3 +205,21 @@ def test_path_defect_names_each_ambiguity_and_passes_ordinary_paths() -> None:
     assert "'.'" in (path_defect("/api/./v1", b"/api/%2e/v1") or "")
     assert "'.'" in (path_defect("/api/v1/..", None) or "")
     assert "control" in (path_defect("/examples/\x00", b"/examples/%00") or "")
+
+
+async def test_every_route_litestar_serves_is_in_the_table_with_its_admin_methods() -> None:
+    """The guard's table and the router's routes cannot drift apart: no served route is 'other' to the guard."""
+    async with in_process_gateway(traced=False) as gateway:
+        app = create_litestar(gateway.container, load_settings([], environ={}, dotenv=None))
+    for served in app.routes:
+        sample = re.sub(r"\{(\w+):\w+\}", "x", served.path)
+        route = route_of(sample)
+        assert route is not OTHER, served.path
+        if not served.path.startswith(("/schema", "/examples")):
+            assert route.template == re.sub(r"\{(\w+):\w+\}", r"{\1}", served.path)
+        for handler in getattr(served, "route_handlers", ()):
+            methods = set(handler.http_methods) - {"OPTIONS"}
+            if (handler.summary or "").endswith("(admin)"):
+                assert methods <= route.admin_methods, served.path
+            else:
+                assert not methods & route.admin_methods, served.path
