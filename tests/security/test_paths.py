@@ -29,7 +29,7 @@ from entrypoints.http.paths import path_defect
 from entrypoints.http.route_table import OTHER, canonical_path, route_of
 from tests.e2e.server import ServerProcess
 from tests.integration.gateway_app import in_process_gateway
-from tests.security.raw_http import raw_request
+from tests.security.edge_support import raw_request, running_gateway
 
 USER_KEY = "mcp_user_" + secrets.token_urlsafe(24)
 ADMIN_KEY = "mcp_admin_" + secrets.token_urlsafe(24)
@@ -74,7 +74,7 @@ def case_spellings(path: str, literal: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def keyed() -> Iterator[ServerProcess]:
-    with ServerProcess({"API_KEYS": API_KEYS}, ws=True) as running:
+    with running_gateway({"API_KEYS": API_KEYS}, ws=True) as running:
         yield running
 
 
@@ -171,7 +171,7 @@ def test_a_nul_or_an_overlong_name_under_examples_is_a_clean_error_without_a_tra
 
 
 def test_without_keys_the_examples_nul_is_refused_too() -> None:
-    with ServerProcess() as server:
+    with running_gateway() as server:
         answer = raw_request(server.http_port, "GET", "/examples/%00")
         assert (answer.status, answer.json()["code"]) == (400, "invalid_request")
         assert "Traceback" not in server.logs()

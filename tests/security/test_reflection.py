@@ -25,7 +25,7 @@ from grpclib.reflection.v1alpha import reflection_pb2 as reflection_v1alpha
 
 from domain.api_keys import hash_api_key
 from tests.e2e.server import ServerProcess
-from tests.security.raw_http import raw_request
+from tests.security.edge_support import raw_request, running_gateway
 
 GRPCURL = [sys.executable, str(Path(__file__).resolve().parents[1] / "e2e" / "grpcurl_like.py")]
 USER_KEY = "mcp_user_" + secrets.token_urlsafe(24)
@@ -35,7 +35,7 @@ VERSIONS = {"v1": reflection_v1, "v1alpha": reflection_v1alpha}
 
 @pytest.fixture(scope="module")
 def keyed() -> Iterator[ServerProcess]:
-    with ServerProcess({"API_KEYS": API_KEYS}, grpc=True) as running:
+    with running_gateway({"API_KEYS": API_KEYS}, grpc=True) as running:
         yield running
 
 

@@ -15,12 +15,12 @@ import pytest
 
 from entrypoints.request_context import accept_request_id
 from tests.e2e.server import ServerProcess
-from tests.security.raw_http import RawResponse, raw_request
+from tests.security.edge_support import RawResponse, raw_request, running_gateway
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
-    with ServerProcess() as running:
+    with running_gateway() as running:
         yield running
 
 

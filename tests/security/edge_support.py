@@ -1,4 +1,4 @@
-"""One HTTP/1.1 request written byte for byte on a socket, as a hostile client would send it.
+"""What the edge tests share: a raw HTTP/1.1 request, and a gateway given time to start on a busy machine.
 
 httpx and browsers tidy a URL before sending it (dot segments resolved,
 non-ASCII header values refused); these tests need the exact request target
@@ -9,8 +9,25 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from tests.e2e.server import ServerProcess
+
+START_TIMEOUT = 90.0  # importing every listener's stack takes long on a loaded CI runner
+
+
+@contextmanager
+def running_gateway(
+    env: Mapping[str, str] | None = None, *, ws: bool = False, grpc: bool = False
+) -> Iterator[ServerProcess]:
+    server = ServerProcess(env, ws=ws, grpc=grpc).start(timeout=START_TIMEOUT)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @dataclass(frozen=True)
