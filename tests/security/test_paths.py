@@ -16,6 +16,7 @@ import random
 import re
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +26,7 @@ from litestar.utils import normalize_path
 from domain.api_keys import hash_api_key
 from entrypoints.config import load_settings
 from entrypoints.http.app import create_litestar
-from entrypoints.http.paths import path_defect
+from entrypoints.http.paths import PathMiddleware, path_defect
 from entrypoints.http.route_table import OTHER, canonical_path, route_of
 from tests.e2e.server import ServerProcess
 from tests.integration.gateway_app import in_process_gateway
@@ -223,3 +224,24 @@ async def test_every_route_litestar_serves_is_in_the_table_with_its_admin_method
                 assert methods <= route.admin_methods, served.path
             else:
                 assert not methods & route.admin_methods, served.path
+
+
+async def test_an_ambiguous_websocket_path_is_closed_before_the_upgrade() -> None:
+    reached: list[str] = []
+    sent: list[dict[str, object]] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["path"])
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    layer = PathMiddleware(inner)
+    await layer({"type": "websocket", "path": "/ws/..", "raw_path": b"/ws/%2e%2e"}, _no_receive, send)
+    await layer({"type": "websocket", "path": "/ws", "raw_path": b"/ws"}, _no_receive, send)
+
+    assert sent == [{"type": "websocket.close", "code": 1008}] and reached == ["/ws"]
+
+
+async def _no_receive() -> dict[str, object]:
+    raise AssertionError("the path layer reads no message")
