@@ -23,8 +23,14 @@ def new_request_id() -> str:
 
 
 def accept_request_id(candidate: str | None) -> str:
-    """The caller's id when it is sane, else a fresh one."""
-    if candidate and len(candidate) <= MAX_REQUEST_ID_LENGTH and candidate.isprintable():
+    """The caller's id when it is 1 to 128 printable ASCII characters, else a fresh one.
+
+    ASCII only, so that the id is the same bytes everywhere it goes: echoed in
+    the ``X-Request-ID`` header and gRPC metadata (ASCII by protocol), written
+    into JSON bodies and log lines (UTF-8). A Latin-1 byte has no such single
+    form (the header echo would be its UTF-8 re-encoding), so that id is replaced.
+    """
+    if candidate and len(candidate) <= MAX_REQUEST_ID_LENGTH and candidate.isascii() and candidate.isprintable():
         return candidate
     return new_request_id()
 

@@ -192,6 +192,7 @@ _METRIC_LABELS = {
     "GenerateStream": "grpc_stream",
     "ListModels": "grpc_list_models",
     "GetStatus": "grpc_status",
+    "ServerReflectionInfo": "grpc_reflection",
 }
 
 

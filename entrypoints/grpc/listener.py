@@ -1,5 +1,7 @@
 """The gRPC listener: ``proto.AIService`` plus server reflection (v1 and v1alpha) on one port.
 
+Reflection passes the same key check as the service (``reflection.py``).
+
 It runs in the gateway's event loop next to the ASGI listeners. On ``stop`` it
 refuses new calls (UNAVAILABLE, retriable), waits up to
 ``SHUTDOWN_GRACE_SECONDS`` for the calls in flight, streams included, and only
@@ -13,7 +15,6 @@ import logging
 import os
 import ssl
 
-from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
 from entrypoints.bootstrap.access import grpc_call_authorizer
@@ -21,7 +22,7 @@ from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
 from entrypoints.grpc.calls import Authorizer, CallRunner, CallTracker
 from entrypoints.grpc.codec import SizeLimitedProtoCodec
-from entrypoints.grpc.generated.google_proto_descriptor_pool import default_google_proto_descriptor_pool
+from entrypoints.grpc.reflection import with_reflection
 from entrypoints.grpc.service import AIService, GrpcDeps
 
 log = logging.getLogger("mcp.grpc")
@@ -47,7 +48,7 @@ class GrpcListener:
             authorize = grpc_call_authorizer(container.access(), client=lambda call: call.peer)
         runner = CallRunner(self._tracker, authorize, telemetry=container.telemetry())
         service = AIService(GrpcDeps.from_container(container), runner)
-        self._services = ServerReflection.extend([service], pool=default_google_proto_descriptor_pool)
+        self._services = with_reflection(service, runner)
         self._stopping = asyncio.Event()
 
     async def serve(self) -> None:

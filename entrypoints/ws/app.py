@@ -8,6 +8,7 @@ from entrypoints.asgi import ASGIApp, Receive, Scope, Send
 from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
 from entrypoints.http.shared.request_id import RequestIdMiddleware
+from entrypoints.http.shared.route_table import canonical_path
 from entrypoints.ws.endpoint import WS_PATH, WsEndpoint
 
 _NOT_FOUND = msgspec.json.encode({"error": "no such route; the WebSocket endpoint is /ws", "code": "not_found"})
@@ -17,7 +18,7 @@ def create_ws_app(container: Container, settings: Settings) -> ASGIApp:
     endpoint = WsEndpoint.from_container(container, settings)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("path") == WS_PATH:
+        if canonical_path(scope.get("path", "")) == WS_PATH:  # as the HTTP port's router resolves it
             await endpoint(scope, receive, send)
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})  # refused upgrade: 403

@@ -5,9 +5,10 @@ and response machinery (routing, the ``Request`` object, signature parsing,
 ``Response`` rendering, its exception middleware) costing about as much CPU as
 the rest of a call together (``bench/RESULTS.md``). The routes stay declared in
 Litestar, for the OpenAPI document and for every other method; this layer only
-answers POSTs to the exact paths, with the same body rules (strict JSON,
-``MAX_REQUEST_BYTES``), the same context from the headers, the same use-case,
-the same answer and the same error answers (built by ``entrypoints.http.shared.errors``).
+answers POSTs to these two paths (as the router resolves them: ``canonical_path``),
+with the same body rules (strict JSON, ``MAX_REQUEST_BYTES``), the same context
+from the headers, the same use-case, the same answer and the same error answers
+(built by ``entrypoints.http.shared.errors``).
 It sits inside the guard, CORS and observation layers like Litestar does.
 """
 
@@ -25,6 +26,7 @@ from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.native.generate import overhead_header, render_stream_event
 from entrypoints.http.shared.body import JsonBody
 from entrypoints.http.shared.errors import domain_error_response, error_response
+from entrypoints.http.shared.route_table import canonical_path
 from entrypoints.http.shared.sse import EventPump, relay_sse
 from entrypoints.native_json import GenerateBody, answer_json
 
@@ -51,7 +53,7 @@ class FastGenerate:
         self._body = JsonBody(GenerateBody)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"] if scope["type"] == "http" and scope["method"] == "POST" else ""
+        path = canonical_path(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else ""
         if path == GENERATE_PATH:
             await self._answer(scope, receive, send, self._generate)
         elif path == STREAM_PATH:

@@ -2,7 +2,8 @@
 
 On the HTTP port the layer sits inside the guard, so ``METRICS_AUTH=true``
 protects it like any route; on ``METRICS_PORT`` the same layers serve
-``/metrics`` alone (with ``/health`` for probes).
+``/metrics`` alone (with ``/health`` for probes). Paths are resolved as the
+router resolves them (``canonical_path``), so the guard's view and this layer's agree.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import msgspec
 
 from adapters.observability.prometheus import PrometheusMetrics
 from entrypoints.asgi import ASGIApp, Receive, Scope, Send
+from entrypoints.http.shared.route_table import canonical_path
 
 METRICS_PATH = "/metrics"
 _HEALTH = msgspec.json.encode({"status": "ok"})
@@ -24,7 +26,7 @@ class MetricsEndpoint:
         self._content_type = metrics.content_type.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != METRICS_PATH:
+        if scope["type"] != "http" or canonical_path(scope["path"]) != METRICS_PATH:
             await self._app(scope, receive, send)
             return
         if scope["method"] not in ("GET", "HEAD"):
@@ -38,7 +40,7 @@ async def metrics_port_fallback(scope: Scope, receive: Receive, send: Send) -> N
     """Everything but ``/metrics`` on ``METRICS_PORT``: ``/health`` for probes, 404 otherwise."""
     if scope["type"] != "http":
         return
-    if scope["path"] in ("/health", "/healthz"):
+    if canonical_path(scope["path"]) in ("/health", "/healthz"):
         await _answer(send, 200, b"application/json", _HEALTH)
     else:
         await _answer(send, 404, b"application/json", _NOT_FOUND)

@@ -4,6 +4,9 @@ It sits just inside ``RequestIdMiddleware`` so that every answer is seen,
 refusals by the CORS and guard layers included. WebSocket upgrades are left to
 the ``/ws`` handler, which observes each message as a request of its own;
 probes and scrapes (``/health*``, ``/readyz``, ``/metrics``) are not counted.
+The label is the route the router resolves (``route_of``: ``//api/v1/generate``
+is ``generate``); the span and the access log keep the path as it was sent,
+before Litestar rewrites ``scope["path"]``, so odd spellings stay visible.
 """
 
 from __future__ import annotations
@@ -26,13 +29,13 @@ class ObserveMiddleware:
         if route is None or not route.observed:
             await self._app(scope, receive, send)
             return
-        method = scope["method"]
+        method, path = scope["method"], scope["path"]
         if self._tracing:
             record = self._telemetry.begin(
                 route.label,
                 span_name=f"{method} {route.template}",
                 carrier=_trace_carrier(scope),
-                attributes={"http.request.method": method, "http.route": route.template, "url.path": scope["path"]},
+                attributes={"http.request.method": method, "http.route": route.template, "url.path": path},
             )
         else:
             record = self._telemetry.begin(route.label)
@@ -47,7 +50,7 @@ class ObserveMiddleware:
         try:
             await self._app(scope, receive, send_and_note)
         finally:
-            fields = {"method": method, "path": scope["path"]} if self._telemetry.logs_access else None
+            fields = {"method": method, "path": path} if self._telemetry.logs_access else None
             self._telemetry.finish(record, str(status), failed=status >= 400, fields=fields)
 
 

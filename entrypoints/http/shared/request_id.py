@@ -40,7 +40,7 @@ class RequestIdMiddleware:
         # The guard adds the key, when keys are on.
         caller_var.set(Caller(address=client_address(scope, self._proxies)))
         scope.setdefault("state", {})["request_id"] = request_id
-        header = (b"x-request-id", request_id.encode())
+        header = (b"x-request-id", request_id.encode("ascii"))  # an accepted id is ASCII: the bytes it came as
         extra = self._extra
 
         async def send_with_headers(message: Message) -> None:

@@ -2,12 +2,18 @@
 
 Looked up by path before Litestar routes the request, so the guard and the
 observer stay cheap (a dict lookup, then a few prefixes) and every label
-value is from this table (``other`` for anything unknown).
+value is from this table (``other`` for anything unknown). The path is first
+resolved by ``canonical_path``, the router's own rule, so the guard classifies
+``//api/v1/cache/invalidate`` as the admin route Litestar will run. A path the
+table does not know is ``other``: it needs a key like any API route; only the
+routes marked ``public`` go without.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from litestar.utils import normalize_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +47,35 @@ _EXACT = {
         METRICS,
     )
 }
+_SCHEMA = Route("schema", "/schema")
+_SWAGGER = Route("schema", "/swagger")
+_EXAMPLES = Route("examples", "/examples", public=True)  # static pages, no data
+_EXACT.update({"/schema": _SCHEMA, "/swagger": _SWAGGER, "/examples": _EXAMPLES})
+# What lies below a prefix, in whole segments: "/examplesX" is not an example page.
 _PREFIXES = (
     ("/api/v1/sessions/", Route("session", "/api/v1/sessions/{session_id}")),
     ("/api/v1/cache/blacklist/", Route("cache_blacklist", "/api/v1/cache/blacklist/{cache_key}",
                                        admin_methods=frozenset({"DELETE"}))),
-    ("/schema", Route("schema", "/schema")),
-    ("/swagger", Route("schema", "/swagger")),
-    ("/examples", Route("examples", "/examples", public=True)),  # static pages, no data
+    ("/schema/", _SCHEMA),
+    ("/swagger/", _SWAGGER),
+    ("/examples/", _EXAMPLES),
 )  # fmt: skip
 
 
+def canonical_path(path: str) -> str:
+    """The path Litestar's router looks up for ``scope["path"]`` (percent-decoded by the server).
+
+    It strips the slashes at both ends and collapses runs of slashes; the router
+    does the same, so every layer that decides by path must ask here first.
+    """
+    if path.startswith("/") and "//" not in path and (path == "/" or not path.endswith("/")):
+        return path  # already canonical, the common case: no regular expression on the hot path
+    return normalize_path(path)
+
+
 def route_of(path: str) -> Route:
-    route = _EXACT.get(path) or _EXACT.get(path.rstrip("/"))
+    path = canonical_path(path)
+    route = _EXACT.get(path)
     if route is not None:
         return route
     for prefix, candidate in _PREFIXES:
