@@ -23,7 +23,7 @@ from grpclib.reflection.v1 import reflection_pb2 as reflection_v1
 from tests.support.realtime import realtime_server
 from tests.support.server import ServerProcess
 
-GRPCURL = Path(__file__).with_name("grpcurl_like.py")
+GRPCURL = Path(__file__).resolve().parents[1] / "support" / "grpcurl_like.py"
 T = FieldDescriptor
 
 # The first published contract: message -> field -> [number, type]. Existing clients depend on it.

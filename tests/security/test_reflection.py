@@ -27,7 +27,7 @@ from domain.api_keys import hash_api_key
 from tests.security.edge_support import raw_request, running_gateway
 from tests.support.server import ServerProcess
 
-GRPCURL = [sys.executable, str(Path(__file__).resolve().parents[1] / "e2e" / "grpcurl_like.py")]
+GRPCURL = [sys.executable, str(Path(__file__).resolve().parents[1] / "support" / "grpcurl_like.py")]
 USER_KEY = "mcp_user_" + secrets.token_urlsafe(24)
 API_KEYS = hash_api_key(USER_KEY, role="user", salt=secrets.token_bytes(16))
 VERSIONS = {"v1": reflection_v1, "v1alpha": reflection_v1alpha}
