@@ -1,7 +1,9 @@
 """API keys with roles (SPEC §13): the stored form, and verification of a presented key.
 
 ``API_KEYS`` is a comma-separated list of entries ``<role>:<hash>``, ``role``
-being ``user`` or ``admin``, and ``<hash>`` one of:
+being ``user`` or ``admin``, optionally marked ``+feedback`` (``user+feedback``:
+a complaint from this key retires a cached answer on its own, see
+``application.feedback_loop``), and ``<hash>`` one of:
 
     sha256$<salt hex>$<HMAC-SHA256(salt, key) hex>
     pbkdf2_sha256$<iterations>$<salt hex>$<PBKDF2-HMAC-SHA256(key, salt, iterations) hex>
@@ -31,16 +33,18 @@ import msgspec
 
 Role = Literal["anonymous", "user", "admin"]
 ROLES: tuple[Role, ...] = ("user", "admin")
+FEEDBACK_MARK = "feedback"
 PBKDF2_DEFAULT_ITERATIONS = 600_000
 MIN_SALT_BYTES = 16
 _CACHE_LIMIT = 4096  # verified and refused keys remembered, each as a 32-byte digest
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
-    """Who is calling: a role, and the id of the key that proved it (empty when anonymous)."""
+    """Who is calling: a role, the id of the key that proved it (empty when anonymous), its feedback mark."""
 
     role: Role
     key_id: str = ""
+    feedback: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -58,6 +62,7 @@ class KeyEntry(msgspec.Struct, frozen=True, kw_only=True):
     salt: bytes
     digest: bytes
     iterations: int = 0
+    feedback: bool = False
 
     @property
     def key_id(self) -> str:
@@ -96,14 +101,17 @@ def parse_key_entries(text: str) -> tuple[KeyEntry, ...]:
             try:
                 entries.append(_parse_entry(raw))
             except (ValueError, IndexError) as exc:
-                raise ValueError(f"entry {position} is not '<user|admin>:<hash>' ({exc})") from None
+                raise ValueError(f"entry {position} is not '<user|admin>[+feedback]:<hash>' ({exc})") from None
     return tuple(entries)
 
 
 def _parse_entry(raw: str) -> KeyEntry:
-    role, _, stored = raw.partition(":")
+    role_part, _, stored = raw.partition(":")
+    role, *marks = role_part.split("+")
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    if any(mark != FEEDBACK_MARK for mark in marks):
+        raise ValueError(f"unknown mark in {role_part!r}; the only one is +{FEEDBACK_MARK}")
     scheme, *fields = stored.split("$")
     if scheme == "sha256" and len(fields) == 2:
         salt, digest = bytes.fromhex(fields[0]), bytes.fromhex(fields[1])
@@ -118,7 +126,7 @@ def _parse_entry(raw: str) -> KeyEntry:
         raise ValueError("the hash must be sha256$<salt>$<digest> or pbkdf2_sha256$<iterations>$<salt>$<digest>")
     if len(entry.salt) < MIN_SALT_BYTES or len(entry.digest) != 32:
         raise ValueError(f"the salt needs at least {MIN_SALT_BYTES} bytes and the digest 32")
-    return entry
+    return msgspec.structs.replace(entry, feedback=bool(marks))
 
 
 def credential_from(authorization: str | None, api_key: str | None) -> str | None:
@@ -175,7 +183,7 @@ class KeyRing:
         found = None
         for entry in self._entries:  # no early exit: every entry is compared, whatever matches
             if entry.matches(raw) and found is None:
-                found = Principal(role=entry.role, key_id=entry.key_id)
+                found = Principal(role=entry.role, key_id=entry.key_id, feedback=entry.feedback)
         return found
 
 
