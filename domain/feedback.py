@@ -95,14 +95,13 @@ class _Phrases:
     def find(self, text: str, tokens: _Tokens) -> list[tuple[str, int]]:
         """The phrases in ``text`` (cut into ``tokens``), in list order, with their severities."""
         words, starts, ends = tokens
-        hits: list[tuple[int, str, int]] = []
+        hits: dict[int, tuple[str, int]] = {}  # by list position: a phrase said twice is found once
         for first, word in enumerate(words):
             reach = self._reach.get(word, 0)
             for last in range(first, min(first + reach, len(words))):
                 phrase = text[starts[first] : ends[last]]
-                hits.extend((position, phrase, severity) for position, severity in self._entries.get(phrase, ()))
-        hits.sort()
-        return [(phrase, severity) for _, phrase, severity in hits]
+                hits.update((position, (phrase, severity)) for position, severity in self._entries.get(phrase, ()))
+        return [hits[position] for position in sorted(hits)]
 
 
 class _Opening:
@@ -163,7 +162,8 @@ class KeywordFeedbackDetector:
         judged = judged or any(phrase in self._judgements for phrase, _ in keywords)
         if not judged and self._opening.is_new_question(text):
             return NO_PROBLEM
-        return _verdict([*keywords, *([(PATTERN_MATCH, PATTERN_SEVERITY)] if pattern_hit else []), *code], pattern_hit)
+        pattern = [(PATTERN_MATCH, PATTERN_SEVERITY)] if pattern_hit else []
+        return _verdict([*keywords, *pattern, *code], pattern_hit)
 
 
 def _verdict(hits: list[tuple[str, int]], pattern_hit: bool) -> FeedbackVerdict:

@@ -119,3 +119,7 @@ def test_a_hundred_thousand_character_prompt_is_judged_on_its_window_only() -> N
 def test_runs_of_whitespace_are_read_as_one_space() -> None:
     assert detector.analyze("it   doesn't\n\twork", PLAIN).has_problem
     assert detector.analyze("review" + " " * 500 + "the code", FENCED).has_problem
+
+
+def test_a_phrase_said_twice_is_counted_once() -> None:
+    assert detector.analyze("error, error, error everywhere", PLAIN).keywords == ("error",)
