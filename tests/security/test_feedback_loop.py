@@ -12,7 +12,7 @@ from adapters.memory_cache import MemoryCache
 from adapters.memory_feedback import MemoryFeedbackRepo
 from application.cache_admin import InvalidateCacheKey
 from application.feedback_loop import FeedbackLoop
-from domain.api_keys import KeyRing, hash_api_key, parse_key_entries
+from domain.api_keys import ANONYMOUS, KeyRing, hash_api_key, parse_key_entries
 from domain.feedback import KeywordFeedbackDetector
 from domain.feedback_reporters import reporter_of
 from domain.models import ANYONE, CacheEntry, Caller, GenerationRequest, Message, Session, Usage
@@ -240,6 +240,7 @@ def test_a_key_marked_for_feedback_makes_a_trusted_caller() -> None:
         for key, principal in principals.items()
     }
     assert trust == {"plain-key": False, "qa-key": True, "admin-key": True}
+    assert caller_from(ANONYMOUS, "203.0.113.7").trusted_feedback is False  # without keys nobody is trusted
     with pytest.raises(ValueError, match=r"unknown mark in 'user\+root'"):
         parse_key_entries(plain.replace("user:", "user+root:", 1))
 
