@@ -82,12 +82,7 @@ class FeedbackLoop:
     async def _report(self, request: GenerationRequest, session: Session, key: str, verdict: FeedbackVerdict) -> None:
         reporter = reporter_of(request.caller)
         now = self._clock.now()
-        if await self._repo.reports_since(reporter, now - HOUR_SECONDS) >= self._reports_per_hour:
-            self.dropped += 1
-            log.warning(
-                "feedback report dropped: the reporter is over its hourly limit",
-                extra={"cache_key": key, "reporter": reporter, "limit": self._reports_per_hour},
-            )
+        if not await self._within_hourly_limit(reporter, key, now):
             return
         report = FeedbackReport(
             cache_key=key,
@@ -107,6 +102,16 @@ class FeedbackLoop:
         elif quality is not None and quality.problem_reports >= self._min_reporters:
             reporters = await self._repo.reporters(key, LOGGED_REPORTERS)
             await self.retire(key, reason=reason, rule="distinct_reporters", reporters=reporters)
+
+    async def _within_hourly_limit(self, reporter: str, key: str, now: float) -> bool:
+        if await self._repo.reports_since(reporter, now - HOUR_SECONDS) < self._reports_per_hour:
+            return True
+        self.dropped += 1
+        log.warning(
+            "feedback report dropped: the reporter is over its hourly limit",
+            extra={"cache_key": key, "reporter": reporter, "limit": self._reports_per_hour},
+        )
+        return False
 
 
 def _prompt_of_last_answer(session: Session) -> str:
