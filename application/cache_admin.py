@@ -7,7 +7,8 @@ import msgspec
 from application.feedback_loop import FeedbackLoop
 from application.response_cache import ResponseCache
 from domain.errors import InvalidRequest
-from domain.models import CacheKeyQuality
+from domain.feedback_reporters import reporter_of
+from domain.models import ANYONE, CacheKeyQuality, Caller
 from domain.ports import FeedbackRepo
 
 MAX_STATS_LIMIT = 100
@@ -33,6 +34,7 @@ class GetCacheStats:
             **self._cache.stats(),
             "reports": self._feedback.reports,
             "retired": self._feedback.retired,
+            "reports_dropped": self._feedback.dropped,
         }
         return CacheStats(
             counters=counters,
@@ -46,10 +48,11 @@ class InvalidateCacheKey:
     def __init__(self, *, feedback: FeedbackLoop) -> None:
         self._feedback = feedback
 
-    async def execute(self, cache_key: str, reason: str) -> None:
+    async def execute(self, cache_key: str, reason: str, *, by: Caller = ANYONE) -> None:
+        """Retire ``cache_key`` at once; ``by`` (the admin who asked) is named in the retirement's log line."""
         if not cache_key.strip():
             raise InvalidRequest("cache_key is required")
-        await self._feedback.retire(cache_key, reason=reason or "admin")
+        await self._feedback.retire(cache_key, reason=reason or "admin", rule="admin", reporters=[reporter_of(by)])
 
 
 class ClearBlacklist:

@@ -1,7 +1,9 @@
 """API keys with roles (docs/api.md#authentication): the stored form, and verification of a presented key.
 
 ``API_KEYS`` is a comma-separated list of entries ``<role>:<hash>``, ``role``
-being ``user`` or ``admin``, and ``<hash>`` one of:
+being ``user`` or ``admin``, optionally marked ``+feedback`` (``user+feedback``:
+a complaint from this key retires a cached answer on its own, see
+``application.feedback_loop``), and ``<hash>`` one of:
 
     sha256$<salt hex>$<HMAC-SHA256(salt, key) hex>[$id=<lookup id>]
     pbkdf2_sha256$<iterations>$<salt hex>$<PBKDF2-HMAC-SHA256(key, salt, iterations) hex>[$id=<lookup id>]
@@ -44,6 +46,7 @@ import msgspec
 
 Role = Literal["anonymous", "user", "admin"]
 ROLES: tuple[Role, ...] = ("user", "admin")
+FEEDBACK_MARK = "feedback"
 PBKDF2_DEFAULT_ITERATIONS = 600_000
 MIN_SALT_BYTES = 16
 KEY_PREFIX = "mcp_"
@@ -52,10 +55,11 @@ _CACHE_LIMIT = 4096  # verified and refused keys remembered, each as a 32-byte d
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
-    """Who is calling: a role, and the id of the key that proved it (empty when anonymous)."""
+    """Who is calling: a role, the id of the key that proved it (empty when anonymous), its feedback mark."""
 
     role: Role
     key_id: str = ""
+    feedback: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -78,6 +82,8 @@ class KeyEntry(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def slow(self) -> bool:
         return self.scheme == "pbkdf2_sha256"
+
+    feedback: bool = False
 
     @property
     def key_id(self) -> str:
@@ -129,7 +135,7 @@ def parse_key_entries(text: str) -> tuple[KeyEntry, ...]:
             try:
                 entries.append(_parse_entry(raw))
             except (ValueError, IndexError) as exc:
-                raise ValueError(f"entry {position} is not '<user|admin>:<hash>' ({exc})") from None
+                raise ValueError(f"entry {position} is not '<user|admin>[+feedback]:<hash>' ({exc})") from None
     ids = [entry.lookup_id for entry in entries if entry.lookup_id]
     if len(ids) != len(set(ids)):
         raise ValueError("two entries have the same $id=: each lookup id must name one entry")
@@ -137,9 +143,12 @@ def parse_key_entries(text: str) -> tuple[KeyEntry, ...]:
 
 
 def _parse_entry(raw: str) -> KeyEntry:
-    role, _, stored = raw.partition(":")
+    role_part, _, stored = raw.partition(":")
+    role, *marks = role_part.split("+")
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    if any(mark != FEEDBACK_MARK for mark in marks):
+        raise ValueError(f"unknown mark in {role_part!r}; the only one is +{FEEDBACK_MARK}")
     stored, lookup_id = _split_lookup_id(stored)
     scheme, *fields = stored.split("$")
     if scheme == "sha256" and len(fields) == 2:
@@ -157,7 +166,7 @@ def _parse_entry(raw: str) -> KeyEntry:
         raise ValueError("the hash must be sha256$<salt>$<digest> or pbkdf2_sha256$<iterations>$<salt>$<digest>")
     if len(entry.salt) < MIN_SALT_BYTES or len(entry.digest) != 32:
         raise ValueError(f"the salt needs at least {MIN_SALT_BYTES} bytes and the digest 32")
-    return entry
+    return msgspec.structs.replace(entry, feedback=bool(marks))
 
 
 def _split_lookup_id(stored: str) -> tuple[str, str]:
@@ -218,7 +227,7 @@ class KeyCheck:
         found = None
         for entry, secret in self.candidates:  # no early exit: every candidate is compared, whatever matches
             if entry.matches(secret) and found is None:
-                found = Principal(role=entry.role, key_id=entry.key_id)
+                found = Principal(role=entry.role, key_id=entry.key_id, feedback=entry.feedback)
         return found
 
 

@@ -10,6 +10,16 @@ are matched (on word boundaries, not as plain substrings).
   that the word-boundary wrapper can end the match after "working".
 * ``CODE_ISSUES``: the 199 step-3 code-problem phrases with their code severity,
   including the duplicate ``error de configuración`` the list has always had.
+
+Added to the first version's lists, to tell a complaint from a new question:
+
+* ``JUDGEMENTS`` and ``JUDGING_PATTERNS``: the keywords and correction patterns
+  that say the previous answer fails, or ask to mend it (``wrong``, ``no
+  funciona``, "this code doesn't ...", "can you fix ..."). The other keywords
+  (``error``, ``exception``, ``timeout``, ``bug`` ...) name a topic that a new
+  question may just as well be about.
+* ``ACKNOWLEDGEMENTS``, ``CONNECTIVES`` and ``OPENERS``: how a follow-up that
+  moves on starts: "thanks! now how ...", "vale, ¿y cómo ...".
 """
 
 from __future__ import annotations
@@ -377,4 +387,159 @@ CODE_ISSUES: tuple[tuple[str, int], ...] = (
     ("cpu usage", 2),
     ("optimization needed", 2),
     ("necesita optimización", 2),
+)
+
+JUDGEMENTS: frozenset[str] = frozenset(
+    {
+        "no funciona",
+        "doesn't work",
+        "not working",
+        "no compila",
+        "wrong",
+        "incorrecto",
+        "está mal",
+        "useless",
+        "inútil",
+        "garbage",
+        "basura",
+        "nonsense",
+        "sin sentido",
+        "makes no sense",
+        "no tiene sentido",
+        "absurd",
+        "absurdo",
+        "ridiculous",
+        "terrible",
+        "horrible",
+        "awful",
+        "wtf",
+        "what the hell",
+        "qué diablos",
+        "corrige",
+        "arregla",
+        "please fix",
+        "por favor arregla",
+        "can you fix",
+        "puedes arreglar",
+    }
+)
+
+# Numbered from 1 in CORRECTION_PATTERNS' order: the code/answer "doesn't/has" (1-3), "fix it" requests (4-6),
+# "this/it doesn't work" (10, 11), "the result is wrong" (12), "doesn't compile" (13), "not what I need/asked
+# for/expected" (17-19), "why doesn't it work" (20), "what's wrong with" (21, 22), the logic/algorithm/flow is
+# wrong (28-30). The others (there is an error, syntax error, undefined, review the code, too slow, hangs)
+# describe a topic as well as a fault.
+JUDGING_PATTERNS: tuple[str, ...] = tuple(
+    CORRECTION_PATTERNS[number - 1] for number in (1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 17, 18, 19, 20, 21, 22, 28, 29, 30)
+)
+
+ACKNOWLEDGEMENTS: tuple[str, ...] = (
+    "thanks",
+    "thank you",
+    "thx",
+    "ty",
+    "ok",
+    "okay",
+    "great",
+    "perfect",
+    "cool",
+    "nice",
+    "awesome",
+    "excellent",
+    "good",
+    "got it",
+    "gracias",
+    "muchas gracias",
+    "perfecto",
+    "genial",
+    "vale",
+    "bien",
+    "muy bien",
+    "bueno",
+    "excelente",
+    "listo",
+    "entendido",
+)
+
+CONNECTIVES: tuple[str, ...] = (
+    "now",
+    "and",
+    "also",
+    "then",
+    "next",
+    "so",
+    "ahora",
+    "y",
+    "también",
+    "entonces",
+    "luego",
+    "además",
+)
+
+# Question words and request verbs that start a new question. "why" is not one: "why does it crash?" asks about
+# the answer just given. Unaccented Spanish forms are there because phones and hurried typists drop accents.
+OPENERS: tuple[str, ...] = (
+    "how",
+    "how's",
+    "what",
+    "what's",
+    "what about",
+    "which",
+    "where",
+    "where's",
+    "when",
+    "who",
+    "whose",
+    "is",
+    "are",
+    "does",
+    "can",
+    "could",
+    "would",
+    "will",
+    "should",
+    "show",
+    "tell",
+    "give",
+    "write",
+    "explain",
+    "create",
+    "generate",
+    "list",
+    "translate",
+    "summarize",
+    "describe",
+    "let's",
+    "cómo",
+    "como",
+    "qué",
+    "que",
+    "cuál",
+    "cual",
+    "cuáles",
+    "cuales",
+    "dónde",
+    "donde",
+    "cuándo",
+    "cuando",
+    "quién",
+    "quien",
+    "cuánto",
+    "cuanto",
+    "puedes",
+    "podrías",
+    "podrias",
+    "me puedes",
+    "muéstrame",
+    "muestrame",
+    "dime",
+    "dame",
+    "escribe",
+    "explica",
+    "explícame",
+    "explicame",
+    "crea",
+    "genera",
+    "traduce",
+    "resume",
 )

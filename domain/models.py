@@ -49,12 +49,16 @@ class Caller(msgspec.Struct, frozen=True, kw_only=True):
     ``key_id`` is empty when no API keys are configured (the embedded default,
     where everyone has every right and client-sent ids are trusted); otherwise
     it names the key that authenticated the call. ``address`` is the client's
-    network address as the transport saw it.
+    network address as the transport saw it. ``trusted_feedback``: a complaint
+    from this caller retires a cached answer on its own (an admin key, or a key
+    whose ``API_KEYS`` role is marked ``+feedback``); anyone else's counts as one
+    reporter among the several a retirement needs.
     """
 
     key_id: str = ""
     admin: bool = False
     address: str = ""
+    trusted_feedback: bool = False
 
     @property
     def authenticated(self) -> bool:
@@ -217,9 +221,14 @@ NO_PROBLEM = FeedbackVerdict(has_problem=False)
 
 
 class FeedbackReport(msgspec.Struct, frozen=True, kw_only=True):
-    """A complaint recorded against the cache key of an earlier answer."""
+    """A complaint recorded against the cache key of an earlier answer.
+
+    ``reporter`` is the identity the complaint counts for (``domain.feedback_reporters``):
+    the key, else the client's network; ``user_id`` is only what the client said.
+    """
 
     cache_key: str
+    reporter: str
     user_id: str
     session_id: str
     verdict: FeedbackVerdict

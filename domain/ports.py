@@ -98,13 +98,28 @@ class FeedbackDetector(Protocol):
 
 
 class FeedbackRepo(Protocol):
-    """The record of complaints and blacklisted cache keys.
+    """The record of complaints, counted per reporter, and of blacklisted cache keys.
 
-    ``record`` stores one report and returns the key's updated quality (a third
-    report blacklists the key). ``is_blacklisted`` is ``False`` for unknown keys.
+    A report counts once per reporter and key: ``problem_reports`` is the number
+    of distinct reporters. Whether that retires the key is the feedback loop's
+    decision (``application.feedback_loop``); the record only blacklists when
+    told to. ``is_blacklisted`` is ``False`` for unknown keys.
     """
 
-    async def record(self, report: FeedbackReport, *, now: float) -> CacheKeyQuality: ...
+    async def record(self, report: FeedbackReport, *, now: float) -> CacheKeyQuality | None:
+        """Store the report and count its reporter on the key; return the key's updated quality.
+
+        ``None`` when this reporter already reported this key: nothing is stored or counted.
+        """
+        ...
+
+    async def reports_since(self, reporter: str, since: float) -> int:
+        """How many reports ``reporter`` has had recorded at or after ``since`` (epoch seconds), on any key."""
+        ...
+
+    async def reporters(self, cache_key: str, limit: int) -> list[str]:
+        """The reporters of ``cache_key``, earliest first, at most ``limit``; empty for an unreported key."""
+        ...
 
     async def blacklist(self, cache_key: str, *, reason: str, now: float) -> None: ...
 

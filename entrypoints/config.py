@@ -72,6 +72,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     session_context_window: NonNegative = 50
     session_cache_ttl: Positive = 86_400
     enable_cache_feedback: bool = True
+    feedback_min_reporters: Positive = 3  # distinct reporters whose complaints retire a cached answer
+    feedback_reports_per_hour: Positive = 20  # complaints recorded per reporter per hour; more are dropped
     # Providers
     mock_provider_enabled: bool = True
     mock_latency_ms: Annotated[float, msgspec.Meta(ge=0)] = 20.0

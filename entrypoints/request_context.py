@@ -45,7 +45,12 @@ def current_caller() -> Caller:
 
 def caller_from(principal: Principal, address: str) -> Caller:
     """The ``Caller`` of a principal the access check returned, seen at ``address``."""
-    return Caller(key_id=principal.key_id, admin=principal.is_admin, address=address)
+    return Caller(
+        key_id=principal.key_id,
+        admin=principal.is_admin,
+        address=address,
+        trusted_feedback=principal.is_admin or principal.feedback,
+    )
 
 
 def enter_caller(principal: Principal, address: str) -> Caller:

@@ -26,8 +26,9 @@ class FailSafeFeedbackRepo:
     unreachable record never lets a retired answer be served. A failed
     ``count_use`` is a lost tally. After a failure both answer at once, without
     asking, for ``retry_seconds``, so a record that is down does not slow every
-    request. Failures are logged and counted in ``errors``. Reports,
-    blacklisting and the admin reads still raise ``StorageUnavailable``.
+    request. Failures are logged and counted in ``errors``. Reports, the
+    reporter reads, blacklisting and the admin reads still raise
+    ``StorageUnavailable``.
     """
 
     def __init__(
@@ -60,8 +61,14 @@ class FailSafeFeedbackRepo:
         except StorageUnavailable as exc:
             self._failed("use count lost", exc)
 
-    async def record(self, report: FeedbackReport, *, now: float) -> CacheKeyQuality:
+    async def record(self, report: FeedbackReport, *, now: float) -> CacheKeyQuality | None:
         return await self._inner.record(report, now=now)
+
+    async def reports_since(self, reporter: str, since: float) -> int:
+        return await self._inner.reports_since(reporter, since)
+
+    async def reporters(self, cache_key: str, limit: int) -> list[str]:
+        return await self._inner.reporters(cache_key, limit)
 
     async def blacklist(self, cache_key: str, *, reason: str, now: float) -> None:
         await self._inner.blacklist(cache_key, reason=reason, now=now)

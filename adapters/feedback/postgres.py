@@ -1,9 +1,11 @@
-"""The feedback record in PostgreSQL (docs/api.md#feedback), tables of ``migrations/0002_cache_feedback.sql``.
+"""The feedback record in PostgreSQL (docs/api.md#feedback), tables of migrations 0002 and 0003.
 
-``record`` inserts the complaint and upserts the key's ``cache_stats`` row in
-one transaction: the rule of ``adapters.feedback.memory`` (each report after the
-first lowers the quality by 0.10, the third blacklists), written as the upsert
-itself so that concurrent reports on one key are counted exactly.
+``record`` inserts the complaint unless its reporter already reported the key
+(a unique index on ``(cache_key, reporter)``), and only then upserts the key's
+``cache_stats`` row, in one transaction: each reporter after the first lowers
+the quality by 0.10, as the first version's trigger did per report. Written as the
+insert's conflict clause and the upsert itself, so concurrent reports are
+counted exactly, each reporter once.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ _COLUMNS = """cache_key, total_uses, problem_reports, quality_score::float8, is_
     extract(epoch FROM last_problem_at)::float8"""
 
 _INSERT_REPORT = """
-INSERT INTO cache_feedback (cache_key, user_id, session_id, detection_method, problem_keywords,
+INSERT INTO cache_feedback (cache_key, reporter, user_id, session_id, detection_method, problem_keywords,
     original_prompt, problem_prompt, severity_score, confidence, action, created_at)
-VALUES (%(cache_key)s, %(user_id)s, %(session_id)s, %(method)s, %(keywords)s,
+VALUES (%(cache_key)s, %(reporter)s, %(user_id)s, %(session_id)s, %(method)s, %(keywords)s,
     %(original_prompt)s, %(problem_prompt)s, %(severity)s, %(confidence)s, %(action)s, to_timestamp(%(now)s))
+ON CONFLICT (cache_key, reporter) WHERE reporter <> '' DO NOTHING
+RETURNING id
 """
 
 _COUNT_REPORT = f"""
@@ -38,9 +42,16 @@ ON CONFLICT (cache_key) DO UPDATE SET
     last_problem_at = EXCLUDED.last_problem_at,
     quality_score = CASE WHEN s.problem_reports = 0 THEN s.quality_score
                          ELSE greatest(0, s.quality_score - 0.10) END,
-    is_blacklisted = s.is_blacklisted OR s.problem_reports + 1 >= 3,
     updated_at = now()
 RETURNING {_COLUMNS}
+"""
+
+_REPORTS_SINCE = """
+SELECT count(*) FROM cache_feedback WHERE reporter = %s AND reporter <> '' AND created_at >= to_timestamp(%s)
+"""
+
+_REPORTERS = """
+SELECT reporter FROM cache_feedback WHERE cache_key = %s AND reporter <> '' ORDER BY id LIMIT %s
 """
 
 _BLACKLIST = """
@@ -72,8 +83,7 @@ LIMIT %s
 class PostgresFeedbackRepo:
     """``FeedbackRepo`` in PostgreSQL; any database failure raises ``StorageUnavailable``.
 
-    Clearing a blacklist keeps the key's history, so a key that already had
-    three reports is blacklisted again by the next one.
+    Clearing a blacklist keeps the key's history (its reporters and count).
     """
 
     def __init__(self, pool: AsyncConnectionPool, *, hot_path_wait_seconds: float | None = None) -> None:
@@ -82,10 +92,11 @@ class PostgresFeedbackRepo:
         # this long for a pooled connection (``None``: the pool's own timeout).
         self._hot_wait = hot_path_wait_seconds
 
-    async def record(self, report: FeedbackReport, *, now: float) -> CacheKeyQuality:
+    async def record(self, report: FeedbackReport, *, now: float) -> CacheKeyQuality | None:
         verdict = report.verdict
         params = {
             "cache_key": report.cache_key,
+            "reporter": report.reporter,
             "user_id": report.user_id,
             "session_id": report.session_id,
             "method": verdict.method or "keywords",
@@ -98,11 +109,22 @@ class PostgresFeedbackRepo:
             "now": now,
         }
         async with self._connection("record feedback") as conn, conn.transaction():
-            await conn.execute(_INSERT_REPORT, params)
+            if await (await conn.execute(_INSERT_REPORT, params)).fetchone() is None:
+                return None  # this reporter had reported this key already
             row = await (await conn.execute(_COUNT_REPORT, params)).fetchone()
         if row is None:  # cannot happen: an upsert with RETURNING returns its row
             raise StorageUnavailable("feedback storage (PostgreSQL) returned no row for a report")
         return _quality(row)
+
+    async def reports_since(self, reporter: str, since: float) -> int:
+        async with self._connection("count a reporter's reports") as conn:
+            row = await (await conn.execute(_REPORTS_SINCE, (reporter, since))).fetchone()
+        return int(row[0]) if row else 0
+
+    async def reporters(self, cache_key: str, limit: int) -> list[str]:
+        async with self._connection("read a key's reporters") as conn:
+            rows = await (await conn.execute(_REPORTERS, (cache_key, max(limit, 0)))).fetchall()
+        return [row[0] for row in rows]
 
     async def blacklist(self, cache_key: str, *, reason: str, now: float) -> None:
         async with self._connection("blacklist a cache key") as conn:

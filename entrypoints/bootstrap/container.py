@@ -126,6 +126,8 @@ class Container(containers.DeclarativeContainer):
         cache=observed_cache,
         clock=clock,
         enabled=settings.provided.enable_cache_feedback,
+        min_reporters=settings.provided.feedback_min_reporters,
+        reports_per_hour=settings.provided.feedback_reports_per_hour,
     )
     pipeline = providers.Singleton(
         GenerationPipeline,

@@ -15,6 +15,8 @@ from tests.support.services import generate, running
 from tests.support.sse import read_stream
 
 COMPLAINT = "that code has a bug, no funciona"
+# Without API keys a reporter is a client address; loopback gives a test several (issue 11 item 13).
+REPORTERS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
 
 
 @pytest.fixture(scope="module", params=["memory", "redis+postgres"])
@@ -38,8 +40,15 @@ def gateway(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
             yield server
 
 
-def answer(server: ServerProcess, prompt: str, *, user: str = "", session: str = "") -> dict[str, Any]:
-    response = generate(server, prompt, user=user, session=session)
+def answer(
+    server: ServerProcess, prompt: str, *, user: str = "", session: str = "", source: str = ""
+) -> dict[str, Any]:
+    if source:
+        headers = {"X-User-ID": user, "X-Session-ID": session} if session else {}
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=30) as client:
+            response = client.post(server.base_url + "/api/v1/generate", json={"prompt": prompt}, headers=headers)
+    else:
+        response = generate(server, prompt, user=user, session=session)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -58,16 +67,22 @@ def streamed_final(server: ServerProcess, prompt: str) -> dict[str, Any]:
     return final
 
 
-def test_a_complaint_retires_the_previous_answer_until_an_admin_clears_it(gateway: ServerProcess) -> None:
+def test_complaints_from_three_reporters_retire_the_previous_answer_until_an_admin_clears_it(
+    gateway: ServerProcess,
+) -> None:
     prompt = f"write a sort function {uuid.uuid4().hex[:6]}"
-    first = answer(gateway, prompt, user="alice", session="s-complain")
+    first = answer(gateway, prompt, user="alice", session="s-complain-0", source=REPORTERS[0])
     key = first["metadata"]["cache_key"]
     assert first["cached"] is False
     assert answer(gateway, prompt)["cached"] is True  # the same request, without a session, shares the key
 
-    answer(gateway, COMPLAINT, user="alice", session="s-complain")
-    quality = quality_of(gateway, key)
-    assert quality is not None and quality["is_blacklisted"] is True and quality["problem_reports"] == 1
+    for n, source in enumerate(REPORTERS):
+        if n:
+            assert answer(gateway, prompt, user="alice", session=f"s-complain-{n}", source=source)["cached"] is True
+        answer(gateway, COMPLAINT, user="alice", session=f"s-complain-{n}", source=source)
+        quality = quality_of(gateway, key)
+        assert quality is not None and quality["problem_reports"] == n + 1
+        assert quality["is_blacklisted"] is (n == len(REPORTERS) - 1)
 
     # Blacklisted: answered by the provider again, and neither stored nor read, streams included.
     for _ in range(2):

@@ -12,6 +12,7 @@ from tests.fakes import FakeClock
 
 REPORT = FeedbackReport(
     cache_key="ai:bad",
+    reporter="key:alice",
     user_id="alice",
     session_id="s-1",
     verdict=FeedbackVerdict(has_problem=True, keywords=("bug",), severity=4),
@@ -39,7 +40,7 @@ class SwitchableFeedbackRepo(MemoryFeedbackRepo):
         self._reach()
         await super().count_use(cache_key)
 
-    async def record(self, report: FeedbackReport, *, now: float) -> CacheKeyQuality:
+    async def record(self, report: FeedbackReport, *, now: float) -> CacheKeyQuality | None:
         self._reach()
         return await super().record(report, now=now)
 

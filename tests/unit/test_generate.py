@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from domain.errors import DomainError, InvalidRequest, NotFound, Overloaded
-from domain.models import StreamDelta, StreamEnd
+from domain.models import Caller, StreamDelta, StreamEnd
 from tests.fakes import ScriptedProvider, failing
 from tests.unit.usecases import build_app, request
 
@@ -59,9 +59,11 @@ async def test_another_users_session_is_refused_as_not_found() -> None:
 
 async def test_a_complaint_retires_the_previous_answers_real_cache_key() -> None:
     app = build_app()
-    first = await app.generate.execute(request("write a sort", user_id="u", session_id="s"))
+    # A reporter trusted for feedback retires alone (issue 11 item 13); others need company (tests/security).
+    trusted = Caller(key_id="qa", trusted_feedback=True)
+    first = await app.generate.execute(request("write a sort", user_id="u", session_id="s", caller=trusted))
     assert await app.cache.get(first.cache_key) is not None
-    await app.generate.execute(request("that code has a bug, no funciona", user_id="u", session_id="s"))
+    await app.generate.execute(request("that code has a bug, no funciona", user_id="u", session_id="s", caller=trusted))
     assert await app.cache.get(first.cache_key) is None
     assert await app.feedback_repo.is_blacklisted(first.cache_key)
     # The same first request now goes to the provider again, and is not cached again.

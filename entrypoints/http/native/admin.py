@@ -109,7 +109,7 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
     )
     async def invalidate(request: AnyRequest) -> dict[str, object]:
         data = await invalidate_body.read(request)
-        await deps.invalidate_cache_key.execute(data.cache_key, data.reason)
+        await deps.invalidate_cache_key.execute(data.cache_key, data.reason, by=current_caller())
         return {"message": "Cache invalidated successfully", "cache_key": data.cache_key, "blacklisted": True}
 
     @delete("/api/v1/cache/blacklist/{cache_key:str}", status_code=200, summary="Lift a blacklist (admin)")

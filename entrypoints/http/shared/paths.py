@@ -4,7 +4,7 @@ The layers that decide by path (the guard, the raw-ASGI routes, the metric
 labels, ``/metrics``) resolve a path as Litestar's router does
 (``route_table.canonical_path``). What is left is a path that the router and
 something else would read differently; it is refused with 400 in the error
-shape of SPEC §3, before CORS, the guard or any route sees it:
+shape of docs/api.md#errors, before CORS, the guard or any route sees it:
 
 - a ``.`` or ``..`` segment (``%2e`` included): the router takes it literally,
   a file system or a proxy in front resolves it;
