@@ -20,6 +20,7 @@ from adapters.chat_http import azure_endpoint, openai_endpoint
 from adapters.openai_provider import create_openai_client
 from adapters.postgres_migrations import apply_migrations
 from adapters.postgres_pool import create_pg_pool
+from adapters.postgres_session_locks import PostgresSessionLocks
 from adapters.redis_client import create_redis_client
 from entrypoints.config import Settings
 
@@ -60,6 +61,18 @@ async def postgres_pool(settings: Settings) -> AsyncIterator[Any]:
         with contextlib.suppress(asyncio.CancelledError):
             await migrating
         await pool.close()
+
+
+async def postgres_session_locks(settings: Settings) -> AsyncIterator[Any]:
+    """The connections that carry the sessions' turn locks, apart from the pool (``postgres_session_locks.py``)."""
+    if settings.session_backend != "postgres" or not settings.postgres_url:
+        yield None
+        return
+    locks = PostgresSessionLocks(settings.postgres_url, connections=settings.postgres_lock_connections)
+    try:
+        yield locks
+    finally:
+        await locks.aclose()
 
 
 async def _migrate_until_done(pool: Any, directory: Path) -> None:

@@ -31,6 +31,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres_migrations import apply_migrations
 from adapters.postgres_pool import create_pg_pool
+from adapters.postgres_session_locks import PostgresSessionLocks
 from adapters.redis_client import create_redis_client
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -148,6 +149,16 @@ async def open_pg_pool(url: str, *, max_size: int = 4) -> AsyncIterator[AsyncCon
         yield pool
     finally:
         await pool.close()
+
+
+@asynccontextmanager
+async def open_session_locks(url: str, *, wait_seconds: float = 120.0) -> AsyncIterator[PostgresSessionLocks]:
+    """The turn locks of PostgreSQL sessions on ``url``, their connections closed afterwards."""
+    locks = PostgresSessionLocks(url, wait_seconds=wait_seconds)
+    try:
+        yield locks
+    finally:
+        await locks.aclose()
 
 
 @pytest.fixture

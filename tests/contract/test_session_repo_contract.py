@@ -11,10 +11,11 @@ import pytest
 from adapters.cached_sessions import CachedSessionRepo
 from adapters.memory_sessions import MemorySessionRepo
 from adapters.postgres_sessions import PostgresSessionRepo
+from adapters.redis_session_copy import RedisSessionCopy
 from adapters.redis_sessions import RedisSessionRepo
 from domain.models import Message
 from domain.ports import SessionRepo
-from tests.conftest import open_pg_pool, open_redis_client
+from tests.conftest import open_pg_pool, open_redis_client, open_session_locks
 
 T0 = 1_700_000_000.5
 
@@ -28,15 +29,18 @@ async def repo(request: pytest.FixtureRequest) -> AsyncIterator[SessionRepo]:
         async with open_redis_client(request.getfixturevalue("redis_url")) as client:
             yield RedisSessionRepo(client, ttl_seconds=600, key_prefix=request.getfixturevalue("redis_prefix"))
     elif backend == "postgres":
-        async with open_pg_pool(request.getfixturevalue("postgres_url")) as pool:
-            yield PostgresSessionRepo(pool)
+        url = request.getfixturevalue("postgres_url")
+        async with open_pg_pool(url) as pool, open_session_locks(url) as locks:
+            yield PostgresSessionRepo(pool, locks)
     else:
+        url = request.getfixturevalue("postgres_url")
         async with (
-            open_pg_pool(request.getfixturevalue("postgres_url")) as pool,
+            open_pg_pool(url) as pool,
+            open_session_locks(url) as locks,
             open_redis_client(request.getfixturevalue("redis_url")) as client,
         ):
-            copy = RedisSessionRepo(client, ttl_seconds=600, key_prefix=request.getfixturevalue("redis_prefix"))
-            yield CachedSessionRepo(PostgresSessionRepo(pool), copy)
+            copy = RedisSessionCopy(client, ttl_seconds=600, key_prefix=request.getfixturevalue("redis_prefix"))
+            yield CachedSessionRepo(PostgresSessionRepo(pool, locks), copy)
 
 
 def new_id() -> str:
