@@ -90,6 +90,16 @@ class _LockLine:
         self._opening = asyncio.Lock()
 
     async def try_lock(self, key: int) -> HeldLock | None:
+        was_open = self._conn is not None and not self._conn.closed
+        try:
+            return await self._try_lock(key)
+        except _FAILURES:
+            if not was_open or self._conn is not None:
+                raise
+            # The open connection had broken (the server ended it while idle, or restarted): once more, afresh.
+            return await self._try_lock(key)
+
+    async def _try_lock(self, key: int) -> HeldLock | None:
         conn = await self._connected()
         try:
             row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))).fetchone()

@@ -164,6 +164,29 @@ async def test_a_turn_whose_lock_connection_broke_cannot_store_itself(postgres_u
         assert contents(await repo.get(sid)) == ["theirs", "next"]
 
 
+async def test_a_lock_connection_the_server_ended_while_idle_is_replaced_without_failing_a_turn(
+    postgres_url: str,
+) -> None:
+    async with open_pg_pool(postgres_url) as pool, open_session_locks(postgres_url) as locks:
+        repo = PostgresSessionRepo(pool, locks)
+        async with repo.lock(new_id()):
+            pid = await lock_holder(pool)
+        async with pool.connection() as conn:
+            await conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+        sid = new_id()
+        async with asyncio.timeout(10), repo.lock(sid):
+            await repo.append(sid, "alice", [user("still served")], max_messages=10, now=T0)
+        assert contents(await repo.get(sid)) == ["still served"]
+
+
+async def lock_holder(pool: Any) -> int:
+    async with pool.connection() as conn:
+        row = await (await conn.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory'")).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 async def terminate_lock_connections(pool: Any) -> None:
     """End every server process that holds an advisory lock (as a dropped connection would)."""
     async with pool.connection() as conn:
