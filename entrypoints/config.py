@@ -66,11 +66,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     use_redis_cache: bool = False
     postgres_url: str = ""
     postgres_pool_max: Positive = 10
+    postgres_lock_connections: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
     migrations_dir: str = ""
     examples_dir: str = ""
     session_max_messages: Positive = 100
     session_context_window: NonNegative = 50
     session_cache_ttl: Positive = 86_400
+    session_memory_max: Positive = 10_000
     enable_cache_feedback: bool = True
     feedback_min_reporters: Positive = 3  # distinct reporters whose complaints retire a cached answer
     feedback_reports_per_hour: Positive = 20  # complaints recorded per reporter per hour; more are dropped

@@ -32,6 +32,7 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.backends.postgres_migrations import apply_migrations
 from adapters.backends.postgres_pool import create_pg_pool
 from adapters.backends.redis_client import create_redis_client
+from adapters.sessions.postgres_locks import PostgresSessionLocks
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -148,6 +149,16 @@ async def open_pg_pool(url: str, *, max_size: int = 4) -> AsyncIterator[AsyncCon
         yield pool
     finally:
         await pool.close()
+
+
+@asynccontextmanager
+async def open_session_locks(url: str, *, wait_seconds: float = 120.0) -> AsyncIterator[PostgresSessionLocks]:
+    """The turn locks of PostgreSQL sessions on ``url``, their connections closed afterwards."""
+    locks = PostgresSessionLocks(url, wait_seconds=wait_seconds)
+    try:
+        yield locks
+    finally:
+        await locks.aclose()
 
 
 @pytest.fixture

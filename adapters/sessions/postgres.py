@@ -1,8 +1,10 @@
 """Sessions in PostgreSQL (docs/api.md#sessions), tables of ``migrations/0001_sessions.sql``.
 
-Turn serialisation uses a session-level advisory lock,
-``pg_advisory_lock(<namespace>, hashtext(session_id))``, held on one pooled
-connection for the length of the turn, rather than a row lock, because:
+A pooled connection is held only for the statements of one operation, never
+for a whole turn: the turn lock lives on connections of its own
+(``PostgresSessionLocks``), because a turn lasts as long as the provider takes
+to answer and the pool must stay free for everyone else meanwhile. The lock is
+an advisory lock rather than a row lock, because:
 
 * the session row does not exist before the first turn, so there is nothing to
   lock yet;
@@ -12,40 +14,33 @@ connection for the length of the turn, rather than a row lock, because:
 * a session-level lock dies with its connection, so a crashed process never
   leaves a session locked.
 
-The turn's own reads and writes reuse the connection that holds the lock, so a
-turn needs one pooled connection, not two, and a full pool cannot deadlock on
-itself. Within one process, turns on the same session first queue on an
-``asyncio.Lock``, so only one of them occupies a connection while waiting.
+A write made under the lock first checks, in its own transaction, that the
+lock is still held: a turn whose lock connection broke fails instead of
+interleaving with a turn of another process.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
-from weakref import WeakValueDictionary
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.backends.postgres_pool import create_pg_pool
 from adapters.sessions.cached import CachedSessionRepo
+from adapters.sessions.postgres_locks import HeldLock, PostgresSessionLocks
 from domain.errors import StorageUnavailable
 from domain.models import Message, Session
 
-__all__ = ["CachedSessionRepo", "PostgresSessionRepo", "create_pg_pool"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["CachedSessionRepo", "PostgresSessionLocks", "PostgresSessionRepo", "create_pg_pool"]
 
 _Conn = psycopg.AsyncConnection[Any]
-# The store, session and connection of the turn whose lock the current task holds
+# The store, session and lock of the turn whose lock the current task holds
 # (tasks started inside the turn inherit it: they are part of the turn).
-_turn: ContextVar[tuple[object, str, _Conn] | None] = ContextVar("postgres_session_turn", default=None)
-
-_LOCK_KEYS = "hashtext('mcp-server-ai/session'), hashtext(%s)"
+_turn: ContextVar[tuple[object, str, HeldLock] | None] = ContextVar("postgres_session_turn", default=None)
 
 _UPSERT = """
 INSERT INTO sessions AS s (id, user_id, created_at, updated_at, next_seq)
@@ -76,22 +71,23 @@ class PostgresSessionRepo:
 
     ``append`` upserts the session row (which row-locks it), inserts the
     messages after the last sequence number and trims to ``max_messages``, all
-    in one transaction. ``lock`` waits at most ``lock_wait_seconds``.
+    in one transaction. ``lock`` is ``locks.hold``: it waits as long as
+    ``locks`` allows and holds no pooled connection, waiting or held.
     """
 
-    def __init__(self, pool: AsyncConnectionPool, *, lock_wait_seconds: float = 120.0) -> None:
+    def __init__(self, pool: AsyncConnectionPool, locks: PostgresSessionLocks) -> None:
         self._pool = pool
-        self._lock_wait_ms = int(lock_wait_seconds * 1000)
-        self._local_locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+        self._locks = locks
 
     async def get(self, session_id: str) -> Session | None:
-        async with self._connection(session_id, "read") as conn:
+        async with self._connection("read") as conn:
             return await _select(conn, session_id)
 
     async def append(
         self, session_id: str, user_id: str, messages: Sequence[Message], *, max_messages: int, now: float
     ) -> Session:
-        async with self._connection(session_id, "append to") as conn, conn.transaction():
+        async with self._connection("append to") as conn, conn.transaction():
+            await self._check_still_locked(conn, session_id)
             params = {"id": session_id, "user_id": user_id, "now": now, "count": len(messages)}
             row = await (await conn.execute(_UPSERT, params)).fetchone()
             next_seq = int(row[0]) if row else len(messages)
@@ -106,23 +102,19 @@ class PostgresSessionRepo:
         return session
 
     async def delete(self, session_id: str) -> bool:
-        async with self._connection(session_id, "delete") as conn:
+        async with self._connection("delete") as conn, conn.transaction():
+            await self._check_still_locked(conn, session_id)
             cursor = await conn.execute("DELETE FROM sessions WHERE id = %s", (session_id,))
             return cursor.rowcount > 0
 
     @asynccontextmanager
     async def lock(self, session_id: str) -> AsyncIterator[None]:
-        local = self._local_locks.get(session_id)
-        if local is None:
-            local = self._local_locks[session_id] = asyncio.Lock()
-        async with local, self._connection(session_id, "lock", reuse_turn=False) as conn:
-            await self._acquire(conn, session_id)
-            token = _turn.set((self, session_id, conn))
+        async with self._locks.hold(session_id) as held:
+            token = _turn.set((self, session_id, held))
             try:
                 yield
             finally:
                 _turn.reset(token)
-                await _release(conn, session_id)
 
     async def ping(self) -> bool:
         """``True`` when the database answers and its session tables exist.
@@ -137,29 +129,18 @@ class PostgresSessionRepo:
         except psycopg.Error:
             return False
 
-    async def _acquire(self, conn: _Conn, session_id: str) -> None:
-        try:
-            await conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{self._lock_wait_ms}ms",))
-            await conn.execute(f"SELECT pg_advisory_lock({_LOCK_KEYS})", (session_id,))
-            await conn.execute("RESET lock_timeout")
-        except psycopg.errors.LockNotAvailable as exc:
-            await conn.execute("RESET lock_timeout")
-            raise StorageUnavailable(
-                f"timed out after {self._lock_wait_ms / 1000:g} s waiting for another turn on this session"
-            ) from exc
-        except BaseException:
-            # Cancelled or broken while waiting: the lock may have been granted anyway.
-            # Closing the connection is the one sure way to let it go.
-            await conn.close()
-            raise
+    async def _check_still_locked(self, conn: _Conn, session_id: str) -> None:
+        """In a write of the turn that holds this session's lock: refuse the write if the lock was lost."""
+        turn = _turn.get()
+        if turn is None or turn[:2] != (self, session_id) or await turn[2].still_held(conn):
+            return
+        raise StorageUnavailable(
+            "session storage (PostgreSQL) lost this session's lock (its connection broke) before the turn was stored"
+        )
 
     @asynccontextmanager
-    async def _connection(self, session_id: str, action: str, *, reuse_turn: bool = True) -> AsyncIterator[_Conn]:
-        turn = _turn.get()
+    async def _connection(self, action: str) -> AsyncIterator[_Conn]:
         try:
-            if reuse_turn and turn is not None and turn[:2] == (self, session_id):
-                yield turn[2]
-                return
             async with self._pool.connection() as conn:
                 if not conn.autocommit:
                     await conn.set_autocommit(True)
@@ -168,19 +149,6 @@ class PostgresSessionRepo:
             raise StorageUnavailable(
                 f"session storage (PostgreSQL) unavailable, could not {action} the session: {type(exc).__name__}"
             ) from exc
-
-
-async def _release(conn: _Conn, session_id: str) -> None:
-    try:
-        await conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEYS})", (session_id,))
-    except psycopg.Error as exc:
-        # Raising would hide the turn's own outcome. Closing the connection ends
-        # its server session, which lets the lock go if it is still held.
-        logger.warning("could not release a session lock, closing its connection: %s", exc)
-        await conn.close()
-    except BaseException:
-        await conn.close()
-        raise
 
 
 async def _select(conn: _Conn, session_id: str) -> Session | None:

@@ -1,9 +1,12 @@
-"""Sessions in Redis (docs/api.md#sessions): the store itself, or the read-through copy in front of PostgreSQL.
+"""Sessions in Redis (docs/api.md#sessions) as the store of record.
 
 A session is two keys sharing one hash tag, so they live in the same cluster slot:
 
     {prefix}session:{<id>}            hash: user_id, created_at, updated_at
     {prefix}session:{<id>}:messages   list: msgpack-encoded ``Message`` values, oldest first
+
+(the copy in front of PostgreSQL, ``redis_session_copy.py``, keeps the same two
+keys and two more of its own in the same slot).
 
 Appending and trimming happen in one Lua script, so concurrent appends from
 several processes never lose or interleave a message, and both keys expire
@@ -30,7 +33,7 @@ from domain.models import Message, Session
 
 logger = logging.getLogger(__name__)
 
-_FAILURES = (RedisError, OSError, asyncio.TimeoutError, msgspec.DecodeError)
+REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError, msgspec.DecodeError)
 _T = TypeVar("_T")
 _Arg = bytes | str | int
 
@@ -50,19 +53,6 @@ local meta = redis.call('HMGET', KEYS[1], 'user_id', 'created_at', 'updated_at')
 return {meta, redis.call('LRANGE', KEYS[2], 0, -1)}
 """
 
-# KEYS: meta, messages. ARGV: user_id, created_at, updated_at, ttl_seconds, message...
-# Writes the whole session unless the stored copy is newer (a concurrent turn refreshed it).
-_PUT = """
-local stored = redis.call('HGET', KEYS[1], 'updated_at')
-if stored and tonumber(stored) > tonumber(ARGV[3]) then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('HSET', KEYS[1], 'user_id', ARGV[1], 'created_at', ARGV[2], 'updated_at', ARGV[3])
-if #ARGV > 4 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 5)) end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-return 1
-"""
-
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -77,8 +67,7 @@ return 0
 class RedisSessionRepo:
     """``SessionRepo`` in Redis; every Redis failure raises ``StorageUnavailable``.
 
-    Also serves as the Redis copy in front of PostgreSQL (``put`` writes a
-    whole session read from the primary store). ``lock`` waits up to
+    ``lock`` waits up to
     ``lock_wait_seconds`` (polling every few milliseconds) and holds a lock that
     expires ``lock_ttl_seconds`` after its holder stops renewing it, so a
     crashed process cannot block a session for long.
@@ -103,7 +92,6 @@ class RedisSessionRepo:
         self._lock_wait = lock_wait_seconds
         self._lock_poll = lock_poll_seconds
         self._append_script = client.register_script(_APPEND)
-        self._put_script = client.register_script(_PUT)
         self._release_script = client.register_script(_RELEASE)
         self._renew_script = client.register_script(_RENEW)
         self._encoder = msgspec.msgpack.Encoder()
@@ -115,9 +103,9 @@ class RedisSessionRepo:
                 pipe.hmget(self._meta_key(session_id), "user_id", "created_at", "updated_at")
                 pipe.lrange(self._messages_key(session_id), 0, -1)
                 meta, messages = await pipe.execute()
-            return self._session(session_id, meta, messages)
+            return decode_session(self._decoder, session_id, meta, messages)
 
-        return await self._storage("read", read)
+        return await redis_storage("read", read)
 
     async def append(
         self, session_id: str, user_id: str, messages: Sequence[Message], *, max_messages: int, now: float
@@ -128,23 +116,16 @@ class RedisSessionRepo:
 
         async def write() -> Session | None:
             meta, stored = await self._append_script(keys=keys, args=args)
-            return self._session(session_id, meta, stored)
+            return decode_session(self._decoder, session_id, meta, stored)
 
-        session = await self._storage("append to", write)
+        session = await redis_storage("append to", write)
         if session is None:  # cannot happen: the script has just written the hash
             raise StorageUnavailable("session storage (Redis) lost a session while appending to it")
         return session
 
-    async def put(self, session: Session) -> None:
-        """Store a whole session unless Redis already holds a newer copy of it."""
-        args: list[_Arg] = [session.user_id, repr(session.created_at), repr(session.updated_at), self._ttl]
-        args += [self._encoder.encode(message) for message in session.messages]
-        keys = [self._meta_key(session.id), self._messages_key(session.id)]
-        await self._storage("write", lambda: self._put_script(keys=keys, args=args))
-
     async def delete(self, session_id: str) -> bool:
         keys = (self._meta_key(session_id), self._messages_key(session_id))
-        return bool(await self._storage("delete", lambda: self._client.delete(*keys)))
+        return bool(await redis_storage("delete", lambda: self._client.delete(*keys)))
 
     @asynccontextmanager
     async def lock(self, session_id: str) -> AsyncIterator[None]:
@@ -160,13 +141,13 @@ class RedisSessionRepo:
     async def ping(self) -> bool:
         try:
             return bool(await self._client.ping())
-        except _FAILURES:
+        except REDIS_FAILURES:
             return False
 
     async def _acquire(self, key: str, token: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._lock_wait
-        while not await self._storage("lock", lambda: self._client.set(key, token, nx=True, px=self._lock_ttl_ms)):
+        while not await redis_storage("lock", lambda: self._client.set(key, token, nx=True, px=self._lock_ttl_ms)):
             if loop.time() >= deadline:
                 raise StorageUnavailable(
                     f"timed out after {self._lock_wait:g} s waiting for another turn on this session"
@@ -178,39 +159,50 @@ class RedisSessionRepo:
             await asyncio.sleep(self._lock_ttl_ms / 3000)
             try:
                 await self._renew_script(keys=[key], args=[token, self._lock_ttl_ms])
-            except _FAILURES as exc:
+            except REDIS_FAILURES as exc:
                 logger.warning("could not renew the session lock %s: %s", key, exc)
 
     async def _release(self, key: str, token: str) -> None:
         try:
             await self._release_script(keys=[key], args=[token])
-        except _FAILURES as exc:
+        except REDIS_FAILURES as exc:
             # Raising here would hide the turn's own outcome; the lock expires on its own.
             logger.warning("could not release the session lock %s, it will expire: %s", key, exc)
 
-    async def _storage(self, action: str, operation: Callable[[], Awaitable[_T]]) -> _T:
-        try:
-            return await operation()
-        except _FAILURES as exc:
-            raise StorageUnavailable(f"session storage (Redis) unavailable, could not {action} the session") from exc
-
-    def _session(self, session_id: str, meta: list[Any], messages: list[bytes]) -> Session | None:
-        user_id, created_at, updated_at = meta
-        if user_id is None:
-            return None
-        return Session(
-            id=session_id,
-            user_id=user_id.decode(),
-            messages=tuple(self._decoder.decode(raw) for raw in messages),
-            created_at=float(created_at),
-            updated_at=float(updated_at),
-        )
-
     def _meta_key(self, session_id: str) -> str:
-        return f"{self._prefix}session:{{{session_id}}}"
+        return session_key(self._prefix, session_id)
 
     def _messages_key(self, session_id: str) -> str:
-        return f"{self._prefix}session:{{{session_id}}}:messages"
+        return session_key(self._prefix, session_id, ":messages")
 
     def _lock_key(self, session_id: str) -> str:
-        return f"{self._prefix}session:{{{session_id}}}:lock"
+        return session_key(self._prefix, session_id, ":lock")
+
+
+def session_key(prefix: str, session_id: str, part: str = "") -> str:
+    """``{prefix}session:{<id>}`` and its parts: the hash tag keeps them all in one cluster slot."""
+    return f"{prefix}session:{{{session_id}}}{part}"
+
+
+def decode_session(
+    decoder: msgspec.msgpack.Decoder[Message], session_id: str, meta: list[Any], messages: list[bytes]
+) -> Session | None:
+    """A session from its hash fields (``user_id``, ``created_at``, ``updated_at``) and encoded messages."""
+    user_id, created_at, updated_at = meta
+    if user_id is None:
+        return None
+    return Session(
+        id=session_id,
+        user_id=user_id.decode(),
+        messages=tuple(decoder.decode(raw) for raw in messages),
+        created_at=float(created_at),
+        updated_at=float(updated_at),
+    )
+
+
+async def redis_storage(action: str, operation: Callable[[], Awaitable[_T]]) -> _T:
+    """``operation``'s result; a Redis failure becomes ``StorageUnavailable``."""
+    try:
+        return await operation()
+    except REDIS_FAILURES as exc:
+        raise StorageUnavailable(f"session storage (Redis) unavailable, could not {action} the session") from exc

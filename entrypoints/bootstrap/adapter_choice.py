@@ -18,6 +18,7 @@ from adapters.sessions.cached import CachedSessionRepo
 from adapters.sessions.memory import MemorySessionRepo
 from adapters.sessions.postgres import PostgresSessionRepo
 from adapters.sessions.redis import RedisSessionRepo
+from adapters.sessions.redis_copy import RedisSessionCopy
 from application.resilience import CircuitBreakerProvider, RetryingProvider
 from domain.catalogue import Catalogue
 from domain.catalogue_data import AWS_MODELS, AZURE_MODELS, DEFAULT_MODELS, MOCK_MODELS
@@ -105,17 +106,17 @@ def build_cache(settings: Settings, clock: Clock, redis: Any, on_error: Callable
     return MemoryCache(max_entries=settings.cache_max_entries, clock=clock)
 
 
-def build_sessions(settings: Settings, redis: Any, pool: Any) -> SessionRepo:
+def build_sessions(settings: Settings, clock: Clock, redis: Any, pool: Any, locks: Any) -> SessionRepo:
+    ttl = settings.session_cache_ttl
     if settings.session_backend == "redis":
-        return _redis_sessions(settings, redis)
+        return RedisSessionRepo(redis, ttl_seconds=ttl, key_prefix=settings.redis_key_prefix)
     if settings.session_backend == "postgres":
-        primary = PostgresSessionRepo(pool)
-        return CachedSessionRepo(primary, _redis_sessions(settings, redis)) if settings.use_redis_cache else primary
-    return MemorySessionRepo()
-
-
-def _redis_sessions(settings: Settings, redis: Any) -> RedisSessionRepo:
-    return RedisSessionRepo(redis, ttl_seconds=settings.session_cache_ttl, key_prefix=settings.redis_key_prefix)
+        primary = PostgresSessionRepo(pool, locks)
+        if not settings.use_redis_cache:
+            return primary
+        copy = RedisSessionCopy(redis, ttl_seconds=ttl, key_prefix=settings.redis_key_prefix)
+        return CachedSessionRepo(primary, copy)
+    return MemorySessionRepo(max_sessions=settings.session_memory_max, ttl_seconds=ttl, clock=clock)
 
 
 # How long a request's blacklist check waits for a pooled connection before bypassing the cache.

@@ -56,6 +56,7 @@ class Container(containers.DeclarativeContainer):
     # Clients and pools (opened by init_resources, closed by shutdown_resources)
     redis_client = providers.Resource(resources.redis_client, settings)
     postgres_pool = providers.Resource(resources.postgres_pool, settings)
+    postgres_session_locks = providers.Resource(resources.postgres_session_locks, settings)
     bedrock_client = providers.Resource(resources.bedrock_client, settings)
     azure_client = providers.Resource(resources.azure_client, settings)
     openai_client = providers.Resource(resources.openai_client, settings)
@@ -68,7 +69,9 @@ class Container(containers.DeclarativeContainer):
         redis_client,
         on_error=providers.Callable(observability.error_counter, metrics, "cache_backend"),
     )
-    sessions = providers.Singleton(adapter_choice.build_sessions, settings, redis_client, postgres_pool)
+    sessions = providers.Singleton(
+        adapter_choice.build_sessions, settings, clock, redis_client, postgres_pool, postgres_session_locks
+    )
     feedback_repo = providers.Singleton(adapter_choice.build_feedback_repo, postgres_pool)
     feedback_detector = providers.Singleton(KeywordFeedbackDetector)
     breakers = providers.Singleton(

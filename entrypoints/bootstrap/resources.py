@@ -21,6 +21,7 @@ from adapters.providers.azure_openai import create_azure_client
 from adapters.providers.bedrock import open_bedrock_client
 from adapters.providers.chat_completions_http import azure_endpoint, openai_endpoint
 from adapters.providers.openai_compatible import create_openai_client
+from adapters.sessions.postgres_locks import PostgresSessionLocks
 from entrypoints.config import Settings
 
 log = logging.getLogger("mcp.resources")
@@ -60,6 +61,18 @@ async def postgres_pool(settings: Settings) -> AsyncIterator[Any]:
         with contextlib.suppress(asyncio.CancelledError):
             await migrating
         await pool.close()
+
+
+async def postgres_session_locks(settings: Settings) -> AsyncIterator[Any]:
+    """The connections that carry the sessions' turn locks, apart from the pool (``postgres_session_locks.py``)."""
+    if settings.session_backend != "postgres" or not settings.postgres_url:
+        yield None
+        return
+    locks = PostgresSessionLocks(settings.postgres_url, connections=settings.postgres_lock_connections)
+    try:
+        yield locks
+    finally:
+        await locks.aclose()
 
 
 async def _migrate_until_done(pool: Any, directory: Path) -> None:

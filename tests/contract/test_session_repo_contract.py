@@ -1,10 +1,16 @@
-"""The ``SessionRepo`` contract, run against memory, Redis, PostgreSQL, and PostgreSQL behind a Redis copy."""
+"""The ``SessionRepo`` contract, run against memory, Redis, PostgreSQL, and PostgreSQL behind a Redis copy.
+
+``repo`` is one store; ``pair`` is two stores on one backend, as two gateway
+processes would hold them (their own pools, clients and lock connections; for
+memory, the one store a process has).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 
@@ -12,31 +18,52 @@ from adapters.sessions.cached import CachedSessionRepo
 from adapters.sessions.memory import MemorySessionRepo
 from adapters.sessions.postgres import PostgresSessionRepo
 from adapters.sessions.redis import RedisSessionRepo
+from adapters.sessions.redis_copy import RedisSessionCopy
 from domain.models import Message
 from domain.ports import SessionRepo
-from tests.conftest import open_pg_pool, open_redis_client
+from tests.conftest import open_pg_pool, open_redis_client, open_session_locks
 
 T0 = 1_700_000_000.5
 
 
-@pytest.fixture(params=["memory", "redis", "postgres", "postgres+redis"])
+BACKENDS = ["memory", "redis", "postgres", "postgres+redis"]
+
+
+@asynccontextmanager
+async def open_store(request: pytest.FixtureRequest, backend: str) -> AsyncIterator[SessionRepo]:
+    """One store on ``backend``; the pool holds at most 4 connections, as the fixtures' pools do."""
+    async with AsyncExitStack() as stack:
+        if backend in ("redis", "postgres+redis"):
+            client = await stack.enter_async_context(open_redis_client(request.getfixturevalue("redis_url")))
+        if backend in ("postgres", "postgres+redis"):
+            url = request.getfixturevalue("postgres_url")
+            pool = await stack.enter_async_context(open_pg_pool(url))
+            primary = PostgresSessionRepo(pool, await stack.enter_async_context(open_session_locks(url)))
+        prefix = request.getfixturevalue("redis_prefix") if "redis" in backend else ""
+        if backend == "memory":
+            yield MemorySessionRepo()
+        elif backend == "redis":
+            yield RedisSessionRepo(client, ttl_seconds=600, key_prefix=prefix)
+        elif backend == "postgres":
+            yield primary
+        else:
+            yield CachedSessionRepo(primary, RedisSessionCopy(client, ttl_seconds=600, key_prefix=prefix))
+
+
+@pytest.fixture(params=BACKENDS)
 async def repo(request: pytest.FixtureRequest) -> AsyncIterator[SessionRepo]:
-    backend = request.param
-    if backend == "memory":
-        yield MemorySessionRepo()
-    elif backend == "redis":
-        async with open_redis_client(request.getfixturevalue("redis_url")) as client:
-            yield RedisSessionRepo(client, ttl_seconds=600, key_prefix=request.getfixturevalue("redis_prefix"))
-    elif backend == "postgres":
-        async with open_pg_pool(request.getfixturevalue("postgres_url")) as pool:
-            yield PostgresSessionRepo(pool)
-    else:
-        async with (
-            open_pg_pool(request.getfixturevalue("postgres_url")) as pool,
-            open_redis_client(request.getfixturevalue("redis_url")) as client,
-        ):
-            copy = RedisSessionRepo(client, ttl_seconds=600, key_prefix=request.getfixturevalue("redis_prefix"))
-            yield CachedSessionRepo(PostgresSessionRepo(pool), copy)
+    async with open_store(request, request.param) as store:
+        yield store
+
+
+@pytest.fixture(params=BACKENDS)
+async def pair(request: pytest.FixtureRequest) -> AsyncIterator[tuple[SessionRepo, SessionRepo]]:
+    if request.param == "memory":
+        store = MemorySessionRepo()
+        yield store, store
+        return
+    async with open_store(request, request.param) as first, open_store(request, request.param) as second:
+        yield first, second
 
 
 def new_id() -> str:
@@ -187,3 +214,83 @@ async def test_the_lock_is_free_again_after_a_failed_turn(repo: SessionRepo) -> 
 
 async def test_a_working_store_answers_ping(repo: SessionRepo) -> None:
     assert await repo.ping() is True
+
+
+async def test_many_turns_hold_their_locks_at_once_while_other_sessions_are_served(repo: SessionRepo) -> None:
+    # A turn holds its lock while the provider answers, for minutes maybe: that must not hold one of
+    # the store's few connections (the PostgreSQL pools here have 4), or other requests starve.
+    turns, holding, answered = 12, asyncio.Semaphore(0), asyncio.Event()
+    sessions = [new_id() for _ in range(turns)]
+
+    async def turn(sid: str) -> None:
+        async with repo.lock(sid):
+            holding.release()
+            await answered.wait()
+            await repo.append(sid, "alice", [user("q"), assistant("a")], max_messages=10, now=T0)
+
+    running = [asyncio.create_task(turn(sid)) for sid in sessions]
+    try:
+        async with asyncio.timeout(10):
+            for _ in range(turns):
+                await holding.acquire()
+            other = new_id()
+            await repo.append(other, "bob", [user("meanwhile")], max_messages=10, now=T0)
+            assert await repo.get(other) is not None
+    finally:
+        answered.set()
+        await asyncio.gather(*running)
+
+    assert all([await repo.get(sid) for sid in sessions])
+
+
+async def test_a_change_through_one_process_is_seen_by_the_other(pair: tuple[SessionRepo, SessionRepo]) -> None:
+    first, second = pair
+    sid = new_id()
+    await first.append(sid, "alice", [user("one")], max_messages=10, now=T0)
+    seen = await second.get(sid)  # a read that may leave a copy behind
+    assert seen is not None and [m.content for m in seen.messages] == ["one"]
+
+    await first.append(sid, "alice", [user("two")], max_messages=10, now=T0 + 1)
+    seen = await second.get(sid)
+    assert seen is not None and [m.content for m in seen.messages] == ["one", "two"]
+
+    assert await first.delete(sid) is True
+    assert await second.get(sid) is None
+    assert await second.get(sid) is None
+
+
+async def test_turns_through_two_processes_run_one_at_a_time(pair: tuple[SessionRepo, SessionRepo]) -> None:
+    sid = new_id()
+    seen: list[int] = []
+
+    async def turn(n: int) -> None:
+        store = pair[n % 2]
+        async with store.lock(sid):
+            before = await store.get(sid)
+            seen.append(len(before.messages) if before else 0)
+            await asyncio.sleep(0.01)
+            await store.append(sid, "alice", [user(f"q{n}"), assistant(f"a{n}")], max_messages=100, now=T0 + n)
+
+    async with asyncio.timeout(30):
+        await asyncio.gather(*(turn(n) for n in range(6)))
+
+    assert sorted(seen) == [0, 2, 4, 6, 8, 10]
+
+
+async def test_sessions_whose_32_bit_hashes_collide_do_not_wait_for_each_other(
+    pair: tuple[SessionRepo, SessionRepo],
+) -> None:
+    # PostgreSQL's hashtext() gives these two ids the same 32-bit value (the former advisory lock key).
+    first, second = pair
+    async with first.lock("s-45521"), asyncio.timeout(5), second.lock("s-51051"):
+        await second.append("s-51051", "bob", [user("not blocked")], max_messages=10, now=T0)
+
+
+async def test_an_id_with_slashes_and_accents_is_stored_and_locked_as_any_other(repo: SessionRepo) -> None:
+    sid = f"s/{uuid.uuid4().hex}/ñandú:{{tag}}"
+    async with asyncio.timeout(10), repo.lock(sid):
+        await repo.append(sid, "alice", [user("hola")], max_messages=10, now=T0)
+
+    stored = await repo.get(sid)
+    assert stored is not None and stored.id == sid
+    assert await repo.delete(sid) is True

@@ -9,10 +9,12 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.feedback.postgres import PostgresFeedbackRepo
-from adapters.sessions.postgres import PostgresSessionRepo, create_pg_pool
+from adapters.sessions.postgres import PostgresSessionLocks, PostgresSessionRepo, create_pg_pool
 from domain.errors import StorageUnavailable
 from domain.models import Message
-from tests.conftest import open_pg_pool
+from tests.conftest import open_pg_pool, open_session_locks
+
+UNREACHABLE = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1"
 
 T0 = 1_700_000_000.5
 
@@ -23,7 +25,7 @@ def user(text: str) -> Message:
 
 @pytest.fixture
 async def unreachable_pool() -> AsyncIterator[AsyncConnectionPool]:
-    pool = create_pg_pool("postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1", 0, 2, timeout=0.5)
+    pool = create_pg_pool(UNREACHABLE, 0, 2, timeout=0.5)
     await pool.open(wait=False)
     yield pool
     await pool.close()
@@ -32,7 +34,8 @@ async def unreachable_pool() -> AsyncIterator[AsyncConnectionPool]:
 async def test_sessions_on_an_unreachable_database_raise_a_clear_storage_error(
     unreachable_pool: AsyncConnectionPool,
 ) -> None:
-    repo = PostgresSessionRepo(unreachable_pool)
+    locks = PostgresSessionLocks(UNREACHABLE, connect_timeout=0.5)
+    repo = PostgresSessionRepo(unreachable_pool, locks)
 
     with pytest.raises(StorageUnavailable, match=r"session storage \(PostgreSQL\) unavailable"):
         await repo.get("s-1")
@@ -51,9 +54,9 @@ async def test_feedback_on_an_unreachable_database_raises_a_clear_storage_error(
         await PostgresFeedbackRepo(unreachable_pool).is_blacklisted("ai:k")
 
 
-async def test_a_turn_needs_only_the_connection_that_holds_its_lock(postgres_url: str) -> None:
-    async with open_pg_pool(postgres_url, max_size=1) as pool:
-        repo = PostgresSessionRepo(pool)
+async def test_a_turn_needs_no_more_than_one_pooled_connection(postgres_url: str) -> None:
+    async with open_pg_pool(postgres_url, max_size=1) as pool, open_session_locks(postgres_url) as locks:
+        repo = PostgresSessionRepo(pool, locks)
 
         async with asyncio.timeout(10), repo.lock("s-small-pool"):
             await repo.get("s-small-pool")
@@ -63,9 +66,14 @@ async def test_a_turn_needs_only_the_connection_that_holds_its_lock(postgres_url
 
 
 async def test_two_stores_on_separate_pools_serialise_turns_on_one_session(postgres_url: str) -> None:
-    async with open_pg_pool(postgres_url) as first_pool, open_pg_pool(postgres_url) as second_pool:
-        first = PostgresSessionRepo(first_pool)
-        impatient = PostgresSessionRepo(second_pool, lock_wait_seconds=0.2)
+    async with (
+        open_pg_pool(postgres_url) as first_pool,
+        open_pg_pool(postgres_url) as second_pool,
+        open_session_locks(postgres_url) as first_locks,
+        open_session_locks(postgres_url, wait_seconds=0.2) as impatient_locks,
+    ):
+        first = PostgresSessionRepo(first_pool, first_locks)
+        impatient = PostgresSessionRepo(second_pool, impatient_locks)
 
         async with first.lock("s-shared"):
             with pytest.raises(StorageUnavailable, match="waiting for another turn"):
@@ -77,8 +85,13 @@ async def test_two_stores_on_separate_pools_serialise_turns_on_one_session(postg
 
 
 async def test_concurrent_turns_through_two_stores_lose_nothing_and_stay_paired(postgres_url: str) -> None:
-    async with open_pg_pool(postgres_url) as first_pool, open_pg_pool(postgres_url) as second_pool:
-        stores = [PostgresSessionRepo(first_pool), PostgresSessionRepo(second_pool)]
+    async with (
+        open_pg_pool(postgres_url) as first_pool,
+        open_pg_pool(postgres_url) as second_pool,
+        open_session_locks(postgres_url) as first_locks,
+        open_session_locks(postgres_url) as second_locks,
+    ):
+        stores = [PostgresSessionRepo(first_pool, first_locks), PostgresSessionRepo(second_pool, second_locks)]
 
         async def turn(n: int) -> None:
             store = stores[n % 2]
@@ -97,8 +110,13 @@ async def test_concurrent_turns_through_two_stores_lose_nothing_and_stay_paired(
 
 
 async def test_a_turn_cancelled_while_waiting_does_not_keep_the_lock(postgres_url: str) -> None:
-    async with open_pg_pool(postgres_url) as first_pool, open_pg_pool(postgres_url) as second_pool:
-        holder, waiter = PostgresSessionRepo(first_pool), PostgresSessionRepo(second_pool)
+    async with (
+        open_pg_pool(postgres_url) as first_pool,
+        open_pg_pool(postgres_url) as second_pool,
+        open_session_locks(postgres_url) as first_locks,
+        open_session_locks(postgres_url) as second_locks,
+    ):
+        holder, waiter = PostgresSessionRepo(first_pool, first_locks), PostgresSessionRepo(second_pool, second_locks)
         entered = asyncio.Event()
 
         async def wait_for_turn() -> None:
@@ -113,13 +131,13 @@ async def test_a_turn_cancelled_while_waiting_does_not_keep_the_lock(postgres_ur
                 await waiting
 
         assert not entered.is_set()
-        async with asyncio.timeout(10), PostgresSessionRepo(second_pool).lock("s-cancel"):
+        async with asyncio.timeout(10), waiter.lock("s-cancel"):
             pass
 
 
 async def test_appends_without_the_lock_are_still_atomic(postgres_url: str) -> None:
-    async with open_pg_pool(postgres_url) as pool:
-        repo = PostgresSessionRepo(pool)
+    async with open_pg_pool(postgres_url) as pool, open_session_locks(postgres_url) as locks:
+        repo = PostgresSessionRepo(pool, locks)
 
         await asyncio.gather(
             *(repo.append("s-race", "alice", [user(f"m{n}")], max_messages=100, now=T0) for n in range(10))
@@ -131,13 +149,13 @@ async def test_appends_without_the_lock_are_still_atomic(postgres_url: str) -> N
 
 
 async def test_a_new_store_on_the_same_database_sees_earlier_sessions(postgres_url: str) -> None:
-    async with open_pg_pool(postgres_url) as pool:
-        await PostgresSessionRepo(pool).append("s-kept", "alice", [user("remember me")], max_messages=10, now=T0)
-    async with asyncio.timeout(10):
+    async with open_pg_pool(postgres_url) as pool, open_session_locks(postgres_url) as locks:
+        await PostgresSessionRepo(pool, locks).append("s-kept", "alice", [user("remember me")], max_messages=10, now=T0)
+    async with asyncio.timeout(10), open_session_locks(postgres_url) as locks:
         pool = create_pg_pool(postgres_url, 1, 2, timeout=5)
         await pool.open(wait=True)
         try:
-            session = await PostgresSessionRepo(pool).get("s-kept")
+            session = await PostgresSessionRepo(pool, locks).get("s-kept")
         finally:
             await pool.close()
 

@@ -6,17 +6,18 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import pytest
 import redis.asyncio as aioredis
 
 from adapters.cache.redis import RedisCache, create_redis_client
-from adapters.sessions.cached import CachedSessionRepo
+from adapters.sessions.cached import CachedSessionRepo, CopyRead
 from adapters.sessions.memory import MemorySessionRepo
 from adapters.sessions.redis import RedisSessionRepo
+from adapters.sessions.redis_copy import RedisSessionCopy
 from domain.errors import StorageUnavailable
-from domain.models import CacheEntry, Message, Usage
+from domain.models import CacheEntry, Message, Session, Usage
 from tests.conftest import service_unavailable
 
 ENTRY = CacheEntry(content="Paris", model="mock-model", provider="mock", usage=Usage(prompt_tokens=3))
@@ -179,13 +180,19 @@ async def test_two_redis_session_stores_on_one_redis_serialise_turns(redis_url: 
 class UnavailableCopy:
     """A session copy whose backend is down."""
 
-    async def get(self, session_id: str) -> None:
+    async def peek(self, session_id: str) -> CopyRead:
         raise StorageUnavailable("copy down")
 
-    async def put(self, session: object) -> None:
+    async def fill(self, session: Session, version: int) -> bool:
         raise StorageUnavailable("copy down")
 
-    async def delete(self, session_id: str) -> bool:
+    async def begin_change(self, session_id: str) -> int:
+        raise StorageUnavailable("copy down")
+
+    async def end_change(self, session_id: str, generation: int, session: Session | None) -> None:
+        raise StorageUnavailable("copy down")
+
+    async def invalidate(self, session_ids: Sequence[str]) -> None:
         raise StorageUnavailable("copy down")
 
 
@@ -203,7 +210,7 @@ async def test_a_session_copy_that_is_down_does_not_fail_the_request() -> None:
 async def test_a_stale_copy_is_not_read_after_its_refresh_failed(redis_server: RedisServer) -> None:
     client = create_redis_client(redis_server.url, socket_timeout=1.0, connect_timeout=1.0)
     primary = MemorySessionRepo()
-    repo = CachedSessionRepo(primary, RedisSessionRepo(client, ttl_seconds=60))
+    repo = CachedSessionRepo(primary, RedisSessionCopy(client, ttl_seconds=60))
     try:
         await repo.append("s-1", "alice", [Message(role="user", content="one")], max_messages=10, now=T0)
         redis_server.stop()
