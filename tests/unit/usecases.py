@@ -63,11 +63,10 @@ def build_app(
     container = build_container(settings)
     container.clock.override(providers.Object(clock))
     container.provider_map.override(providers.Object({"mock": provider}))
-    # The embedded defaults configure none of these clients (each resource would yield None); saying so up
-    # front keeps the container synchronous, so the tests resolve objects rather than futures.
-    unused = ("redis_client", "postgres_pool", "tracing", "bedrock_client", "azure_client", "openai_client")
-    for name in unused:
-        getattr(container, name).override(providers.Object(None))
+    # The embedded defaults open no client or pool (each resource would yield None); saying so up front
+    # keeps the container synchronous, so the tests resolve objects rather than futures.
+    for resource in container.traverse(types=[providers.Resource]):
+        resource.override(providers.Object(None))
     return App(
         provider=provider,
         clock=clock,
