@@ -9,6 +9,7 @@ the start with a message that names the variable.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,7 +22,8 @@ Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 OptionalPort = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
-Seconds = Annotated[float, msgspec.Meta(gt=0)]
+# A year at most: larger durations overflow the C timeouts of sockets and timers they end up in.
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=365 * 86_400)]
 
 
 class ConfigError(Exception):
@@ -185,6 +187,7 @@ def load_settings(
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(_explain(exc, raw)) from None
+    _check_finite(settings, raw)
     _check(settings)
     return settings
 
@@ -195,6 +198,14 @@ def _explain(exc: msgspec.ValidationError, raw: Mapping[str, str]) -> str:
     if field in raw:
         return f"{field.upper()}={raw[field]!r} is not valid: {message.split(' - at ')[0]}"
     return message
+
+
+def _check_finite(settings: Settings, raw: Mapping[str, str]) -> None:
+    """No number setting may be infinite or NaN: ``inf`` passes a ``> 0`` bound but breaks every use."""
+    for field in Settings.__struct_fields__:
+        value = getattr(settings, field)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{field.upper()}={raw[field]!r} is not valid: expected a finite number")
 
 
 def _check(settings: Settings) -> None:
