@@ -22,6 +22,7 @@ from dependency_injector import providers
 
 from entrypoints.config import Settings
 from entrypoints.container import Container
+from entrypoints.http.connection_limits import ConnectionLimits, limited_protocol
 from entrypoints.http.middleware import ASGIApp
 from entrypoints.ws.draining import DrainingWebSocketProtocol
 
@@ -65,7 +66,7 @@ class AsgiListener:
             host=settings.host,
             port=port,
             loop="none",
-            http="httptools",
+            http=limited_protocol(ConnectionLimits.from_settings(settings)),  # httptools with head/body/connection caps
             ws=DrainingWebSocketProtocol,  # websockets-sansio that finishes answers on shutdown
             lifespan="off",
             log_config=None,
