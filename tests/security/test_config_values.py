@@ -48,3 +48,18 @@ def test_the_server_exits_with_a_configuration_error_not_a_traceback() -> None:
     assert result.returncode == 2
     assert "configuration error: SHUTDOWN_GRACE_SECONDS='inf'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HEADER_TIMEOUT_SECONDS", "0"),
+        ("BODY_TIMEOUT_SECONDS", "-1"),
+        ("MAX_HEADER_BYTES", "100"),
+        ("MAX_CONNECTIONS", "0"),
+        ("MAX_CONNECTIONS", "many"),
+    ],
+)
+def test_a_connection_limit_that_cannot_work_names_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings([], {variable: value}, None)
