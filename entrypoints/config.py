@@ -9,6 +9,7 @@ the start with a message that names the variable.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,7 +27,8 @@ Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 OptionalPort = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
-Seconds = Annotated[float, msgspec.Meta(gt=0)]
+# A year at most: larger durations overflow the C timeouts of sockets and timers they end up in.
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=365 * 86_400)]
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,6 +43,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_prompts: bool = False
     in_mode: str = ""
     shutdown_grace_seconds: Seconds = 20.0
+    # Connections, on every HTTP/WebSocket listener (entrypoints/http/shared/connection_limits.py)
+    header_timeout_seconds: Seconds = 10.0
+    body_timeout_seconds: Seconds = 30.0
+    max_header_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 65_536
+    max_connections: Positive = 4096
     # Requests
     default_provider: str = ""
     max_tokens: Positive = 4096
@@ -199,6 +206,7 @@ def load_settings(
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(_explain(exc, raw)) from None
+    _check_finite(settings, raw)
     _check(settings)
     return settings
 
@@ -209,6 +217,14 @@ def _explain(exc: msgspec.ValidationError, raw: Mapping[str, str]) -> str:
     if field in raw:
         return f"{field.upper()}={raw[field]!r} is not valid: {message.split(' - at ')[0]}"
     return message
+
+
+def _check_finite(settings: Settings, raw: Mapping[str, str]) -> None:
+    """No number setting may be infinite or NaN: ``inf`` passes a ``> 0`` bound but breaks every use."""
+    for field in Settings.__struct_fields__:
+        value = getattr(settings, field)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{field.upper()}={raw[field]!r} is not valid: expected a finite number")
 
 
 def _check(settings: Settings) -> None:

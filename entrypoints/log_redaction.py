@@ -6,10 +6,17 @@ an SDK's exception text):
 - ``PromptFilter`` replaces prompt-bearing fields given in ``extra``
   (``prompt``, ``system``, ``content``, ``messages``, ...) by their length,
   unless ``LOG_PROMPTS=true``;
-- ``RedactingFormatter`` scrubs the finished line: the provider secrets of the
-  settings, passwords in ``REDIS_URL``/``POSTGRES_URL``, bearer tokens,
-  ``api-key``/``authorization``/``password``-style fields, and anything shaped
-  like a generated gateway key or an OpenAI key.
+- ``Redactor`` scrubs the provider secrets of the settings, passwords in
+  ``REDIS_URL``/``POSTGRES_URL``, bearer tokens, ``api-key``/``authorization``/
+  ``password``-style fields (``apiKey=...`` in a query string up to its ``&``),
+  and anything shaped like a generated gateway key or an OpenAI key.
+
+The JSON formatter asks the ``Redactor`` about each field *before* encoding
+(a field named like a credential is redacted whole), so the line stays valid
+JSON: scrubbing the encoded line once swallowed the backslash of an escaped
+quote (``/token=x%22``) and wrote a line no parser could read. The common line
+holds no trigger word and no secret and is checked once, cheaply, as encoded.
+Other formatters (plain text) are scrubbed on the finished line.
 
 API keys themselves are never logged by the gateway; the patterns are the
 safety net for lines we do not write.
@@ -19,10 +26,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
+import msgspec
+
 from entrypoints.config import Settings
+from entrypoints.logging_setup import JsonFormatter
 
 REDACTED = "[REDACTED]"
 PROMPT_FIELDS = frozenset(
@@ -38,13 +48,14 @@ _SECRET_FIELDS = (
 )
 # Lower-case words that may introduce a secret; a line without any is left as it is (the common case).
 _TRIGGERS = re.compile(r"""bearer|basic|://|mcp_|sk-|key|authorization|passw|secret|token\b|token["']""")
+_CREDENTIAL_NAME = r"""(?:x-api-key|api[-_]?key|authorization|password|passwd|secret|access[-_]?token|token)"""
 _SCRUB = re.compile(
     r"""(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=\-]{8,}"""  # Authorization values
     r"""|(://[^\s:/@"']*:)[^\s@/"']+(?=@)"""  # user:password@ in URLs
     r"""|mcp_[A-Za-z0-9_\-]{32,}|\bsk-[A-Za-z0-9_\-]{16,}"""  # gateway keys from `hash-key`, OpenAI-style keys
-    r"""|((?<![a-z0-9_])(?:x-api-key|api[-_]?key|authorization|password|passwd|secret|access[-_]?token|token)"""
-    r"""["']?\s*[:=]\s*["']?)(?:(?:bearer|basic)\s+)?[^"',\s}]+"""  # key=value, "key": "value"
+    rf"""|((?<![a-z0-9_]){_CREDENTIAL_NAME}["']?\s*[:=]\s*["']?)(?:(?:bearer|basic)\s+)?[^"',\s}}&]+"""  # key=value
 )
+_CREDENTIAL_FIELD = re.compile(rf"(?i){_CREDENTIAL_NAME}")
 
 
 def _scrubbed(match: re.Match[str]) -> str:
@@ -60,22 +71,57 @@ def secrets_of(settings: Settings) -> list[str]:
     return [value.strip() for value in values if value and len(value.strip()) >= 6]
 
 
-class RedactingFormatter(logging.Formatter):
-    """Formats with ``inner``, then scrubs secrets from the finished line."""
+class Redactor:
+    """What must not be logged: the given secrets verbatim, and anything the patterns above find."""
 
-    def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = tuple(sorted(set(secrets), key=len, reverse=True))
+        # As they appear inside an encoded JSON line, for the cheap first look at a whole line.
+        self._encoded = tuple(msgspec.json.encode(secret).decode()[1:-1] for secret in self._secrets)
+
+    def needed(self, line: str) -> bool:
+        """Whether ``line`` (plain or JSON-encoded) may hold anything to redact."""
+        if any(secret in line for secret in self._encoded):
+            return True
+        return _TRIGGERS.search(line.lower()) is not None  # a plain substring scan: case-insensitive regexes cost ~10x
+
+    def text(self, value: str) -> str:
+        for secret in self._secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        if _TRIGGERS.search(value.lower()) is None:
+            return value
+        return _SCRUB.sub(_scrubbed, value)
+
+    def fields(self, entry: Mapping[str, object]) -> dict[str, object]:
+        """``entry`` with every string scrubbed, and the value of every credential-named field redacted."""
+        return {name: self._field(name, value) for name, value in entry.items()}
+
+    def _field(self, name: object, value: object) -> object:
+        if isinstance(value, str):
+            return REDACTED if value and _is_credential(name) else self.text(value)
+        if isinstance(value, Mapping):
+            return {key: self._field(key, item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._field(name, item) for item in value]
+        return value
+
+
+def _is_credential(name: object) -> bool:
+    return isinstance(name, str) and _CREDENTIAL_FIELD.fullmatch(name) is not None
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats with ``inner`` (plain text), then scrubs secrets from the finished line."""
+
+    def __init__(self, inner: logging.Formatter, redactor: Redactor) -> None:
         super().__init__()
         self._inner = inner
-        self._secrets = tuple(sorted(set(secrets), key=len, reverse=True))
+        self._redactor = redactor
 
     def format(self, record: logging.LogRecord) -> str:
         line = self._inner.format(record)
-        for secret in self._secrets:
-            if secret in line:
-                line = line.replace(secret, REDACTED)
-        if _TRIGGERS.search(line.lower()) is None:  # a plain substring scan: case-insensitive regexes cost ~10x
-            return line
-        return _SCRUB.sub(_scrubbed, line)
+        return self._redactor.text(line) if self._redactor.needed(line) else line
 
 
 class PromptFilter(logging.Filter):
@@ -90,11 +136,14 @@ class PromptFilter(logging.Filter):
 
 
 def install_redaction(settings: Settings, root: logging.Logger | None = None) -> None:
-    """Wrap every handler of the root logger (call after ``configure_logging``)."""
+    """Redact on every handler of the root logger (call after ``configure_logging``)."""
     root = root or logging.getLogger()
-    secrets = secrets_of(settings)
+    redactor = Redactor(secrets_of(settings))
     for handler in root.handlers:
-        if not isinstance(handler.formatter, RedactingFormatter):
-            handler.setFormatter(RedactingFormatter(handler.formatter or logging.Formatter(), secrets))
+        formatter = handler.formatter
+        if isinstance(formatter, JsonFormatter):
+            handler.setFormatter(JsonFormatter(redactor=redactor))
+        elif not isinstance(formatter, RedactingFormatter):
+            handler.setFormatter(RedactingFormatter(formatter or logging.Formatter(), redactor))
         if not settings.log_prompts and not any(isinstance(f, PromptFilter) for f in handler.filters):
             handler.addFilter(PromptFilter())

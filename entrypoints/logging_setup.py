@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Mapping
+from typing import Protocol
 
 import msgspec
 
@@ -15,8 +17,31 @@ _encode = msgspec.json.Encoder().encode
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 
 
+class FieldRedactor(Protocol):
+    """Scrubs the fields of a line before they are encoded (``entrypoints.log_redaction.Redactor``)."""
+
+    def needed(self, line: str) -> bool:
+        """Whether the encoded ``line`` may hold anything to redact; ``False`` is the common, cheap answer."""
+        ...
+
+    def fields(self, entry: Mapping[str, object]) -> dict[str, object]: ...
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record; with a ``redactor``, fields are scrubbed before encoding, never after."""
+
+    def __init__(self, *, redactor: FieldRedactor | None = None) -> None:
+        super().__init__()
+        self.redactor = redactor
+
     def format(self, record: logging.LogRecord) -> str:
+        entry = self._entry(record)
+        line = _encode(entry).decode()
+        if self.redactor is not None and self.redactor.needed(line):
+            line = _encode(self.redactor.fields(entry)).decode()
+        return line
+
+    def _entry(self, record: logging.LogRecord) -> dict[str, object]:
         entry: dict[str, object] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
@@ -36,7 +61,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return _encode(entry).decode()
+        return entry
 
 
 def configure_logging(level: str) -> None:

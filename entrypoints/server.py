@@ -21,6 +21,7 @@ import uvicorn
 from entrypoints.asgi import ASGIApp
 from entrypoints.bootstrap.container import Container, build_container, close_container, open_container
 from entrypoints.config import Settings
+from entrypoints.http.shared.connection_limits import ConnectionLimits, limited_protocol
 from entrypoints.ws.draining import DrainingWebSocketProtocol
 
 log = logging.getLogger("mcp.server")
@@ -63,7 +64,7 @@ class AsgiListener:
             host=settings.host,
             port=port,
             loop="none",
-            http="httptools",
+            http=limited_protocol(ConnectionLimits.from_settings(settings)),  # httptools with head/body/connection caps
             ws=DrainingWebSocketProtocol,  # websockets-sansio that finishes answers on shutdown
             lifespan="off",
             log_config=None,

@@ -28,6 +28,7 @@ import aiohttp
 from botocore import eventstream
 from botocore import exceptions as boto
 
+from adapters.providers.retry_after import retry_after_seconds
 from domain.errors import (
     UpstreamAuthError,
     UpstreamBadRequest,
@@ -110,7 +111,7 @@ def _from_client_error(exc: boto.ClientError) -> UpstreamError:
 
 def _throttled(code: str, message: str, headers: Mapping[str, str]) -> UpstreamError:
     return UpstreamRateLimited(
-        f"Bedrock throttled the request ({code}): {message}", retry_after=_seconds(headers.get("retry-after"))
+        f"Bedrock throttled the request ({code}): {message}", retry_after=retry_after_seconds(headers)
     )
 
 
@@ -133,11 +134,3 @@ _BY_CODE: dict[str, Callable[[str, str, Mapping[str, str]], UpstreamError]] = {
     "validationexception": _invalid,
     "resourcenotfoundexception": _not_found,
 }
-
-
-def _seconds(value: str | None) -> float | None:
-    """``Retry-After`` in seconds; the HTTP-date form is rare upstream and taken as absent."""
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None

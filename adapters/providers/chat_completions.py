@@ -27,8 +27,6 @@ healthy stream is never cut by a total deadline.
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion
 
+from adapters.providers.retry_after import retry_after_seconds
 from domain.errors import (
     UpstreamAuthError,
     UpstreamBadRequest,
@@ -236,25 +235,3 @@ def upstream_message(exc: openai.APIError) -> str:
 def _cause(exc: BaseException) -> str:
     cause = exc.__cause__
     return f"{exc} ({type(cause).__name__}: {cause})" if cause is not None else str(exc)
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """``retry-after-ms`` (Azure, precise), else ``retry-after`` in seconds or as an HTTP date."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -169,6 +169,23 @@ class CallRunner:
     ) -> Status:
         echo = {"x-request-id": call.request_id}
         try:
+            return await self._answer(stream, call, body, echo)
+        except StreamTerminatedError:  # the client reset the stream: nobody is left to answer
+            log.debug("gRPC stream terminated by the client", extra={"method": call.method})
+            return Status.CANCELLED
+        except Exception:  # a bug, even one in mapping an error: INTERNAL without internals, never UNKNOWN
+            log.exception("gRPC call failed", extra={"method": call.method})
+            return await _finish(stream, Status.INTERNAL, "internal error", echo)
+
+    async def _answer(
+        self,
+        stream: AnyStream,
+        call: CallMetadata,
+        body: Callable[[CallMetadata], Awaitable[None]],
+        echo: dict[str, str],
+    ) -> Status:
+        """The body's status; an exception that is neither a domain nor a gRPC error goes to ``_serve``."""
+        try:
             with self._tracker.track():
                 await self._authorize(call)
                 await stream.send_initial_metadata(metadata=echo)
@@ -176,14 +193,8 @@ class CallRunner:
         except DomainError as exc:
             note_error(exc.code)
             return await _finish(stream, status_of(exc), exc.message, {**echo, **error_metadata(exc)})
-        except StreamTerminatedError:  # the client reset the stream: nobody is left to answer
-            log.debug("gRPC stream terminated by the client", extra={"method": call.method})
-            return Status.CANCELLED
         except GRPCError as exc:  # raised by grpclib or the codec: a malformed or oversized message
             return await _finish(stream, exc.status, exc.message, echo)
-        except Exception:  # a bug: answer INTERNAL without internals; cancellation is not an Exception
-            log.exception("gRPC call failed", extra={"method": call.method})
-            return await _finish(stream, Status.INTERNAL, "internal error", echo)
         return await _finish(stream, Status.OK, None, echo)
 
 

@@ -13,6 +13,7 @@ import msgspec
 
 from domain.errors import DomainError, InvalidRequest
 from domain.models import StreamDelta, StreamEvent
+from entrypoints.json_depth import TOO_DEEP_MESSAGE, json_too_deep
 from entrypoints.native_json import GenerateBody, chunk_json, error_chunk_json, final_chunk_json
 
 _encode = msgspec.json.Encoder().encode
@@ -35,6 +36,8 @@ class BadFrame(InvalidRequest):
 
 
 def decode_request(raw: str | bytes) -> WsRequest:
+    if json_too_deep(raw):
+        raise BadFrame(f"invalid JSON: {TOO_DEEP_MESSAGE}")
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:

@@ -9,7 +9,7 @@ import pytest
 
 from entrypoints.config import ConfigError, load_settings
 from entrypoints.cors_policy import parse_cors
-from entrypoints.log_redaction import PromptFilter, RedactingFormatter, secrets_of
+from entrypoints.log_redaction import PromptFilter, Redactor, secrets_of
 from entrypoints.logging_setup import JsonFormatter
 
 
@@ -57,7 +57,7 @@ def test_a_malformed_api_keys_entry_stops_the_start_naming_the_variable() -> Non
 def format_line(record: logging.LogRecord, *, secrets: list[str], prompts: bool = False) -> dict[str, object]:
     if not prompts:
         PromptFilter().filter(record)
-    return json.loads(RedactingFormatter(JsonFormatter(), secrets).format(record))
+    return json.loads(JsonFormatter(redactor=Redactor(secrets)).format(record))
 
 
 def record(message: str, **extra: object) -> logging.LogRecord:

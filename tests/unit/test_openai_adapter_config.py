@@ -8,8 +8,8 @@ import time
 import pytest
 
 from adapters.providers.azure_openai import AzureOpenAIProvider, create_azure_client, parse_deployments
-from adapters.providers.chat_completions import retry_after_seconds
 from adapters.providers.openai_compatible import create_openai_client, parse_openai_models
+from adapters.providers.retry_after import retry_after_seconds
 
 
 def test_openai_models_accept_bare_names_and_ollama_tags_with_their_colon() -> None:

@@ -125,9 +125,15 @@ class FakeAzureOpenAI:
         return f"{self.url}/v1"
 
     def fail(
-        self, kind: FailureKind, *, times: int | None = None, retry_after: float = 2.0, after_chunks: int = 1
+        self,
+        kind: FailureKind,
+        *,
+        times: int | None = None,
+        retry_after: float = 2.0,
+        after_chunks: int = 1,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        self.script.failure = Failure(kind, times, retry_after, after_chunks)
+        self.script.failure = Failure(kind, times, retry_after, after_chunks, headers)
 
     async def wait_requests(self, count: int, within: float = 10.0) -> None:
         """Until ``count`` requests have arrived (to act while an answer is still under way)."""
@@ -242,7 +248,7 @@ class FakeAzureOpenAI:
             exchange.reset()
             return True
         if failure.kind == "rate_limit":
-            headers = {
+            headers = failure.headers or {
                 "retry-after": str(math.ceil(failure.retry_after)),
                 "retry-after-ms": str(int(failure.retry_after * 1000)),
             }

@@ -23,12 +23,17 @@ FailureKind = Literal[
 
 @dataclass
 class Failure:
-    """How calls fail: ``times`` = fail the first K calls then succeed (``None``: always)."""
+    """How calls fail: ``times`` = fail the first K calls then succeed (``None``: always).
+
+    ``headers`` replaces the retry headers a ``rate_limit`` derives from ``retry_after``, to send
+    values no number gives (``inf``, an HTTP date).
+    """
 
     kind: FailureKind
     times: int | None = None
     retry_after: float = 2.0
     after_chunks: int = 1
+    headers: dict[str, str] | None = None
 
 
 @dataclass

@@ -16,6 +16,7 @@ from litestar import Request
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 
 from domain.errors import InvalidRequest
+from entrypoints.json_depth import TOO_DEEP_MESSAGE, json_too_deep
 
 T = TypeVar("T")
 
@@ -30,6 +31,8 @@ class JsonBody(Generic[T]):
     def decode(self, raw: bytes) -> T:
         if not raw.strip():
             raise InvalidRequest("request body is empty: send a JSON object")
+        if json_too_deep(raw):
+            raise InvalidRequest(f"malformed JSON: {TOO_DEEP_MESSAGE}")
         try:
             return self._decoder.decode(raw)
         except msgspec.ValidationError as exc:

@@ -1,10 +1,17 @@
 """ASGI wrapper around the HTTP app: request ids and security headers on every answer.
 
 Written as plain ASGI rather than a framework middleware because it runs on
-every request and must stay cheap.
+every request and must stay cheap. Being outermost, it is also the last net:
+an exception that escapes every layer (a bug in an error handler included) is
+logged and answered with the gateway's error shape and the request id, never
+with the ASGI server's bare ``text/plain`` 500.
 """
 
 from __future__ import annotations
+
+import logging
+
+import msgspec
 
 from domain.models import Caller
 from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +28,9 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     ),
 )
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+log = logging.getLogger("mcp.http")
+_encode = msgspec.json.Encoder().encode
 
 
 class RequestIdMiddleware:
@@ -42,13 +52,30 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode("ascii"))  # an accepted id is ASCII: the bytes it came as
         extra = self._extra
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", ()), header, *extra]
             await send(message)
 
-        await self._app(scope, receive, send_with_headers)
+        try:
+            await self._app(scope, receive, send_with_headers)
+        except Exception:
+            if started or scope["type"] != "http":
+                raise  # too late for an answer of our own: the server closes the connection
+            log.exception("unexpected error")
+            await _send_internal_error(send_with_headers, request_id)
+
+
+async def _send_internal_error(send: Send, request_id: str) -> None:
+    """The gateway's 500: ``{error, code, requestId}`` as JSON, as every other error."""
+    body = _encode({"error": "internal error", "code": "internal_error", "requestId": request_id})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
