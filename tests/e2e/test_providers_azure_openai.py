@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import openai_wire as wire
+from tests.vendors import openai_wire as wire
 from tests.support.server import ServerProcess
 from tests.support.upstreams import (
     ThreadedFake,
