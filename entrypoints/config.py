@@ -40,6 +40,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_prompts: bool = False
     in_mode: str = ""
     shutdown_grace_seconds: Seconds = 20.0
+    client_write_timeout_seconds: Seconds = 30.0  # how long a send may wait on a client that stopped reading
     # Requests
     default_provider: str = ""
     max_tokens: Positive = 4096

@@ -23,7 +23,7 @@ from dependency_injector import providers
 from entrypoints.config import Settings
 from entrypoints.container import Container
 from entrypoints.http.middleware import ASGIApp
-from entrypoints.ws.draining import DrainingWebSocketProtocol
+from entrypoints.write_deadline import DeadlineHttpProtocol, DeadlineWebSocketProtocol
 
 log = logging.getLogger("mcp.server")
 
@@ -58,6 +58,7 @@ class AsgiListener:
         self.name = name
         self.port = port
         tls: dict[str, Any] = {}
+        write_timeout = settings.client_write_timeout_seconds
         if settings.enable_tls:
             tls = {"ssl_certfile": settings.tls_cert_path, "ssl_keyfile": settings.tls_key_path}
         config = uvicorn.Config(
@@ -65,8 +66,9 @@ class AsgiListener:
             host=settings.host,
             port=port,
             loop="none",
-            http="httptools",
-            ws=DrainingWebSocketProtocol,  # websockets-sansio that finishes answers on shutdown
+            # httptools and websockets-sansio, which drop a client that stops reading, and drain sockets on shutdown
+            http=DeadlineHttpProtocol.with_write_timeout(write_timeout),
+            ws=DeadlineWebSocketProtocol.with_write_timeout(write_timeout),
             lifespan="off",
             log_config=None,
             access_log=False,

@@ -45,7 +45,12 @@ class GrpcListener:
         self._tracker = CallTracker()
         if authorize is None:  # API keys and rate limits of SPEC §13
             authorize = grpc_call_authorizer(container.access(), client=lambda call: call.peer)
-        runner = CallRunner(self._tracker, authorize, telemetry=container.telemetry())
+        runner = CallRunner(
+            self._tracker,
+            authorize,
+            telemetry=container.telemetry(),
+            write_timeout=settings.client_write_timeout_seconds,
+        )
         service = AIService(GrpcDeps.from_container(container), runner)
         self._services = ServerReflection.extend([service], pool=default_google_proto_descriptor_pool)
         self._stopping = asyncio.Event()

@@ -13,6 +13,7 @@ from domain.errors import DomainError
 from entrypoints.config import Settings
 from entrypoints.container import VERSION, Container
 from entrypoints.http.deps import HttpDeps
+from entrypoints.http.disconnect import ClientGone, handle_client_gone
 from entrypoints.http.errors import handle_domain_error, handle_http_exception, handle_unexpected
 from entrypoints.http.fast_generate import FastGenerate
 from entrypoints.http.layers import protect_and_observe
@@ -32,6 +33,7 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
         ],
         exception_handlers={
             DomainError: handle_domain_error,
+            ClientGone: handle_client_gone,
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },

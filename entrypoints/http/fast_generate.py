@@ -22,10 +22,11 @@ import msgspec
 from domain.errors import DomainError, PayloadTooLarge
 from entrypoints.http.body import JsonBody
 from entrypoints.http.deps import HttpDeps
+from entrypoints.http.disconnect import ClientGone, record_client_gone, unless_client_leaves
 from entrypoints.http.errors import domain_error_response, error_response
 from entrypoints.http.middleware import ASGIApp, Receive, Scope, Send
 from entrypoints.http.routes_generate import overhead_header, render_stream_event
-from entrypoints.http.sse import EventPump, relay_sse
+from entrypoints.http.sse import EventPump, first_frame, relay_sse
 from entrypoints.wire import GenerateBody, answer_json
 
 log = logging.getLogger("mcp.http")
@@ -37,10 +38,6 @@ _JSON = (b"content-type", b"application/json")
 
 
 _Responder = Callable[[GenerateBody, dict[str, str], Receive, Send], Awaitable[None]]
-
-
-class _ClientGone(Exception):
-    """The client disconnected before its request body arrived: nobody to answer."""
 
 
 class FastGenerate:
@@ -64,8 +61,8 @@ class FastGenerate:
         try:
             data = self._body.decode(await self._read_body(headers, receive))
             await respond(data, headers, receive, send)
-        except _ClientGone:
-            return
+        except ClientGone:
+            await record_client_gone(send)
         except DomainError as exc:
             await _send_litestar_response(send, domain_error_response(exc))
         except Exception as exc:  # same answer as Litestar's handler for the unexpected: logged, no internals
@@ -74,7 +71,8 @@ class FastGenerate:
 
     async def _generate(self, data: GenerateBody, headers: dict[str, str], receive: Receive, send: Send) -> None:
         deps = self._deps
-        answer = await deps.generate.execute(deps.build(data.fields(), deps.context_from(headers)))
+        generation = deps.build(data.fields(), deps.context_from(headers))
+        answer = await unless_client_leaves(receive, deps.generate.execute(generation))
         body = _encode(answer_json(answer))
         [(name, value)] = overhead_header(answer).items()
         await _respond(send, 200, body, [_JSON, (name.lower().encode(), value.encode())])
@@ -84,7 +82,7 @@ class FastGenerate:
         deps = self._deps
         generation = deps.build(data.fields(), deps.context_from(headers))
         pump = EventPump(deps.generate_stream.execute(generation), render_stream_event)
-        first = await pump.first()
+        first = await first_frame(pump, receive)
         if isinstance(first, DomainError):
             raise first
         if first is None:
@@ -101,7 +99,7 @@ class FastGenerate:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise _ClientGone
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body:
