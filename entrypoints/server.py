@@ -23,7 +23,7 @@ from dependency_injector import providers
 from entrypoints.config import Settings
 from entrypoints.container import Container
 from entrypoints.http.middleware import ASGIApp
-from entrypoints.write_deadline import DeadlineHttpProtocol, DeadlineWebSocketProtocol
+from entrypoints.write_deadline import http_protocol, websocket_protocol
 
 log = logging.getLogger("mcp.server")
 
@@ -67,8 +67,8 @@ class AsgiListener:
             port=port,
             loop="none",
             # httptools and websockets-sansio, which drop a client that stops reading, and drain sockets on shutdown
-            http=DeadlineHttpProtocol.with_write_timeout(write_timeout),
-            ws=DeadlineWebSocketProtocol.with_write_timeout(write_timeout),
+            http=http_protocol(write_timeout),
+            ws=websocket_protocol(write_timeout),
             lifespan="off",
             log_config=None,
             access_log=False,

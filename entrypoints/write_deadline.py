@@ -1,4 +1,4 @@
-"""A deadline on every write to an HTTP or WebSocket client that has stopped reading (``CLIENT_WRITE_TIMEOUT_SECONDS``).
+"""A deadline on every write to an HTTP or WebSocket client that stopped reading (``CLIENT_WRITE_TIMEOUT_SECONDS``).
 
 How back-pressure shows up under uvicorn: when a client stops reading, the
 kernel's send buffer fills, the transport keeps what the app writes in its own
@@ -8,7 +8,8 @@ protocol's ``pause_writing``. From then on every ``send`` of the app awaits the
 ``FlowControl.drain``; WebSocket: the protocol's ``writable`` event), holding
 whatever the app holds meanwhile: a pool slot, a session lock, the upstream call.
 
-These protocols give a send that has to wait ``write_timeout`` seconds. Past
+Two mixins, composed onto uvicorn's protocol classes by ``with_write_deadline``
+(any subclass of them too), give a send that has to wait ``write_timeout`` seconds. Past
 that the transport is aborted (a reset: ``close`` would wait to flush the buffer
 to the very client that does not read) and the app learns that the client is
 gone the way uvicorn tells it: on HTTP the send returns and ``receive`` says
@@ -22,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Self, cast
+from typing import Any, TypeVar, cast
 
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import ClientDisconnected
 
@@ -32,19 +34,14 @@ from entrypoints.ws.draining import DrainingWebSocketProtocol
 
 log = logging.getLogger("mcp.server")
 
-DEFAULT_WRITE_TIMEOUT_SECONDS = 30.0
+P = TypeVar("P", bound=asyncio.Protocol)
 
 
-class _Deadline:
-    """What both protocols share: the timeout, and giving up on the client once it has passed."""
+class _WriteDeadline:
+    """What both mixins share: the timeout, and giving up on the client once it has passed."""
 
-    write_timeout = DEFAULT_WRITE_TIMEOUT_SECONDS
+    write_timeout: float
     transport: asyncio.Transport
-
-    @classmethod
-    def with_write_timeout(cls, seconds: float) -> type[Self]:
-        """This protocol with its own deadline (uvicorn takes a class and builds one per connection)."""
-        return cast("type[Self]", type(cls.__name__, (cls,), {"write_timeout": seconds}))
 
     async def _send_within_deadline(self, send: Callable[[Any], Awaitable[None]], message: Any) -> bool:
         """``send(message)``; ``False`` when the client took none of it within the deadline (then it is dropped)."""
@@ -58,8 +55,12 @@ class _Deadline:
         return True
 
 
-class DeadlineHttpProtocol(_Deadline, HttpToolsProtocol):
-    """uvicorn's httptools protocol whose app gets a ``send`` with a deadline."""
+class HttpWriteDeadline(_WriteDeadline):
+    """Mixin for a uvicorn HTTP protocol (it keeps the app in ``app`` and its flow control in ``flow``):
+    the app gets a ``send`` with a deadline."""
+
+    app: Any
+    flow: FlowControl
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -74,14 +75,32 @@ class DeadlineHttpProtocol(_Deadline, HttpToolsProtocol):
 
             await app(scope, receive, send_within_deadline)
 
-        self.app = cast(Any, app_with_deadline)
+        self.app = app_with_deadline
 
 
-class DeadlineWebSocketProtocol(_Deadline, DrainingWebSocketProtocol):
-    """The gateway's WebSocket protocol (it drains on shutdown) whose ``send`` has a deadline."""
+class WebSocketWriteDeadline(_WriteDeadline):
+    """Mixin for uvicorn's websockets-sansio protocol (it keeps a ``writable`` event): ``send`` has a deadline."""
+
+    writable: asyncio.Event
 
     async def send(self, message: Any) -> None:
         if self.writable.is_set():
-            await super().send(message)
-        elif not await self._send_within_deadline(super().send, message):
+            await super().send(message)  # type: ignore[misc]
+        elif not await self._send_within_deadline(super().send, message):  # type: ignore[misc]
             raise ClientDisconnected
+
+
+def with_write_deadline(mixin: type[_WriteDeadline], protocol: type[P], seconds: float) -> type[P]:
+    """``protocol`` (a class: uvicorn builds one per connection) with ``mixin``'s deadline of ``seconds``."""
+    name = f"{protocol.__name__}WithWriteDeadline"
+    return cast("type[P]", type(name, (mixin, protocol), {"write_timeout": seconds}))
+
+
+def http_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """The HTTP listeners' protocol: httptools, with the write deadline."""
+    return with_write_deadline(HttpWriteDeadline, HttpToolsProtocol, seconds)
+
+
+def websocket_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """The WebSocket protocol (both ports): websockets-sansio that drains on shutdown, with the write deadline."""
+    return with_write_deadline(WebSocketWriteDeadline, DrainingWebSocketProtocol, seconds)
