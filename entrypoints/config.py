@@ -43,11 +43,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_prompts: bool = False
     in_mode: str = ""
     shutdown_grace_seconds: Seconds = 20.0
-    # Connections, on every HTTP/WebSocket listener (entrypoints/http/shared/connection_limits.py)
+    # Connections, on every HTTP/WebSocket listener (entrypoints/connection_limits.py)
     header_timeout_seconds: Seconds = 10.0
     body_timeout_seconds: Seconds = 30.0
     max_header_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 65_536
     max_connections: Positive = 4096
+    client_write_timeout_seconds: Seconds = 30.0  # how long a send may wait on a client that stopped reading
     # Requests
     default_provider: str = ""
     max_tokens: Positive = 4096

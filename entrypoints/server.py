@@ -21,8 +21,8 @@ import uvicorn
 from entrypoints.asgi import ASGIApp
 from entrypoints.bootstrap.container import Container, build_container, close_container, open_container
 from entrypoints.config import Settings
-from entrypoints.http.shared.connection_limits import ConnectionLimits, limited_protocol
-from entrypoints.ws.draining import DrainingWebSocketProtocol
+from entrypoints.connection_limits import ConnectionLimits, limited_protocol
+from entrypoints.write_deadline import HttpWriteDeadline, websocket_protocol, with_write_deadline
 
 log = logging.getLogger("mcp.server")
 
@@ -57,6 +57,7 @@ class AsgiListener:
         self.name = name
         self.port = port
         tls: dict[str, Any] = {}
+        write_timeout = settings.client_write_timeout_seconds
         if settings.enable_tls:
             tls = {"ssl_certfile": settings.tls_cert_path, "ssl_keyfile": settings.tls_key_path}
         config = uvicorn.Config(
@@ -64,8 +65,12 @@ class AsgiListener:
             host=settings.host,
             port=port,
             loop="none",
-            http=limited_protocol(ConnectionLimits.from_settings(settings)),  # httptools with head/body/connection caps
-            ws=DrainingWebSocketProtocol,  # websockets-sansio that finishes answers on shutdown
+            # httptools with the head/body/connection caps, websockets-sansio that drains on shutdown; both drop a
+            # client that stops reading after the write timeout
+            http=with_write_deadline(
+                HttpWriteDeadline, limited_protocol(ConnectionLimits.from_settings(settings)), write_timeout
+            ),
+            ws=websocket_protocol(write_timeout),
             lifespan="off",
             log_config=None,
             access_log=False,

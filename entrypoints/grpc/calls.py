@@ -4,7 +4,17 @@ Each call reads ``x-request-id`` (echoed in the initial and trailing metadata,
 or generated), ``x-user-id``/``x-session-id`` (the session), ``authorization``
 and ``x-api-key`` (kept for the auth hook) and ``cache-control``. Domain errors
 become a status with a readable message; a cancelled call is not answered at
-all, because the client has gone and the cancellation must reach the provider.
+all, because the client has gone and the cancellation must reach the provider
+(grpclib cancels the handler's task when the client resets the stream or the
+connection is lost, for unary calls as for streams).
+
+Back-pressure under grpclib: ``send_message`` awaits HTTP/2 flow control (the
+stream's and the connection's window, which a client grows only as it reads)
+and the transport's ``write_ready``. ``CallRunner.send`` gives each reply
+``write_timeout`` seconds of that (``CLIENT_WRITE_TIMEOUT_SECONDS``); past it
+the body is abandoned, which closes the use-case (its upstream call, pool slot
+and session lock), and the stream is reset (RST_STREAM: a reply may have been
+cut mid-message). The call is ended, not the connection, which carries others.
 """
 
 from __future__ import annotations
@@ -85,6 +95,14 @@ class CallMetadata:
 Authorizer = Callable[[CallMetadata], Awaitable[None]]
 
 
+class ClientStalled(Exception):
+    """A reply waited on flow control for longer than the write timeout: the client has stopped reading."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the client read nothing for {seconds:g}s")
+        self.seconds = seconds
+
+
 async def authorize_call(call: CallMetadata) -> None:
     """THE hook for API-key checks on gRPC (docs/api.md#authentication): every RPC passes here before any work is done.
 
@@ -137,11 +155,25 @@ class CallRunner:
     """
 
     def __init__(
-        self, tracker: CallTracker, authorize: Authorizer = authorize_call, *, telemetry: Telemetry | None = None
+        self,
+        tracker: CallTracker,
+        authorize: Authorizer = authorize_call,
+        *,
+        telemetry: Telemetry | None = None,
+        write_timeout: float = 30.0,
     ) -> None:
         self._tracker = tracker
         self._authorize = authorize
         self._telemetry = telemetry
+        self._write_timeout = write_timeout
+
+    async def send(self, stream: AnyStream, message: Any) -> None:
+        """Send one reply; ``ClientStalled`` when the client has not made room for it within the write timeout."""
+        try:
+            async with asyncio.timeout(self._write_timeout):
+                await stream.send_message(message)
+        except TimeoutError:
+            raise ClientStalled(self._write_timeout) from None
 
     async def run(self, stream: AnyStream, method: str, body: Callable[[CallMetadata], Awaitable[None]]) -> None:
         call = CallMetadata.read(stream, method)
@@ -170,6 +202,10 @@ class CallRunner:
         echo = {"x-request-id": call.request_id}
         try:
             return await self._answer(stream, call, body, echo)
+        except ClientStalled as exc:
+            log.info("gRPC client stopped reading: call reset", extra={"timeout_seconds": exc.seconds})
+            await _reset(stream, exc.seconds)
+            return Status.CANCELLED
         except StreamTerminatedError:  # the client reset the stream: nobody is left to answer
             log.debug("gRPC stream terminated by the client", extra={"method": call.method})
             return Status.CANCELLED
@@ -216,6 +252,19 @@ def _peer_host(stream: AnyStream) -> str:
     peer = getattr(stream, "peer", None)
     address = peer.addr() if peer is not None else None
     return str(address[0]) if address else ""
+
+
+async def _reset(stream: AnyStream, seconds: float) -> None:
+    """End the call with RST_STREAM: the reply may have been cut mid-message, so no trailers can follow it.
+
+    A connection so stalled that it cannot take even the reset within ``seconds`` is left to grpclib, which
+    answers CANCELLED once the connection drains or drops it when it is lost; the gateway holds nothing by then.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await stream.cancel()
+    except TimeoutError:
+        raise GRPCError(Status.CANCELLED, "the client stopped reading") from None
 
 
 async def _finish(stream: AnyStream, status: Status, message: str | None, metadata: dict[str, str]) -> Status:

@@ -46,7 +46,12 @@ class GrpcListener:
         self._tracker = CallTracker()
         if authorize is None:  # docs/api.md#authentication, #rate-limits
             authorize = grpc_call_authorizer(container.access(), client=lambda call: call.peer)
-        runner = CallRunner(self._tracker, authorize, telemetry=container.telemetry())
+        runner = CallRunner(
+            self._tracker,
+            authorize,
+            telemetry=container.telemetry(),
+            write_timeout=settings.client_write_timeout_seconds,
+        )
         service = AIService(GrpcDeps.from_container(container), runner)
         self._services = with_reflection(service, runner)
         self._stopping = asyncio.Event()

@@ -94,32 +94,32 @@ class AIService:
         async def body(call: CallMetadata) -> None:
             generation = self._deps.build(await _receive(stream), call)
             answer = await self._deps.generate.execute(generation)
-            await stream.send_message(generate_response(answer))
+            await self._calls.send(stream, generate_response(answer))
 
         await self._calls.run(stream, "Generate", body)
 
     async def _generate_stream(self, stream: Stream[pb.GenerateRequest, pb.StreamChunk]) -> None:
         async def body(call: CallMetadata) -> None:
             generation = self._deps.build(await _receive(stream), call)
-            # aclosing: when sending fails (the client went away, a message over the limit) the
-            # use-case's generator is closed at once, which releases the pool slot and the provider call.
+            # aclosing: when sending fails (the client went away or stopped reading, a message over the limit)
+            # the use-case's generator is closed at once, which releases the pool slot and the provider call.
             events = cast(AsyncGenerator[StreamEvent, None], self._deps.generate_stream.execute(generation))
             async with aclosing(events):
                 async for event in events:
-                    await stream.send_message(stream_chunk(event))
+                    await self._calls.send(stream, stream_chunk(event))
 
         await self._calls.run(stream, "GenerateStream", body)
 
     async def _list_models(self, stream: Stream[pb.ListModelsRequest, pb.ListModelsResponse]) -> None:
         async def body(_: CallMetadata) -> None:
             await _receive(stream)
-            await stream.send_message(list_models_response(self._deps.list_models.execute()))
+            await self._calls.send(stream, list_models_response(self._deps.list_models.execute()))
 
         await self._calls.run(stream, "ListModels", body)
 
     async def _get_status(self, stream: Stream[pb.StatusRequest, pb.StatusResponse]) -> None:
         async def body(_: CallMetadata) -> None:
             await _receive(stream)
-            await stream.send_message(status_response(await self._deps.get_status.execute()))
+            await self._calls.send(stream, status_response(await self._deps.get_status.execute()))
 
         await self._calls.run(stream, "GetStatus", body)

@@ -19,6 +19,7 @@ from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.native.fast_generate import FastGenerate
 from entrypoints.http.native.generate import build_generation_routes
 from entrypoints.http.shared.client_address import TrustedProxies
+from entrypoints.http.shared.disconnect import ClientGone, handle_client_gone
 from entrypoints.http.shared.errors import handle_domain_error, handle_http_exception, handle_unexpected
 from entrypoints.http.shared.layers import protect_and_observe
 from entrypoints.http.shared.request_id import RequestIdMiddleware
@@ -34,6 +35,7 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
         ],
         exception_handlers={
             DomainError: handle_domain_error,
+            ClientGone: handle_client_gone,
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },

@@ -6,8 +6,15 @@ one queue to the one writer task, so frames are never written concurrently.
 On a server shutdown (``DRAIN_EVENT``) the answer in flight is finished,
 requests still queued or arriving are refused with ``shutting_down``, and the
 socket is closed with 1012 (service restart) once the worker is idle.
-When the client goes away the reader returns and the worker is cancelled,
-which cancels the upstream call of the answer in progress.
+
+The three tasks run in one task group, and the connection ends when either end
+of the socket does: the reader sees a disconnect, or the writer finds the client
+gone (a send that fails, or one that outlived the write deadline of
+``entrypoints.write_deadline``) or has sent the closing frame. Whoever sees it,
+all three are cancelled: the upstream call of the answer in progress with them,
+and its pool slot and session lock released. A reader blocked on a full inbox
+or a worker blocked on a full outbox is cancelled like the others, so a client
+that stops reading and then leaves pins nothing.
 """
 
 from __future__ import annotations
@@ -77,6 +84,10 @@ class SessionDefaults:
     session_id: str = ""
 
 
+class _SocketClosed(Exception):
+    """Raised by the reader or the writer when the socket is closed: it ends the connection's task group."""
+
+
 class WsConnection:
     def __init__(
         self, deps: WsDeps, receive: Receive, send: Send, session: SessionDefaults, guard: MessageGuard | None = None
@@ -91,21 +102,20 @@ class WsConnection:
         self._draining = False
 
     async def run(self) -> None:
-        """Serve the socket until the client disconnects."""
-        writer = asyncio.create_task(self._write())
-        worker = asyncio.create_task(self._work())
+        """Serve the socket until either end of it closes; then nothing of this connection is left running."""
         try:
-            await self._read()
-        finally:
-            worker.cancel()
-            writer.cancel()
-            await asyncio.gather(worker, writer, return_exceptions=True)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._read())
+                tasks.create_task(self._work())
+                tasks.create_task(self._write())
+        except* _SocketClosed:
+            pass
 
     async def _read(self) -> None:
         while True:
             message = await self._receive()
             if message["type"] == "websocket.disconnect":
-                return
+                raise _SocketClosed
             if message["type"] == DRAIN_EVENT:
                 self._draining = True
                 await self._inbox.put(None)  # wakes an idle worker so that it closes the socket
@@ -119,10 +129,10 @@ class WsConnection:
             message = {"type": "websocket.send", "text": frame} if frame is not None else _CLOSE_FOR_RESTART
             try:
                 await self._send(message)
-            except OSError:  # the client is gone; the reader sees the disconnect and ends the connection
-                return
+            except OSError:  # the client is gone (uvicorn's ClientDisconnected), or dropped for not reading
+                raise _SocketClosed from None
             if frame is None:
-                return
+                raise _SocketClosed
 
     async def _work(self) -> None:
         while not (self._draining and self._inbox.empty()):

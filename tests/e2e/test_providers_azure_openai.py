@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from tests.vendors import openai_wire as wire
 from tests.support.server import ServerProcess
 from tests.support.upstreams import (
     ThreadedFake,
@@ -28,6 +27,7 @@ from tests.support.upstreams import (
     stream,
     streamed_text,
 )
+from tests.vendors import openai_wire as wire
 from tests.vendors.azure_openai import DEFAULT_DEPLOYMENTS, FakeAzureOpenAI
 from tests.vendors.openai_script import FailureKind, ReceivedRequest, Script
 

@@ -25,9 +25,10 @@ from entrypoints.asgi import ASGIApp, Receive, Scope, Send
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.native.generate import overhead_header, render_stream_event
 from entrypoints.http.shared.body import JsonBody
+from entrypoints.http.shared.disconnect import ClientGone, record_client_gone, unless_client_leaves
 from entrypoints.http.shared.errors import domain_error_response, error_response
 from entrypoints.http.shared.route_table import canonical_path
-from entrypoints.http.shared.sse import EventPump, relay_sse
+from entrypoints.http.shared.sse import EventPump, first_frame, relay_sse
 from entrypoints.native_json import GenerateBody, answer_json
 
 log = logging.getLogger("mcp.http")
@@ -39,10 +40,6 @@ _JSON = (b"content-type", b"application/json")
 
 
 _Responder = Callable[[GenerateBody, dict[str, str], Receive, Send], Awaitable[None]]
-
-
-class _ClientGone(Exception):
-    """The client disconnected before its request body arrived: nobody to answer."""
 
 
 class FastGenerate:
@@ -66,8 +63,8 @@ class FastGenerate:
         try:
             data = self._body.decode(await self._read_body(headers, receive))
             await respond(data, headers, receive, send)
-        except _ClientGone:
-            return
+        except ClientGone:
+            await record_client_gone(send)
         except DomainError as exc:
             await _send_litestar_response(send, domain_error_response(exc))
         except Exception as exc:  # same answer as Litestar's handler for the unexpected: logged, no internals
@@ -76,7 +73,8 @@ class FastGenerate:
 
     async def _generate(self, data: GenerateBody, headers: dict[str, str], receive: Receive, send: Send) -> None:
         deps = self._deps
-        answer = await deps.generate.execute(deps.build(data.fields(), deps.context_from(headers)))
+        generation = deps.build(data.fields(), deps.context_from(headers))
+        answer = await unless_client_leaves(receive, deps.generate.execute(generation))
         body = _encode(answer_json(answer))
         [(name, value)] = overhead_header(answer).items()
         await _respond(send, 200, body, [_JSON, (name.lower().encode(), value.encode())])
@@ -86,7 +84,7 @@ class FastGenerate:
         deps = self._deps
         generation = deps.build(data.fields(), deps.context_from(headers))
         pump = EventPump(deps.generate_stream.execute(generation), render_stream_event)
-        first = await pump.first()
+        first = await first_frame(pump, receive)
         if isinstance(first, DomainError):
             raise first
         if first is None:
@@ -103,7 +101,7 @@ class FastGenerate:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise _ClientGone
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body:

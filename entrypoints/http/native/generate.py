@@ -17,8 +17,9 @@ from domain.models import Answer, StreamDelta, StreamEvent
 from domain.validation import check_context, check_prompt
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.shared.body import JsonBody, documented
+from entrypoints.http.shared.disconnect import unless_client_leaves
 from entrypoints.http.shared.errors import domain_error_response, error_response
-from entrypoints.http.shared.sse import SSE_HEADERS, EventPump, frame, stream_after
+from entrypoints.http.shared.sse import SSE_HEADERS, EventPump, first_frame, frame, stream_after
 from entrypoints.native_json import (
     BatchBody,
     GenerateBody,
@@ -42,9 +43,9 @@ def render_stream_event(event: StreamEvent) -> bytes:
     return frame(final_chunk_json(event.answer, event.index))
 
 
-async def sse_response(source: AsyncIterator[Any], render: Any) -> Response[Any]:
+async def sse_response(request: AnyRequest, source: AsyncIterator[Any], render: Any) -> Response[Any]:
     pump = EventPump(source, render)
-    first = await pump.first()
+    first = await first_frame(pump, request.receive)
     if isinstance(first, DomainError):
         return domain_error_response(first)
     if first is None:
@@ -116,7 +117,8 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
     @post("/api/v1/generate", status_code=200, summary="Generate one answer", operation_class=documented(GenerateBody))
     async def generate(request: AnyRequest) -> Response[Any]:
         data = await generate_body.read(request)
-        answer = await deps.generate.execute(deps.build(data.fields(), deps.context(request)))
+        generation = deps.build(data.fields(), deps.context(request))
+        answer = await unless_client_leaves(request.receive, deps.generate.execute(generation))
         return Response(answer_json(answer), headers=overhead_header(answer))
 
     @post(
@@ -128,7 +130,7 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
     async def generate_stream(request: AnyRequest) -> Response[Any]:
         data = await generate_body.read(request)
         generation = deps.build(data.fields(), deps.context(request))
-        return await sse_response(deps.generate_stream.execute(generation), render_stream_event)
+        return await sse_response(request, deps.generate_stream.execute(generation), render_stream_event)
 
     @post(
         "/api/v1/generate/batch",
@@ -138,7 +140,10 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
     )
     async def generate_batch(request: AnyRequest) -> Response[Any]:
         data = await batch_body.read(request)
-        outcomes, summary = await deps.generate_batch.execute(await batch_items(request, data))
+        # A client that leaves cancels the items in flight and those not started: nothing more is paid or stored.
+        outcomes, summary = await unless_client_leaves(
+            request.receive, deps.generate_batch.execute(await batch_items(request, data))
+        )
         results = [BatchItemResult(index=i, outcome=outcome) for i, outcome in enumerate(outcomes)]
         return Response({"responses": [batch_item_json(r) for r in results], **batch_summary_json(summary)})
 
@@ -156,7 +161,7 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
                 return frame({**batch_summary_json(event), "finished": True, "requestId": current_request_id()})
             return frame(batch_item_json(event, total=len(items)))
 
-        return await sse_response(deps.generate_batch_stream.execute(items), render)
+        return await sse_response(request, deps.generate_batch_stream.execute(items), render)
 
     @post(
         "/api/v1/validate",

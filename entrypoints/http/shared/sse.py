@@ -19,8 +19,10 @@ from typing import Any
 
 import msgspec
 
+from application.closing import closing_iterator
 from domain.errors import DomainError
 from entrypoints.asgi import Receive, Send
+from entrypoints.http.shared.disconnect import AnyReceive, ClientGone, unless_client_leaves
 from entrypoints.native_json import error_chunk_json
 from entrypoints.request_context import current_request_id
 
@@ -49,8 +51,11 @@ class EventPump:
 
     async def _produce(self, source: AsyncIterator[Any], render: Callable[[Any], bytes]) -> None:
         try:
-            async for event in source:
-                await self._queue.put(render(event))
+            # Closed on the way out: a pump cancelled while it waits on a full queue (a client that stopped
+            # reading, then left) would otherwise leave the use-case suspended, holding its slot until GC.
+            async with closing_iterator(source) as events:
+                async for event in events:
+                    await self._queue.put(render(event))
         except DomainError as exc:
             await self._queue.put(exc)
         except Exception as exc:  # the stream has started: report, never hang
@@ -105,6 +110,15 @@ class EventPump:
             self._task.cancel()
 
 
+async def first_frame(pump: EventPump, receive: AnyReceive) -> bytes | DomainError | None:
+    """``pump.first()``; a client that leaves before it cancels the pump (and the upstream call): ``ClientGone``."""
+    try:
+        return await unless_client_leaves(receive, pump.first())
+    except ClientGone:
+        pump.cancel()
+        raise
+
+
 SSE_START_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     *((name.lower().encode(), value.encode()) for name, value in SSE_HEADERS.items()),
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -114,35 +128,25 @@ SSE_START_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 async def relay_sse(first: bytes, pump: EventPump, receive: Receive, send: Send) -> None:
     """A 200 SSE answer in raw ASGI: ``first``, then the pump's frames, then the end of the body.
 
-    A second task waits for the client to leave; when it does, the relay is cancelled and with it the
-    pump, which cancels the upstream call (what Litestar's streaming response does with a task group).
+    When the client leaves (or is dropped for not reading: ``entrypoints.write_deadline``), the relay is
+    cancelled and with it the pump, which cancels the upstream call (what Litestar's streaming response
+    does with a task group).
     """
-    relay = asyncio.current_task()
-    assert relay is not None
-    client_gone = False
-
-    async def watch_for_disconnect() -> None:
-        nonlocal client_gone
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        client_gone = True
-        relay.cancel()
-
-    watcher = asyncio.create_task(watch_for_disconnect())
     try:
-        await send({"type": "http.response.start", "status": 200, "headers": list(SSE_START_HEADERS)})
-        await send({"type": "http.response.body", "body": first, "more_body": True})
-        async with aclosing(pump.rest()) as frames:
-            async for item in frames:
-                await send({"type": "http.response.body", "body": item, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-    except asyncio.CancelledError:
-        if not client_gone:
-            raise
-        relay.uncancel()  # our own cancellation, done with: the client left and nobody is waiting
+        await unless_client_leaves(receive, _relay(first, pump, send))
+    except ClientGone:
+        pass  # the 200 went out; the answer was cut short and nobody is left to tell
     finally:
-        watcher.cancel()
         pump.cancel()
+
+
+async def _relay(first: bytes, pump: EventPump, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": list(SSE_START_HEADERS)})
+    await send({"type": "http.response.body", "body": first, "more_body": True})
+    async with aclosing(pump.rest()) as frames:
+        async for item in frames:
+            await send({"type": "http.response.body", "body": item, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def stream_after(first: bytes, pump: EventPump) -> AsyncIterator[bytes]:
