@@ -1,4 +1,4 @@
-"""The cache feedback loop (docs/api.md#feedback, docs/security.md#feedback).
+"""The cache feedback loop (docs/api.md#feedback, docs/security.md).
 
 When a session's new prompt complains about the previous answer, the complaint
 is recorded against the cache key that answer was stored under, for its

@@ -1,4 +1,4 @@
-"""Who a complaint counts for: one identity per API key, else per client network (docs/security.md#feedback).
+"""Who a complaint counts for: one identity per API key, else per client network (docs/security.md).
 
 A cached answer is shared by everyone who asks the same thing, so retiring it
 takes complaints from several reporters; a reporter must therefore be something

@@ -1,4 +1,4 @@
-"""Who owns a session, and who may reach it (docs/api.md#sessions, docs/security.md#ownership).
+"""Who owns a session, and who may reach it (docs/api.md#sessions, docs/security.md).
 
 With API keys configured, a session belongs to the key that created it, and
 the client-sent user id (``X-User-ID``) names an end user *within* that key:
