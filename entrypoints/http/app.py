@@ -16,7 +16,7 @@ from entrypoints.config import Settings
 from entrypoints.http.native.admin import build_admin_routes
 from entrypoints.http.native.browser import build_browser_routes
 from entrypoints.http.native.deps import HttpDeps
-from entrypoints.http.native.fast_generate import FastGenerate
+from entrypoints.http.native.fast_generate import FastGenerate, declared_routes
 from entrypoints.http.native.generate import build_generation_routes
 from entrypoints.http.shared.client_address import TrustedProxies
 from entrypoints.http.shared.disconnect import ClientGone, handle_client_gone
@@ -29,6 +29,7 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
     deps = HttpDeps.from_container(container)
     return Litestar(
         route_handlers=[
+            *declared_routes(),
             *build_generation_routes(deps),
             *build_admin_routes(deps),
             *build_browser_routes(container, settings),
