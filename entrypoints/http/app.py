@@ -20,8 +20,8 @@ from entrypoints.http.native.fast_generate import FastGenerate, declared_routes
 from entrypoints.http.native.generate import build_generation_routes
 from entrypoints.http.shared.client_address import TrustedProxies
 from entrypoints.http.shared.disconnect import ClientGone, handle_client_gone
-from entrypoints.http.shared.errors import handle_domain_error, handle_http_exception, handle_unexpected
 from entrypoints.http.shared.layers import protect_and_observe
+from entrypoints.http.shared.litestar_errors import handle_domain_error, handle_http_exception, handle_unexpected
 from entrypoints.http.shared.request_id import RequestIdMiddleware
 
 

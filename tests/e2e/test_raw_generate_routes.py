@@ -12,9 +12,11 @@ The request target goes on the wire as written (``raw_request``): httpx would ti
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import httpx
 
+from entrypoints.asgi import ASGIApp
 from entrypoints.config import load_settings
 from entrypoints.http.app import create_litestar
 from entrypoints.http.native.fast_generate import GENERATE_PATH, STREAM_PATH
@@ -64,7 +66,7 @@ async def test_a_declared_only_handler_that_runs_answers_a_500_and_never_a_gener
     """Litestar without ``FastGenerate`` in front: what any spelling would get if the raw route missed it."""
     async with in_process_gateway(traced=False) as gateway:
         litestar = create_litestar(gateway.container, load_settings([], environ={}, dotenv=None))
-        transport = httpx.ASGITransport(app=litestar)
+        transport = httpx.ASGITransport(app=cast(ASGIApp, litestar))
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             for path in (GENERATE_PATH, STREAM_PATH):
                 response = await client.post(path + "/", json={"prompt": "hello"})

@@ -31,10 +31,11 @@ from entrypoints.http.native.answers import overhead_header, render_stream_event
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.shared.body import JsonBody, documented
 from entrypoints.http.shared.disconnect import ClientGone, record_client_gone, unless_client_leaves
-from entrypoints.http.shared.errors import domain_error_response, error_response
+from entrypoints.http.shared.errors import answer_domain_error, error_answer, send_error
 from entrypoints.http.shared.route_table import canonical_path
 from entrypoints.http.shared.sse import EventPump, first_frame, relay_sse
 from entrypoints.native_json import GenerateBody, answer_json
+from entrypoints.request_context import current_request_id
 
 log = logging.getLogger("mcp.http")
 
@@ -71,10 +72,10 @@ class FastGenerate:
         except ClientGone:
             await record_client_gone(send)
         except DomainError as exc:
-            await _send_litestar_response(send, domain_error_response(exc))
-        except Exception as exc:  # same answer as Litestar's handler for the unexpected: logged, no internals
+            await send_error(send, answer_domain_error(exc))
+        except Exception as exc:  # as Litestar's handler for the unexpected: logged, no internals
             log.exception("unexpected error", exc_info=exc)
-            await _send_litestar_response(send, error_response("internal error", "internal_error", 500))
+            await send_error(send, error_answer(500, "internal_error", "internal error", current_request_id()))
 
     async def _generate(self, data: GenerateBody, headers: dict[str, str], receive: Receive, send: Send) -> None:
         deps = self._deps
@@ -91,7 +92,7 @@ class FastGenerate:
         if isinstance(first, DomainError):
             raise first
         if first is None:
-            await _send_litestar_response(send, error_response("stream produced nothing", "internal_error", 500))
+            await send_error(send, error_answer(500, "internal_error", "stream produced nothing", current_request_id()))
             return
         await relay_sse(first, pump, receive, send)
 
@@ -125,12 +126,6 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _send_litestar_response(send: Send, response: Any) -> None:
-    """An error ``Response`` from ``entrypoints.http.shared.errors``, sent without Litestar's app around it."""
-    headers = [_JSON, *((k.lower().encode(), str(v).encode()) for k, v in (response.headers or {}).items())]
-    await _respond(send, response.status_code, _encode(response.content), headers)
 
 
 class NotServedHere(RuntimeError):

@@ -20,7 +20,8 @@ from domain.validation import check_context, check_prompt
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.shared.body import JsonBody, documented
 from entrypoints.http.shared.disconnect import unless_client_leaves
-from entrypoints.http.shared.errors import domain_error_response, error_response
+from entrypoints.http.shared.errors import answer_domain_error
+from entrypoints.http.shared.litestar_errors import error_response, fault_response
 from entrypoints.http.shared.sse import SSE_HEADERS, EventPump, first_frame, frame, stream_after
 from entrypoints.native_json import BatchBody, ValidateBody, answer_json
 from entrypoints.request_context import current_caller, current_request_id
@@ -32,9 +33,9 @@ async def sse_response(request: AnyRequest, source: AsyncIterator[Any], render: 
     pump = EventPump(source, render)
     first = await first_frame(pump, request.receive)
     if isinstance(first, DomainError):
-        return domain_error_response(first)
+        return error_response(answer_domain_error(first))
     if first is None:
-        return error_response("stream produced nothing", "internal_error", 500)
+        return fault_response("stream produced nothing", "internal_error", 500)
     return Stream(stream_after(first, pump), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
