@@ -39,17 +39,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
-import msgspec
 from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from entrypoints.config import Settings
+from entrypoints.http.shared.errors import error_answer
 from entrypoints.http.shared.request_id import SECURITY_HEADERS
 from entrypoints.request_context import accept_request_id, new_request_id
 
 log = logging.getLogger("mcp.http")
 _LINGER_SECONDS = 2.0
-_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,25 +227,15 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         log.warning("connection closed: %s", message, extra={"status": status, "code": code, "client": client})
 
 
-def _error_body(code: str, message: str, request_id: str) -> bytes:
-    return _encode({"error": message, "code": code, "requestId": request_id})
-
-
-def _error_headers(body: bytes, request_id: str) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-        (b"x-request-id", request_id.encode()),
-        *SECURITY_HEADERS,
-    ]
+def _closing_error(status: int, code: str, message: str, request_id: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The headers and body of the one error writer's answer, with what the request-id layer adds and the close."""
+    answer = error_answer(status, code, message, request_id, retry_after=1.0 if status == 503 else None)
+    headers = [*answer.wire_headers(), (b"connection", b"close"), (b"x-request-id", request_id.encode())]
+    return [*headers, *SECURITY_HEADERS], answer.body
 
 
 def _error_bytes(status: int, code: str, message: str, request_id: str) -> bytes:
-    body = _error_body(code, message, request_id)
-    headers = _error_headers(body, request_id)
-    if status == 503:
-        headers.append((b"retry-after", b"1"))
+    headers, body = _closing_error(status, code, message, request_id)
     lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}".encode()]
     lines += [name + b": " + value for name, value in headers]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
@@ -263,7 +252,6 @@ async def _refuse_over_capacity(scope: Scope, receive: ASGIReceiveCallable, send
     """The whole application of a connection over ``MAX_CONNECTIONS``: 503, then uvicorn closes it."""
     headers = list(cast(Any, scope).get("headers", ()))
     request_id = accept_request_id(_header(headers, b"x-request-id"))
-    body = _error_body("overloaded", "too many open connections; retry later", request_id)
-    response_headers = [*_error_headers(body, request_id), (b"retry-after", b"1")]
+    response_headers, body = _closing_error(503, "overloaded", "too many open connections; retry later", request_id)
     await send({"type": "http.response.start", "status": 503, "headers": response_headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -16,12 +16,12 @@ from entrypoints.config import Settings
 from entrypoints.http.native.admin import build_admin_routes
 from entrypoints.http.native.browser import build_browser_routes
 from entrypoints.http.native.deps import HttpDeps
-from entrypoints.http.native.fast_generate import FastGenerate
+from entrypoints.http.native.fast_generate import FastGenerate, declared_routes
 from entrypoints.http.native.generate import build_generation_routes
 from entrypoints.http.shared.client_address import TrustedProxies
 from entrypoints.http.shared.disconnect import ClientGone, handle_client_gone
-from entrypoints.http.shared.errors import handle_domain_error, handle_http_exception, handle_unexpected
 from entrypoints.http.shared.layers import protect_and_observe
+from entrypoints.http.shared.litestar_errors import handle_domain_error, handle_http_exception, handle_unexpected
 from entrypoints.http.shared.request_id import RequestIdMiddleware
 
 
@@ -29,6 +29,7 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
     deps = HttpDeps.from_container(container)
     return Litestar(
         route_handlers=[
+            *declared_routes(),
             *build_generation_routes(deps),
             *build_admin_routes(deps),
             *build_browser_routes(container, settings),

@@ -9,7 +9,6 @@ maximum frame size are the ASGI server's (``AsgiListener``: 20 s pings,
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
@@ -22,6 +21,7 @@ from entrypoints.asgi import Receive, Scope, Send
 from entrypoints.bootstrap.access import ws_message_gate, ws_upgrade_authorizer
 from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
+from entrypoints.http.shared.errors import error_answer
 from entrypoints.request_context import current_caller, current_request_id
 from entrypoints.telemetry.observer import Telemetry
 from entrypoints.ws.connection import MessageGate, MessageGuard, SessionDefaults, WsConnection, WsDeps
@@ -136,12 +136,9 @@ async def _refuse_upgrade(scope: Scope, send: Send, error: DomainError) -> None:
         await send({"type": "websocket.close", "code": 1008})  # before accept: the server answers 403
         return
     status = 401 if isinstance(error, Unauthenticated) else 503 if isinstance(error, Overloaded) else 403
-    body = msgspec.json.encode({"error": error.message, "code": error.code, "requestId": current_request_id()})
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if error.retry_after:
-        headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
-    await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
-    await send({"type": "websocket.http.response.body", "body": body})
+    answer = error_answer(status, error.code, error.message, current_request_id(), retry_after=error.retry_after)
+    await send({"type": "websocket.http.response.start", "status": status, "headers": answer.wire_headers()})
+    await send({"type": "websocket.http.response.body", "body": answer.body})
 
 
 async def _upgrade_required(send: Send) -> None:

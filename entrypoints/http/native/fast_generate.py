@@ -3,13 +3,16 @@
 These are the gateway's busiest routes, and profiling showed Litestar's request
 and response machinery (routing, the ``Request`` object, signature parsing,
 ``Response`` rendering, its exception middleware) costing about as much CPU as
-the rest of a call together (``bench/RESULTS.md``). The routes stay declared in
-Litestar, for the OpenAPI document and for every other method; this layer only
-answers POSTs to these two paths (as the router resolves them: ``canonical_path``),
-with the same body rules (strict JSON, ``MAX_REQUEST_BYTES``), the same context
-from the headers, the same use-case, the same answer and the same error answers
-(built by ``entrypoints.http.shared.errors``).
-It sits inside the guard, CORS and observation layers like Litestar does.
+the rest of a call together (``bench/RESULTS.md``). This layer is the one code
+path of both routes: it answers every POST that Litestar's router would resolve
+to them (``canonical_path``: ``/api/v1/generate/`` and ``//api/v1//generate``
+included), with the body rules of every route (strict JSON, ``MAX_REQUEST_BYTES``),
+the context from the headers, the use-case and the error answers of
+``entrypoints.http.shared.errors``. It sits inside the guard, CORS and
+observation layers, like Litestar.
+
+``declared_routes`` declares the same two routes to Litestar, for the OpenAPI
+document and the 405 to other methods only: their bodies are never run.
 """
 
 from __future__ import annotations
@@ -19,17 +22,20 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+from litestar import Response, post
+from litestar.handlers import HTTPRouteHandler
 
 from domain.errors import DomainError, PayloadTooLarge
 from entrypoints.asgi import ASGIApp, Receive, Scope, Send
+from entrypoints.http.native.answers import overhead_header, render_stream_event
 from entrypoints.http.native.deps import HttpDeps
-from entrypoints.http.native.generate import overhead_header, render_stream_event
-from entrypoints.http.shared.body import JsonBody
+from entrypoints.http.shared.body import JsonBody, documented
 from entrypoints.http.shared.disconnect import ClientGone, record_client_gone, unless_client_leaves
-from entrypoints.http.shared.errors import domain_error_response, error_response
+from entrypoints.http.shared.errors import answer_domain_error, error_answer, send_error
 from entrypoints.http.shared.route_table import canonical_path
 from entrypoints.http.shared.sse import EventPump, first_frame, relay_sse
 from entrypoints.native_json import GenerateBody, answer_json
+from entrypoints.request_context import current_request_id
 
 log = logging.getLogger("mcp.http")
 
@@ -66,18 +72,16 @@ class FastGenerate:
         except ClientGone:
             await record_client_gone(send)
         except DomainError as exc:
-            await _send_litestar_response(send, domain_error_response(exc))
-        except Exception as exc:  # same answer as Litestar's handler for the unexpected: logged, no internals
+            await send_error(send, answer_domain_error(exc))
+        except Exception as exc:  # as Litestar's handler for the unexpected: logged, no internals
             log.exception("unexpected error", exc_info=exc)
-            await _send_litestar_response(send, error_response("internal error", "internal_error", 500))
+            await send_error(send, error_answer(500, "internal_error", "internal error", current_request_id()))
 
     async def _generate(self, data: GenerateBody, headers: dict[str, str], receive: Receive, send: Send) -> None:
         deps = self._deps
         generation = deps.build(data.fields(), deps.context_from(headers))
         answer = await unless_client_leaves(receive, deps.generate.execute(generation))
-        body = _encode(answer_json(answer))
-        [(name, value)] = overhead_header(answer).items()
-        await _respond(send, 200, body, [_JSON, (name.lower().encode(), value.encode())])
+        await _respond(send, 200, _encode(answer_json(answer)), [_JSON, overhead_header(answer)])
 
     async def _stream(self, data: GenerateBody, headers: dict[str, str], receive: Receive, send: Send) -> None:
         """SSE as the Litestar route sends it: the first event decides between an error status and a 200."""
@@ -88,7 +92,7 @@ class FastGenerate:
         if isinstance(first, DomainError):
             raise first
         if first is None:
-            await _send_litestar_response(send, error_response("stream produced nothing", "internal_error", 500))
+            await send_error(send, error_answer(500, "internal_error", "stream produced nothing", current_request_id()))
             return
         await relay_sse(first, pump, receive, send)
 
@@ -124,7 +128,31 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
     await send({"type": "http.response.body", "body": body})
 
 
-async def _send_litestar_response(send: Send, response: Any) -> None:
-    """An error ``Response`` from ``entrypoints.http.shared.errors``, sent without Litestar's app around it."""
-    headers = [_JSON, *((k.lower().encode(), str(v).encode()) for k, v in (response.headers or {}).items())]
-    await _respond(send, response.status_code, _encode(response.content), headers)
+class NotServedHere(RuntimeError):
+    """A declared-only handler was run: ``FastGenerate`` is not in front of this Litestar app."""
+
+
+def declared_routes() -> list[HTTPRouteHandler]:
+    """The two routes as Litestar knows them: the OpenAPI document and a 405 for any method but POST.
+
+    ``FastGenerate`` answers every POST that reaches these handlers' paths before
+    Litestar routes it, so their bodies are unreachable in the gateway's app. Rather
+    than a second copy of the route that no request takes, a body that does run
+    raises ``NotServedHere``: a logged 500 (``handle_unexpected``), never an answer
+    from another code path.
+    """
+
+    @post(GENERATE_PATH, status_code=200, summary="Generate one answer", operation_class=documented(GenerateBody))
+    async def generate() -> Response[Any]:
+        raise NotServedHere(f"POST {GENERATE_PATH} is answered by FastGenerate")
+
+    @post(
+        STREAM_PATH,
+        status_code=200,
+        summary="Stream one answer as Server-Sent Events",
+        operation_class=documented(GenerateBody),
+    )
+    async def generate_stream() -> Response[Any]:
+        raise NotServedHere(f"POST {STREAM_PATH} is answered by FastGenerate")
+
+    return [generate, generate_stream]

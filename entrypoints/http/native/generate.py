@@ -1,4 +1,7 @@
-"""Generation routes: single, streamed, batch and batch stream (docs/api.md#generate to #batch-stream)."""
+"""Batch and validation routes (docs/api.md#batch to #validate).
+
+``/generate`` and ``/generate/stream`` are answered and declared by ``fast_generate``.
+"""
 
 from __future__ import annotations
 
@@ -13,43 +16,26 @@ from application.access import AccessControl
 from application.generate_batch import BatchItem, BatchItemResult, BatchSummary
 from domain.accounting import format_rate, format_seconds
 from domain.errors import DomainError, InvalidRequest, RateLimited
-from domain.models import Answer, StreamDelta, StreamEvent
 from domain.validation import check_context, check_prompt
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.shared.body import JsonBody, documented
 from entrypoints.http.shared.disconnect import unless_client_leaves
-from entrypoints.http.shared.errors import domain_error_response, error_response
+from entrypoints.http.shared.errors import answer_domain_error
+from entrypoints.http.shared.litestar_errors import error_response, fault_response
 from entrypoints.http.shared.sse import SSE_HEADERS, EventPump, first_frame, frame, stream_after
-from entrypoints.native_json import (
-    BatchBody,
-    GenerateBody,
-    ValidateBody,
-    answer_json,
-    chunk_json,
-    final_chunk_json,
-)
+from entrypoints.native_json import BatchBody, ValidateBody, answer_json
 from entrypoints.request_context import current_caller, current_request_id
 
 AnyRequest = Request[Any, Any, Any]
-
-
-def overhead_header(answer: Answer) -> dict[str, str]:
-    return {"X-Gateway-Overhead-Ms": f"{max(0.0, answer.duration_ms - answer.upstream_ms):.3f}"}
-
-
-def render_stream_event(event: StreamEvent) -> bytes:
-    if isinstance(event, StreamDelta):
-        return frame(chunk_json(event.content, event.index))
-    return frame(final_chunk_json(event.answer, event.index))
 
 
 async def sse_response(request: AnyRequest, source: AsyncIterator[Any], render: Any) -> Response[Any]:
     pump = EventPump(source, render)
     first = await first_frame(pump, request.receive)
     if isinstance(first, DomainError):
-        return domain_error_response(first)
+        return error_response(answer_domain_error(first))
     if first is None:
-        return error_response("stream produced nothing", "internal_error", 500)
+        return fault_response("stream produced nothing", "internal_error", 500)
     return Stream(stream_after(first, pump), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
@@ -112,25 +98,7 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
                 items.append(exc)
         return items
 
-    generate_body, batch_body, validate_body = JsonBody(GenerateBody), JsonBody(BatchBody), JsonBody(ValidateBody)
-
-    @post("/api/v1/generate", status_code=200, summary="Generate one answer", operation_class=documented(GenerateBody))
-    async def generate(request: AnyRequest) -> Response[Any]:
-        data = await generate_body.read(request)
-        generation = deps.build(data.fields(), deps.context(request))
-        answer = await unless_client_leaves(request.receive, deps.generate.execute(generation))
-        return Response(answer_json(answer), headers=overhead_header(answer))
-
-    @post(
-        "/api/v1/generate/stream",
-        status_code=200,
-        summary="Stream one answer as Server-Sent Events",
-        operation_class=documented(GenerateBody),
-    )
-    async def generate_stream(request: AnyRequest) -> Response[Any]:
-        data = await generate_body.read(request)
-        generation = deps.build(data.fields(), deps.context(request))
-        return await sse_response(request, deps.generate_stream.execute(generation), render_stream_event)
+    batch_body, validate_body = JsonBody(BatchBody), JsonBody(ValidateBody)
 
     @post(
         "/api/v1/generate/batch",
@@ -177,4 +145,4 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
             return Response({"valid": False, "error": exc.message, "code": exc.code}, status_code=400)
         return Response({"valid": True})
 
-    return [generate, generate_stream, generate_batch, generate_batch_stream, validate]
+    return [generate_batch, generate_batch_stream, validate]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
 from entrypoints.cors_policy import CorsPolicy
-from entrypoints.http.shared.guard import send_error
+from entrypoints.http.shared.errors import error_answer, send_error
+from entrypoints.request_context import current_request_id
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -51,7 +52,8 @@ class CorsMiddleware:
             await self._app(scope, receive, send)
             return
         if not self._policy.allows(origin):
-            await send_error(send, 403, "origin_not_allowed", f"origin {origin!r} is not allowed (CORS)")
+            refusal = f"origin {origin!r} is not allowed (CORS)"
+            await send_error(send, error_answer(403, "origin_not_allowed", refusal, current_request_id()))
             return
         allow_origin = (b"access-control-allow-origin", self._policy.allow_origin_value(origin).encode("latin-1"))
         if preflight:

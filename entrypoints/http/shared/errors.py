@@ -1,25 +1,36 @@
-"""The one place where errors become HTTP answers (docs/api.md#errors).
+"""The one HTTP error writer (docs/api.md#errors).
 
-Every error has the shape ``{"error", "code", "requestId"}``; domain errors map
-by class, framework validation errors become 400, and anything unexpected is a
-logged 500 without internals.
+Every error answer has the body ``{"error", "code", "requestId"}``. ``error_answer``
+and ``domain_error_answer`` are pure: they turn an error into an ``ErrorAnswer``
+(status, headers, body bytes) and nothing else. Every HTTP layer sends that:
+
+- the raw-ASGI layers (paths, CORS, the guard, ``FastGenerate``, the request-id
+  layer's last net) through ``send_error``;
+- Litestar's exception handlers through ``error_response`` (``litestar_errors``);
+- the connection caps (``entrypoints.connection_limits``) write it on the socket
+  themselves, before any ASGI app runs.
+
+The two senders are where an error is answered, so they, not the pure
+functions, note its code for ``mcp_errors_total`` and the access log.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from dataclasses import dataclass
 
-from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
+import msgspec
 
 from domain import errors
+from entrypoints.asgi import Send
 from entrypoints.request_context import current_request_id
 from entrypoints.telemetry.record import note_error
 
 log = logging.getLogger("mcp.http")
+_encode = msgspec.json.Encoder().encode
+Headers = tuple[tuple[bytes, bytes], ...]
+JSON_TYPE = b"application/json"
 
 _STATUS: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.InvalidRequest, 400),
@@ -39,6 +50,23 @@ _STATUS: tuple[tuple[type[errors.DomainError], int], ...] = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class ErrorAnswer:
+    """An error as it goes on the wire; ``headers`` are those beyond the JSON content type and the length."""
+
+    status: int
+    code: str
+    headers: Headers
+    body: bytes
+
+    def with_headers(self, extra: Headers) -> ErrorAnswer:
+        return ErrorAnswer(self.status, self.code, (*self.headers, *extra), self.body)
+
+    def wire_headers(self) -> list[tuple[bytes, bytes]]:
+        """Every header of the answer, for a writer without a framework: content type and length first."""
+        return [(b"content-type", JSON_TYPE), (b"content-length", str(len(self.body)).encode()), *self.headers]
+
+
 def status_of(error: errors.DomainError) -> int:
     for cls, status in _STATUS:
         if isinstance(error, cls):
@@ -46,49 +74,34 @@ def status_of(error: errors.DomainError) -> int:
     return 500
 
 
-def error_body(message: str, code: str) -> dict[str, object]:
-    return {"error": message, "code": code, "requestId": current_request_id()}
+def error_answer(
+    status: int, code: str, message: str, request_id: str, *, retry_after: float | None = None, headers: Headers = ()
+) -> ErrorAnswer:
+    """``retry_after``: seconds, sent as ``Retry-After`` in whole seconds, at least 1."""
+    if retry_after:
+        headers = ((b"retry-after", str(max(1, math.ceil(retry_after))).encode()), *headers)
+    body = _encode({"error": message, "code": code, "requestId": request_id})
+    return ErrorAnswer(status, code, headers, body)
 
 
-def error_response(message: str, code: str, status: int, retry_after: float | None = None) -> Response[object]:
-    headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after else None
-    note_error(code)  # the error code for mcp_errors_total and the access log
-    return Response(error_body(message, code), status_code=status, headers=headers)
-
-
-def domain_error_response(error: errors.DomainError) -> Response[object]:
+def domain_error_answer(error: errors.DomainError, request_id: str) -> ErrorAnswer:
     status = status_of(error)
-    if status >= 500:
-        log.warning("request failed: %s", error.message, extra={"code": error.code, "status": status})
     retry_after = error.retry_after
     if not retry_after and status in (429, 503):
         retry_after = 1.0  # always say when to come back, even when the upstream gave no hint (Bedrock never does)
-    return error_response(error.message, error.code, status, retry_after)
+    return error_answer(status, error.code, error.message, request_id, retry_after=retry_after)
 
 
-def handle_domain_error(_: Request[Any, Any, Any], exc: errors.DomainError) -> Response[object]:
-    return domain_error_response(exc)
+def answer_domain_error(error: errors.DomainError) -> ErrorAnswer:
+    """The current request's answer to ``error``; a failure of the gateway or the upstream (5xx) is logged."""
+    answer = domain_error_answer(error, current_request_id())
+    if answer.status >= 500:
+        log.warning("request failed: %s", error.message, extra={"code": error.code, "status": answer.status})
+    return answer
 
 
-def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[object]:
-    if isinstance(exc, ValidationException):
-        return error_response(_validation_message(exc), "invalid_request", 400)
-    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
-        return error_response("request body is too large", "payload_too_large", 413)
-    if isinstance(exc, NotFoundException):
-        return error_response("no such route", "not_found", 404)
-    code = "method_not_allowed" if exc.status_code == 405 else "http_error"
-    return error_response(exc.detail, code, exc.status_code)
-
-
-def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
-    log.exception("unexpected error", exc_info=exc)
-    return error_response("internal error", "internal_error", 500)
-
-
-def _validation_message(exc: ValidationException) -> str:
-    extra = exc.extra if isinstance(exc.extra, list) else []
-    details = "; ".join(str(item.get("message", item)) if isinstance(item, dict) else str(item) for item in extra)
-    if details:
-        return f"invalid request body: {details}"
-    return "invalid request body: " + str(exc.detail)
+async def send_error(send: Send, answer: ErrorAnswer) -> None:
+    """The raw-ASGI layers' one way to answer an error."""
+    note_error(answer.code)  # the error code for mcp_errors_total and the access log
+    await send({"type": "http.response.start", "status": answer.status, "headers": answer.wire_headers()})
+    await send({"type": "http.response.body", "body": answer.body})

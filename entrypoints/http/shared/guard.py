@@ -13,39 +13,15 @@ handler itself, which also limits each message.
 
 from __future__ import annotations
 
-import math
-
-import msgspec
-
 from application.access import AccessControl
-from domain.errors import DomainError, Overloaded, PermissionDenied
+from domain.errors import DomainError, RateLimited
 from domain.rate_limit import RateDecision
 from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
+from entrypoints.http.shared.errors import ErrorAnswer, domain_error_answer, error_answer, send_error
 from entrypoints.http.shared.route_table import METRICS, route_of
 from entrypoints.request_context import current_caller, current_request_id, enter_caller
-from entrypoints.telemetry.record import note_error
 
-_encode = msgspec.json.Encoder().encode
-
-
-async def send_error(
-    send: Send, status: int, code: str, message: str, headers: tuple[tuple[bytes, bytes], ...] = ()
-) -> None:
-    """An error answer in the shape of docs/api.md#errors, straight to the ASGI server."""
-    note_error(code)
-    body = _encode({"error": message, "code": code, "requestId": current_request_id()})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+_CHALLENGE = ((b"www-authenticate", b'Bearer realm="mcp-server-ai"'),)
 
 
 def decision_headers(decision: RateDecision) -> tuple[tuple[bytes, bytes], ...]:
@@ -78,26 +54,27 @@ class GuardMiddleware:
             access.authorize(principal, admin_required=scope["method"] in route.admin_methods)
             caller = enter_caller(principal, current_caller().address)
         except DomainError as exc:
-            await send_error(send, *_refusal(exc))
+            await send_error(send, _refusal(exc))
             return
         if not access.limits_enabled:
             await self._app(scope, receive, send)
             return
         decision = await access.admit(caller)
         if not decision.allowed:
-            refusal = access.refusal(decision)
-            await send_error(send, 429, refusal.code, refusal.message, decision_headers(decision))
+            await send_error(send, _limited(access.refusal(decision), decision))
             return
         await self._app(scope, receive, _with_headers(send, decision_headers(decision)))
 
 
-def _refusal(exc: DomainError) -> tuple[int, str, str, tuple[tuple[bytes, bytes], ...]]:
+def _refusal(exc: DomainError) -> ErrorAnswer:
     """A failed key check: 401 (with the challenge), 403, or 503 while too many keys are being verified."""
-    if isinstance(exc, PermissionDenied):
-        return 403, exc.code, exc.message, ()
-    if isinstance(exc, Overloaded):
-        return 503, exc.code, exc.message, ((b"retry-after", str(max(1, math.ceil(exc.retry_after or 1))).encode()),)
-    return 401, exc.code, exc.message, ((b"www-authenticate", b'Bearer realm="mcp-server-ai"'),)
+    answer = domain_error_answer(exc, current_request_id())
+    return answer.with_headers(_CHALLENGE) if answer.status == 401 else answer
+
+
+def _limited(refusal: RateLimited, decision: RateDecision) -> ErrorAnswer:
+    """429 with the ``RateLimit-*`` fields, whose ``Retry-After`` is the decision's (no second one from the error)."""
+    return error_answer(429, refusal.code, refusal.message, current_request_id(), headers=decision_headers(decision))
 
 
 def _with_headers(send: Send, extra: tuple[tuple[bytes, bytes], ...]) -> Send:

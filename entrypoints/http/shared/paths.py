@@ -23,7 +23,8 @@ from __future__ import annotations
 import re
 
 from entrypoints.asgi import ASGIApp, Receive, Scope, Send
-from entrypoints.http.shared.guard import send_error
+from entrypoints.http.shared.errors import error_answer, send_error
+from entrypoints.request_context import current_request_id
 
 _ENCODED_SLASH = re.compile(rb"%2f", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -49,6 +50,6 @@ class PathMiddleware:
         if defect is None:
             await self._app(scope, receive, send)
         elif scope["type"] == "http":
-            await send_error(send, 400, "invalid_request", defect)
+            await send_error(send, error_answer(400, "invalid_request", defect, current_request_id()))
         else:
             await send({"type": "websocket.close", "code": 1008})  # before accept: the server answers 403

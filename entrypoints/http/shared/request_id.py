@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 
-import msgspec
-
 from domain.models import Caller
 from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
 from entrypoints.http.shared.client_address import NO_PROXIES, TrustedProxies, client_address
+from entrypoints.http.shared.errors import error_answer, send_error
 from entrypoints.request_context import accept_request_id, caller_var, request_id_var
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -30,7 +29,6 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 log = logging.getLogger("mcp.http")
-_encode = msgspec.json.Encoder().encode
 
 
 class RequestIdMiddleware:
@@ -67,15 +65,7 @@ class RequestIdMiddleware:
             if started or scope["type"] != "http":
                 raise  # too late for an answer of our own: the server closes the connection
             log.exception("unexpected error")
-            await _send_internal_error(send_with_headers, request_id)
-
-
-async def _send_internal_error(send: Send, request_id: str) -> None:
-    """The gateway's 500: ``{error, code, requestId}`` as JSON, as every other error."""
-    body = _encode({"error": "internal error", "code": "internal_error", "requestId": request_id})
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 500, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+            await send_error(send_with_headers, error_answer(500, "internal_error", "internal error", request_id))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

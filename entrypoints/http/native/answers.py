@@ -1,0 +1,26 @@
+"""How the native dialect's generation answers go on the HTTP wire, beside the JSON shapes of ``native_json``.
+
+Kept apart from the route modules so that whichever code path answers a route
+(the raw-ASGI ``fast_generate`` today) imports its framing from here, not from
+another route's module.
+"""
+
+from __future__ import annotations
+
+from domain.models import Answer, StreamDelta, StreamEvent
+from entrypoints.http.shared.sse import frame
+from entrypoints.native_json import chunk_json, final_chunk_json
+
+OVERHEAD_HEADER = b"x-gateway-overhead-ms"
+
+
+def overhead_header(answer: Answer) -> tuple[bytes, bytes]:
+    """``X-Gateway-Overhead-Ms``: the time the gateway itself added to the provider's (docs/api.md#generate)."""
+    return OVERHEAD_HEADER, f"{max(0.0, answer.duration_ms - answer.upstream_ms):.3f}".encode()
+
+
+def render_stream_event(event: StreamEvent) -> bytes:
+    """One SSE frame of ``/generate/stream``: a delta, or the final chunk with the answer's summary."""
+    if isinstance(event, StreamDelta):
+        return frame(chunk_json(event.content, event.index))
+    return frame(final_chunk_json(event.answer, event.index))
