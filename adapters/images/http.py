@@ -38,10 +38,10 @@ import ssl
 from collections.abc import Sequence
 from ipaddress import ip_address
 from typing import Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from adapters.images.address_policy import AddressPolicy, IPAddress
-from adapters.images.http_exchange import REDIRECT_STATUSES, Answer, Target, declared_type, read_answer
+from adapters.images.http_exchange import REDIRECT_STATUSES, Answer, Target, declared_type, read_answer, split_url
 from domain.errors import ImageFetchFailed, InvalidRequest
 from domain.images import DEFAULT_MAX_IMAGE_BYTES, FetchedImage, check_image, is_data_url, parse_data_url
 
@@ -128,7 +128,7 @@ class HttpImageFetcher:
         raise InvalidRequest(f"{field}: the image URL redirected more than {MAX_REDIRECTS} times")
 
     def _target(self, url: str, field: str) -> Target:
-        scheme = urlsplit(url).scheme.lower()
+        scheme = split_url(url, field).scheme.lower()
         if scheme == "http" and not self._allow_http:
             raise InvalidRequest(f"{field}: http image URLs are refused (IMAGE_FETCH_ALLOW_HTTP=false): use https")
         if scheme not in ("http", "https"):

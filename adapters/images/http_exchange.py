@@ -11,7 +11,8 @@ the body, and a body that grows past the cap stops at that point.
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import quote, urlsplit
+import string
+from urllib.parse import SplitResult, quote, urlsplit
 
 import httptools
 
@@ -26,13 +27,23 @@ _ACCEPT = "image/png, image/jpeg, image/gif, image/webp"
 _UNTYPED = frozenset({"", "application/octet-stream", "binary/octet-stream"})
 # Characters a URL path or query keeps as they are; anything else (spaces, non-ASCII) is percent-encoded.
 _URL_SAFE = "/%:@!$&'()*+,;=-._~?"
+# A host, once IDNA-encoded: a DNS name or an IP literal; nothing else may reach the resolver or the Host header.
+_HOST_CHARACTERS = frozenset(string.ascii_lowercase + string.digits + "-._:")
+
+
+def split_url(url: str, field: str) -> SplitResult:
+    """``urlsplit``, with its ``ValueError`` (``https://[::1``) as a 400."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        raise InvalidRequest(f"{field}: {url[:200]!r} is not a valid URL") from None
 
 
 class Target:
     """An ``http(s)`` URL split into what the connection and the request line need."""
 
     def __init__(self, url: str, *, field: str) -> None:
-        parts = urlsplit(url)
+        parts = split_url(url, field)
         if parts.username is not None or parts.password is not None:
             raise InvalidRequest(f"{field}: image URLs may not carry credentials")
         try:
@@ -42,6 +53,8 @@ class Target:
             raise InvalidRequest(f"{field}: {url[:200]!r} is not a valid URL") from None
         if not self.host:
             raise InvalidRequest(f"{field}: the image URL names no host")
+        if not _HOST_CHARACTERS.issuperset(self.host):
+            raise InvalidRequest(f"{field}: {self.host[:100]!r} is not a valid host name")
         self.url = url
         self.scheme = parts.scheme.lower()
         self.tls = self.scheme == "https"

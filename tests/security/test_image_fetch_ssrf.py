@@ -182,6 +182,14 @@ async def test_the_real_connector_is_given_the_checked_address_not_the_name() ->
         assert server.requests[0].headers["host"] == f"cat.example:{server.port}"
 
 
+async def test_an_international_name_is_resolved_and_sent_in_its_ascii_form() -> None:
+    async with image_server({"/cat.png": image()}) as server:
+        fetch, resolver, _ = fetcher({"xn--bcher-kva.example": [[PUBLIC]]}, server)
+        assert (await fetch.fetch("http://Bücher.example/cat.png")).data == PNG
+        assert resolver.asked == ["xn--bcher-kva.example"]
+        assert server.requests[0].headers["host"] == "xn--bcher-kva.example"
+
+
 # -- TLS: the original name for SNI, the Host header and the certificate ------------------------------------
 
 
@@ -333,6 +341,10 @@ async def test_an_untyped_answer_is_judged_by_its_bytes() -> None:
         ("https://user:secret@cat.example/cat.png", "may not carry credentials"),
         ("https:///cat.png", "names no host"),
         ("https://cat.example:99999/cat.png", "is not a valid URL"),
+        ("https://[::1/cat.png", "is not a valid URL"),
+        ("https://[zz]/cat.png", "is not a valid URL"),
+        ("https://cat example/cat.png", "is not a valid host name"),
+        ("https://cat\x00.example/cat.png", "is not a valid host name"),
     ],
 )
 async def test_urls_outside_the_rules_are_refused_before_any_lookup(url: str, message: str) -> None:
