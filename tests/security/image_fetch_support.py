@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -14,6 +15,11 @@ from adapters.images.address_policy import IPAddress
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 56
 GIF = b"GIF89a" + b"\x00" * 58
 PUBLIC = "93.184.215.14"  # a globally routable address the fake resolver hands out
+
+
+def data_url(data: bytes, media_type: str = "image/png") -> str:
+    return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
+
 
 Handler = Callable[[asyncio.StreamWriter], Awaitable[None]]
 

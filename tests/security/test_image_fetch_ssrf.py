@@ -32,6 +32,7 @@ from tests.security.image_fetch_support import (
     ImageServer,
     LocalConnector,
     answer,
+    data_url,
     drip,
     endless_body,
     hang,
@@ -39,7 +40,6 @@ from tests.security.image_fetch_support import (
     image_server,
     redirect,
 )
-from tests.unit.test_images_domain import data_url
 
 pytestmark = pytest.mark.timeout(30)
 
