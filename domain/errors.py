@@ -2,7 +2,8 @@
 
     DomainError                      code
     ├── InvalidRequest               invalid_request        (HTTP 400, gRPC INVALID_ARGUMENT)
-    │   └── UnknownModel             unknown_model
+    │   ├── UnknownModel             unknown_model
+    │   └── ImageFetchFailed         image_fetch_failed     (a URL image the gateway could not get)
     ├── PayloadTooLarge              payload_too_large      (413, RESOURCE_EXHAUSTED)
     ├── NotFound                     not_found              (404, NOT_FOUND)
     ├── Unauthenticated              unauthenticated        (401, UNAUTHENTICATED)
@@ -40,6 +41,16 @@ class InvalidRequest(DomainError):
 
 class UnknownModel(InvalidRequest):
     code = "unknown_model"
+
+
+class ImageFetchFailed(InvalidRequest):
+    """An image the request names by URL could not be fetched: unreachable, an error status, too slow.
+
+    A client error (400), not an ``UpstreamError``: the URL is the caller's input, and a failure must
+    neither be retried nor count toward the provider's circuit breaker.
+    """
+
+    code = "image_fetch_failed"
 
 
 class PayloadTooLarge(DomainError):

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from domain.images import FetchedImage
 from domain.models import (
     CacheEntry,
     CacheKeyQuality,
@@ -157,3 +158,17 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
     def monotonic(self) -> float: ...
+
+
+class ImageFetcher(Protocol):
+    """Gets the bytes of an image a request names by URL, for providers that take only bytes (Bedrock).
+
+    ``fetch`` accepts ``data:`` URLs always (decoded, nothing fetched) and ``https://`` URLs (``http://``
+    where allowed) when fetching is on. The answer's media type is sniffed from its bytes. ``field``
+    names the request field in error messages. Raises ``InvalidRequest`` when the URL is refused (fetching
+    off, a scheme or an address the policy forbids, too many redirects), the image is too large or not
+    png, jpeg, gif or webp; ``ImageFetchFailed`` (an ``InvalidRequest``) when the host cannot be reached,
+    answers with an error status or not within the timeout. Never an ``UpstreamError``.
+    """
+
+    async def fetch(self, url: str, *, field: str = "image") -> FetchedImage: ...

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 import msgspec
 from dotenv import dotenv_values
 
+from domain.images import DEFAULT_MAX_IMAGE_BYTES
 from entrypoints.cors_policy import parse_cors
 from entrypoints.setting_values import ConfigError, split_list
 
@@ -112,6 +113,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     upstream_client: Literal["fast", "sdk"] = "fast"  # Azure/OpenAI over the lean HTTP client, or the SDK
     circuit_failure_threshold: Positive = 5
     circuit_reset_seconds: Seconds = 30.0
+    # Images by URL (docs/api.md#images-by-url): fetched for Bedrock only when enabled, behind the SSRF guard
+    image_fetch_enabled: bool = False
+    max_image_bytes: Positive = DEFAULT_MAX_IMAGE_BYTES  # one image, fetched or in a data URL
+    image_fetch_timeout_seconds: Seconds = 10.0  # the whole fetch: lookup, connect, redirects, body
+    image_fetch_allow_http: bool = False
     # Protection
     api_keys: str = ""
     metrics_auth: bool = False

@@ -10,6 +10,8 @@ from adapters.cache.redis import RedisCache
 from adapters.feedback.failsafe import FailSafeFeedbackRepo
 from adapters.feedback.memory import MemoryFeedbackRepo
 from adapters.feedback.postgres import PostgresFeedbackRepo
+from adapters.images.disabled import DisabledImageFetcher
+from adapters.images.http import HttpImageFetcher
 from adapters.providers.azure_openai import AzureOpenAIProvider
 from adapters.providers.bedrock import BedrockProvider
 from adapters.providers.mock import MockProvider
@@ -23,7 +25,7 @@ from application.resilience import CircuitBreakerProvider, RetryingProvider
 from domain.catalogue import Catalogue
 from domain.catalogue_data import AWS_MODELS, AZURE_MODELS, DEFAULT_MODELS, MOCK_MODELS
 from domain.models import ModelInfo
-from domain.ports import Cache, Clock, FeedbackRepo, Provider, SessionRepo
+from domain.ports import Cache, Clock, FeedbackRepo, ImageFetcher, Provider, SessionRepo
 from entrypoints.config import ConfigError, Settings
 
 
@@ -128,6 +130,17 @@ def build_feedback_repo(pool: Any) -> FeedbackRepo:
     if pool is None:
         return MemoryFeedbackRepo()
     return FailSafeFeedbackRepo(PostgresFeedbackRepo(pool, hot_path_wait_seconds=FEEDBACK_CHECK_WAIT_SECONDS))
+
+
+def build_image_fetcher(settings: Settings) -> ImageFetcher:
+    """Images by URL over HTTPS behind the SSRF guard when ``IMAGE_FETCH_ENABLED``; data URLs only otherwise."""
+    if not settings.image_fetch_enabled:
+        return DisabledImageFetcher(max_bytes=settings.max_image_bytes)
+    return HttpImageFetcher(
+        max_bytes=settings.max_image_bytes,
+        timeout_seconds=settings.image_fetch_timeout_seconds,
+        allow_http=settings.image_fetch_allow_http,
+    )
 
 
 def circuit_states(breakers: Mapping[str, CircuitBreakerProvider]) -> dict[str, str]:

@@ -74,6 +74,7 @@ class Container(containers.DeclarativeContainer):
     )
     feedback_repo = providers.Singleton(adapter_choice.build_feedback_repo, postgres_pool)
     feedback_detector = providers.Singleton(KeywordFeedbackDetector)
+    image_fetcher = providers.Singleton(adapter_choice.build_image_fetcher, settings)
     breakers = providers.Singleton(
         adapter_choice.build_breakers,
         settings,
