@@ -75,12 +75,26 @@ def test_an_answer_stored_by_one_process_is_a_hit_on_the_other(pair: tuple[Serve
     assert hit["metadata"]["cache_key"] == fresh["metadata"]["cache_key"]
 
 
-def test_a_complaint_on_one_process_retires_the_answer_on_the_other(pair: tuple[ServerProcess, ...]) -> None:
+def ask_from(source: str, server: ServerProcess, prompt: str, *, session: str) -> None:
+    """A turn of user hank's ``session`` sent from the loopback address ``source`` (a reporter of its own)."""
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(transport=transport, timeout=30) as client:
+        headers = {"X-User-ID": "hank", "X-Session-ID": session}
+        response = client.post(server.base_url + "/api/v1/generate", json={"prompt": prompt}, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def test_complaints_heard_by_either_process_retire_the_answer_on_both(pair: tuple[ServerProcess, ...]) -> None:
     a, b = pair
     key = generate(a, "sort this list", user="hank", session="s-bad").json()["metadata"]["cache_key"]
     assert generate(b, "sort this list").json()["cached"] is True
 
+    # A shared answer retires on complaints from several reporters (without keys, client addresses), heard by
+    # either process: the first reporter complains on a, the others answer and complain on b and a.
     generate(a, "that code has a bug, no funciona", user="hank", session="s-bad")
+    for number, (server, source) in enumerate(((b, "127.0.0.2"), (a, "127.0.0.3")), start=1):
+        ask_from(source, server, "sort this list", session=f"s-bad-{number}")
+        ask_from(source, server, "that code has a bug, no funciona", session=f"s-bad-{number}")
     assert [generate(b, "sort this list").json()["cached"] for _ in range(2)] == [False, False]
 
     assert httpx.delete(f"{b.base_url}/api/v1/cache/blacklist/{key}", timeout=30).json()["cleared"] is True
