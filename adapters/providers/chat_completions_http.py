@@ -27,6 +27,7 @@ from urllib.parse import quote
 import msgspec
 import openai
 
+from adapters.providers.azure_access import azure_access
 from adapters.providers.chat_completions import ChatCompletions, Hints, Target, chat_params, status_error
 from adapters.providers.http1_client import ConnectTimeout, Http1Client, Http1Response
 from domain.errors import UpstreamError, UpstreamTimeout
@@ -76,7 +77,6 @@ _encode = msgspec.json.Encoder().encode
 _decode_completion = msgspec.json.Decoder(_Completion).decode
 _decode_event = msgspec.json.Decoder(_StreamEvent).decode
 _decode_any = msgspec.json.Decoder().decode
-DEFAULT_AZURE_API_VERSION = "2024-10-21"  # as the SDK path (adapters.providers.azure_openai)
 _JSON = b"Content-Type: application/json\r\nAccept: application/json\r\nUser-Agent: mcp-server-ai\r\n"
 _SSE = b"Content-Type: application/json\r\nAccept: text/event-stream\r\nUser-Agent: mcp-server-ai\r\n"
 
@@ -113,14 +113,10 @@ def azure_endpoint(
     endpoint: str, *, api_version: str, api_key: str = "", ad_token: str = "", connect_timeout: float = 5.0
 ) -> ChatEndpoint:
     """Azure OpenAI (``AZURE_ENDPOINT``) with exactly one of an API key and an Entra bearer token."""
-    if not endpoint:
-        raise ValueError("AZURE_ENDPOINT is required for the azure provider")
-    if bool(api_key) == bool(ad_token):
-        raise ValueError("set exactly one of AZURE_API_KEY and AZURE_AD_TOKEN for the azure provider")
-    auth = f"api-key: {api_key}\r\n" if api_key else f"Authorization: Bearer {ad_token}\r\n"
-    client = Http1Client(endpoint.rstrip("/"), connect_timeout=connect_timeout)
-    version = api_version or DEFAULT_AZURE_API_VERSION
-    return ChatEndpoint(client=client, auth=auth.encode("latin-1"), azure_api_version=version)
+    access = azure_access(endpoint, api_version=api_version, api_key=api_key, ad_token=ad_token)
+    auth = f"api-key: {access.api_key}\r\n" if access.api_key else f"Authorization: Bearer {access.ad_token}\r\n"
+    client = Http1Client(access.endpoint, connect_timeout=connect_timeout)
+    return ChatEndpoint(client=client, auth=auth.encode("latin-1"), azure_api_version=access.api_version)
 
 
 def openai_endpoint(base_url: str, *, api_key: str = "", connect_timeout: float = 5.0) -> ChatEndpoint:
