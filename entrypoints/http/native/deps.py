@@ -20,7 +20,7 @@ from application.sessions import DeleteSession, GetSession
 from domain.catalogue import Catalogue
 from domain.models import GenerationRequest
 from domain.validation import GenerateFields, RequestContext, RequestLimits, build_request
-from entrypoints.bootstrap.container import Container
+from entrypoints.bootstrap.container import Container, resolve
 from entrypoints.config import Settings
 from entrypoints.request_context import bind_request, current_caller, current_request_id
 
@@ -46,7 +46,7 @@ class HttpDeps:
 
     @classmethod
     def from_container(cls, container: Container) -> HttpDeps:
-        return cls(**{name: getattr(container, name)() for name in cls.__dataclass_fields__})
+        return resolve(cls, container)
 
     def context(self, request: Request[Any, Any, Any]) -> RequestContext:
         return self.context_from(request.headers)
