@@ -35,6 +35,17 @@ def accept_request_id(candidate: str | None) -> str:
     return new_request_id()
 
 
+def bind_request(*, request_id: str, user_id: str = "", session_id: str = "") -> None:
+    """Make these the ids of the request this task serves (log lines read them), on every surface alike.
+
+    Each call sets all three, so that ids a task bound for an earlier request
+    (a WebSocket serves one message after another) never label the next one.
+    """
+    request_id_var.set(request_id)
+    user_id_var.set(user_id)
+    session_id_var.set(session_id)
+
+
 def current_request_id() -> str:
     return request_id_var.get()
 

@@ -13,12 +13,11 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 
 import openai
 
+from adapters.providers.azure_access import DEFAULT_API_VERSION, azure_access
 from adapters.providers.chat_completions import Hints, Target, client_timeout, looks_like_reasoning_model
 from adapters.providers.chat_completions_http import ChatEndpoint, chat_api
 from domain.catalogue_data import AZURE_MODELS
 from domain.models import Completion, ModelInfo, ProviderCall, ProviderChunk
-
-DEFAULT_API_VERSION = "2024-10-21"
 
 
 def create_azure_client(
@@ -36,17 +35,14 @@ def create_azure_client(
     Exactly one of ``api_key`` (``AZURE_API_KEY``) and ``ad_token`` (``AZURE_AD_TOKEN``, an Entra
     bearer token) must be given. The SDK's retries are off: the resilience wrappers retry.
     """
-    if not endpoint:
-        raise ValueError("AZURE_ENDPOINT is required for the azure provider")
-    if bool(api_key) == bool(ad_token):
-        raise ValueError("set exactly one of AZURE_API_KEY and AZURE_AD_TOKEN for the azure provider")
+    access = azure_access(endpoint, api_version=api_version, api_key=api_key, ad_token=ad_token)
     return openai.AsyncAzureOpenAI(
-        azure_endpoint=endpoint.rstrip("/"),
-        api_version=api_version or DEFAULT_API_VERSION,
+        azure_endpoint=access.endpoint,
+        api_version=access.api_version,
         max_retries=0,
         timeout=client_timeout(connect=connect_timeout, first_byte=first_byte_timeout, idle=idle_timeout),
-        api_key=api_key or None,
-        azure_ad_token=ad_token or None,
+        api_key=access.api_key or None,
+        azure_ad_token=access.ad_token or None,
     )
 
 

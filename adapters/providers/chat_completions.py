@@ -35,6 +35,7 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion
 
+from adapters.providers.chat_answer import StreamFold, completion
 from adapters.providers.retry_after import retry_after_seconds
 from domain.errors import (
     UpstreamAuthError,
@@ -43,7 +44,7 @@ from domain.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
-from domain.models import Completion, ProviderCall, ProviderChunk, Usage
+from domain.models import Completion, ProviderCall, ProviderChunk
 
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
@@ -99,14 +100,11 @@ class ChatCompletions:
         if not isinstance(response, ChatCompletion):  # a 200 of another content type: the SDK hands back the text
             raise self._not_json("an answer that is not chat-completion JSON")
         choice = response.choices[0] if response.choices else None
-        usage = response.usage
-        return Completion(
-            content=(choice.message.content or "") if choice else "",
+        return completion(
+            content=choice.message.content if choice else None,
+            finish_reason=choice.finish_reason if choice else None,
+            usage=response.usage,
             model=call.model,
-            usage=Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
-            if usage
-            else Usage(),
-            finish_reason=(choice.finish_reason or "stop") if choice else "stop",
         )
 
     async def stream(self, call: ProviderCall, target: Target) -> AsyncIterator[ProviderChunk]:
@@ -129,8 +127,7 @@ class ChatCompletions:
     async def _events(
         self, upstream: Any, first_byte_deadline: float, target: Target
     ) -> AsyncGenerator[ProviderChunk, None]:
-        finish_reason: str | None = None
-        usage: Usage | None = None
+        fold = StreamFold(self._hints.provider)
         deadline, waiting_for = first_byte_deadline, "the first byte"
         while True:
             try:
@@ -146,15 +143,9 @@ class ChatCompletions:
             except ValueError as exc:  # an event whose data is not JSON
                 raise self._not_json("a stream event that is not JSON") from exc
             deadline, waiting_for = asyncio.get_running_loop().time() + self._idle, "the next chunk"
-            if event.usage is not None:
-                usage = Usage(prompt_tokens=event.usage.prompt_tokens, completion_tokens=event.usage.completion_tokens)
-            for choice in event.choices:
-                if choice.delta is not None and choice.delta.content:
-                    yield ProviderChunk(text=choice.delta.content)
-                finish_reason = choice.finish_reason or finish_reason
-        if finish_reason is None:
-            raise UpstreamError(f"{self._hints.provider} ended the stream before the answer was complete")
-        yield ProviderChunk(usage=usage, finish_reason=finish_reason)
+            for chunk in fold.add(event):
+                yield chunk
+        yield fold.end()
 
     def _params(self, call: ProviderCall, target: Target) -> dict[str, Any]:
         return chat_params(call, target)

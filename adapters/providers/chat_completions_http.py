@@ -27,10 +27,12 @@ from urllib.parse import quote
 import msgspec
 import openai
 
+from adapters.providers.azure_access import azure_access
+from adapters.providers.chat_answer import StreamFold, completion
 from adapters.providers.chat_completions import ChatCompletions, Hints, Target, chat_params, status_error
 from adapters.providers.http1_client import ConnectTimeout, Http1Client, Http1Response
 from domain.errors import UpstreamError, UpstreamTimeout
-from domain.models import Completion, ProviderCall, ProviderChunk, Usage
+from domain.models import Completion, ProviderCall, ProviderChunk
 
 
 class _Usage(msgspec.Struct):
@@ -76,7 +78,6 @@ _encode = msgspec.json.Encoder().encode
 _decode_completion = msgspec.json.Decoder(_Completion).decode
 _decode_event = msgspec.json.Decoder(_StreamEvent).decode
 _decode_any = msgspec.json.Decoder().decode
-DEFAULT_AZURE_API_VERSION = "2024-10-21"  # as the SDK path (adapters.providers.azure_openai)
 _JSON = b"Content-Type: application/json\r\nAccept: application/json\r\nUser-Agent: mcp-server-ai\r\n"
 _SSE = b"Content-Type: application/json\r\nAccept: text/event-stream\r\nUser-Agent: mcp-server-ai\r\n"
 
@@ -113,14 +114,10 @@ def azure_endpoint(
     endpoint: str, *, api_version: str, api_key: str = "", ad_token: str = "", connect_timeout: float = 5.0
 ) -> ChatEndpoint:
     """Azure OpenAI (``AZURE_ENDPOINT``) with exactly one of an API key and an Entra bearer token."""
-    if not endpoint:
-        raise ValueError("AZURE_ENDPOINT is required for the azure provider")
-    if bool(api_key) == bool(ad_token):
-        raise ValueError("set exactly one of AZURE_API_KEY and AZURE_AD_TOKEN for the azure provider")
-    auth = f"api-key: {api_key}\r\n" if api_key else f"Authorization: Bearer {ad_token}\r\n"
-    client = Http1Client(endpoint.rstrip("/"), connect_timeout=connect_timeout)
-    version = api_version or DEFAULT_AZURE_API_VERSION
-    return ChatEndpoint(client=client, auth=auth.encode("latin-1"), azure_api_version=version)
+    access = azure_access(endpoint, api_version=api_version, api_key=api_key, ad_token=ad_token)
+    auth = f"api-key: {access.api_key}\r\n" if access.api_key else f"Authorization: Bearer {access.ad_token}\r\n"
+    client = Http1Client(access.endpoint, connect_timeout=connect_timeout)
+    return ChatEndpoint(client=client, auth=auth.encode("latin-1"), azure_api_version=access.api_version)
 
 
 def openai_endpoint(base_url: str, *, api_key: str = "", connect_timeout: float = 5.0) -> ChatEndpoint:
@@ -165,14 +162,11 @@ class HttpChatCompletions:
         except msgspec.DecodeError as exc:
             raise UpstreamError(f"{self._hints.provider} sent an answer that is not chat-completion JSON") from exc
         choice = answer.choices[0] if answer.choices else None
-        usage = answer.usage
-        return Completion(
-            content=(choice.message.content or "") if choice and choice.message else "",
+        return completion(
+            content=choice.message.content if choice and choice.message else None,
+            finish_reason=choice.finish_reason if choice else None,
+            usage=answer.usage,
             model=call.model,
-            usage=Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
-            if usage
-            else Usage(),
-            finish_reason=(choice.finish_reason or "stop") if choice else "stop",
         )
 
     async def stream(self, call: ProviderCall, target: Target) -> AsyncIterator[ProviderChunk]:
@@ -198,19 +192,11 @@ class HttpChatCompletions:
             response.release()
 
     async def _events(self, response: Http1Response, first_byte_deadline: float) -> AsyncGenerator[ProviderChunk, None]:
-        finish_reason: str | None = None
-        usage: Usage | None = None
+        fold = StreamFold(self._hints.provider)
         async for data in self._sse_data(response, first_byte_deadline):
-            event = self._event(data)
-            if event.usage is not None:
-                usage = Usage(prompt_tokens=event.usage.prompt_tokens, completion_tokens=event.usage.completion_tokens)
-            for choice in event.choices:
-                if choice.delta is not None and choice.delta.content:
-                    yield ProviderChunk(text=choice.delta.content)
-                finish_reason = choice.finish_reason or finish_reason
-        if finish_reason is None:
-            raise UpstreamError(f"{self._hints.provider} ended the stream before the answer was complete")
-        yield ProviderChunk(usage=usage, finish_reason=finish_reason)
+            for chunk in fold.add(self._event(data)):
+                yield chunk
+        yield fold.end()
 
     async def _sse_data(self, response: Http1Response, first_byte_deadline: float) -> AsyncIterator[bytes]:
         """The ``data:`` payload of each event up to ``[DONE]``, each read within the first-byte or idle limit."""

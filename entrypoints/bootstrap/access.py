@@ -1,33 +1,29 @@
-"""How the container builds access control (API keys, rate limits), and the hooks of each surface.
+"""How the container builds access control (API keys, rate limits).
 
 Rate limits live in Redis when ``REDIS_URL`` is set (``RATE_LIMIT_BACKEND=auto``
 or ``redis``), so that replicas share them, with an in-process limiter as the
-fallback while Redis fails; in memory otherwise. The surface hooks below
-translate each transport's credentials into ``AccessControl`` calls:
+fallback while Redis fails; in memory otherwise. Each surface translates its
+transport's credentials into ``AccessControl`` calls in its own package:
 
 - HTTP: ``entrypoints.http.shared.guard.GuardMiddleware``;
-- WebSocket: ``ws_upgrade_authorizer`` checks the key at the upgrade, and
-  ``ws_message_gate`` takes a rate-limit token per request message;
-- gRPC: ``grpc_call_authorizer`` checks the key and takes a token per call.
+- WebSocket: ``entrypoints.ws.access`` (the key at the upgrade, a token per request message);
+- gRPC: ``entrypoints.grpc.access`` (the key and a token per call).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from adapters.observability.prometheus import PrometheusMetrics
 from adapters.rate_limit.memory import MemoryRateLimiter
 from adapters.rate_limit.redis import RedisRateLimiter
 from application.access import AccessControl
-from domain.api_keys import KeyRing, Principal, parse_key_entries
-from domain.models import Caller
+from domain.api_keys import KeyRing, parse_key_entries
 from domain.ports import Clock, RateLimiter
 from domain.rate_limit import Bucket
 from entrypoints.config import Settings
-from entrypoints.request_context import enter_caller
 
 log = logging.getLogger("mcp.protection")
 
@@ -65,44 +61,3 @@ def build_limiter(
         key_prefix=settings.redis_key_prefix,
         on_error=lambda _operation: metrics.error("rate_limit_backend"),
     )
-
-
-# --- WebSocket -------------------------------------------------------------
-def ws_upgrade_authorizer(access: AccessControl) -> Callable[[Any], Awaitable[Principal]]:
-    """For ``WsEndpoint(authorize=...)``: the key from the handshake headers, or ``?apiKey=`` for browsers."""
-
-    async def authorize(handshake: Any) -> Principal:
-        api_key = handshake.api_key or handshake.query.get("apiKey", "")
-        principal = await access.authenticate(handshake.authorization or None, api_key or None)
-        access.authorize(principal, admin_required=False)
-        return principal
-
-    return authorize
-
-
-def ws_message_gate(access: AccessControl) -> Callable[[Caller], Awaitable[None]]:
-    """Before each WebSocket request message: raises ``RateLimited`` (sent as an error frame)."""
-
-    async def gate(caller: Caller) -> None:
-        decision = await access.admit(caller)
-        if not decision.allowed:
-            raise access.refusal(decision)
-
-    return gate
-
-
-# --- gRPC ------------------------------------------------------------------
-def grpc_call_authorizer(
-    access: AccessControl, client: Callable[[Any], str] | None = None
-) -> Callable[[Any], Awaitable[None]]:
-    """For ``GrpcListener(authorize=...)``: UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED."""
-
-    async def authorize(call: Any) -> None:
-        principal = await access.authenticate(call.authorization or None, call.api_key or None)
-        access.authorize(principal, admin_required=False)
-        caller = enter_caller(principal, client(call) if client else "")
-        decision = await access.admit(caller)
-        if not decision.allowed:
-            raise access.refusal(decision)
-
-    return authorize

@@ -8,7 +8,9 @@ with ``.override()``.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+from typing import TYPE_CHECKING, TypeVar
 
 from dependency_injector import containers, providers
 
@@ -33,7 +35,11 @@ from entrypoints.bootstrap import adapter_choice, observability, resources
 from entrypoints.config import Settings
 from entrypoints.telemetry.usecases import ObservedGenerate, ObservedGenerateStream
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 VERSION = "1.0.0"
+Deps = TypeVar("Deps", bound="DataclassInstance")
 
 
 def request_limits(settings: Settings) -> RequestLimits:
@@ -191,6 +197,11 @@ def build_container(settings: Settings) -> Container:
     container = Container()
     container.settings.override(providers.Object(settings))
     return container
+
+
+def resolve(deps: type[Deps], container: Container) -> Deps:
+    """A surface's dependencies: each field of the dataclass ``deps`` is the container's provider of that name."""
+    return deps(**{field.name: getattr(container, field.name)() for field in dataclasses.fields(deps)})
 
 
 async def open_container(container: Container) -> None:

@@ -36,11 +36,9 @@ from domain.validation import RequestContext
 from entrypoints.grpc.errors import error_metadata, status_of
 from entrypoints.request_context import (
     accept_request_id,
+    bind_request,
     caller_var,
     current_caller,
-    request_id_var,
-    session_id_var,
-    user_id_var,
 )
 from entrypoints.telemetry.observer import Telemetry
 from entrypoints.telemetry.record import RequestRecord, note_error
@@ -177,9 +175,7 @@ class CallRunner:
 
     async def run(self, stream: AnyStream, method: str, body: Callable[[CallMetadata], Awaitable[None]]) -> None:
         call = CallMetadata.read(stream, method)
-        request_id_var.set(call.request_id)
-        user_id_var.set(call.user_id)
-        session_id_var.set(call.session_id)
+        bind_request(request_id=call.request_id, user_id=call.user_id, session_id=call.session_id)
         caller_var.set(Caller(address=call.peer))  # the authorizer adds the key, when keys are on
         record = self._begin(stream, method)
         status = Status.CANCELLED  # unless an answer is sent below

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 import time
+from typing import Any
 
 from application.get_status import Status
 from domain.accounting import answer_metadata, format_seconds
@@ -48,22 +49,11 @@ def _metadata(answer: Answer) -> dict[str, str]:
 
 
 def generate_response(answer: Answer) -> pb.GenerateResponse:
-    usage = answer.usage
     return pb.GenerateResponse(
         content=answer.content,
-        model=answer.model,
-        provider=answer.provider,
-        tokens_used=usage.total,
+        tokens_used=answer.usage.total,
         duration=round(answer.duration_ms),
-        metadata=_metadata(answer),
-        cached=answer.cached,
-        request_id=answer.request_id,
-        session_id=answer.session_id,
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        finish_reason=answer.finish_reason,
-        processing_time=format_seconds(answer.duration_ms / 1000.0),
-        duration_ms=round(answer.duration_ms, 3),
+        **_answer_fields(answer),
     )
 
 
@@ -71,25 +61,31 @@ def stream_chunk(event: StreamEvent) -> pb.StreamChunk:
     now = int(time.time())
     if isinstance(event, StreamDelta):
         return pb.StreamChunk(content=event.content, index=event.index, finished=False, timestamp=now)
-    answer, usage = event.answer, event.answer.usage
     return pb.StreamChunk(
         content="",
         index=event.index,
         finished=True,
         timestamp=now,
-        total_tokens=usage.total,
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        cached=answer.cached,
-        model=answer.model,
-        provider=answer.provider,
-        finish_reason=answer.finish_reason,
-        processing_time=format_seconds(answer.duration_ms / 1000.0),
-        duration_ms=round(answer.duration_ms, 3),
-        request_id=answer.request_id,
-        session_id=answer.session_id,
-        metadata=_metadata(answer),
+        total_tokens=event.answer.usage.total,
+        **_answer_fields(event.answer),
     )
+
+
+def _answer_fields(answer: Answer) -> dict[str, Any]:
+    """The fields ``GenerateResponse`` and the final ``StreamChunk`` share, under the same names."""
+    return {
+        "model": answer.model,
+        "provider": answer.provider,
+        "prompt_tokens": answer.usage.prompt_tokens,
+        "completion_tokens": answer.usage.completion_tokens,
+        "cached": answer.cached,
+        "finish_reason": answer.finish_reason,
+        "processing_time": format_seconds(answer.duration_ms / 1000.0),
+        "duration_ms": round(answer.duration_ms, 3),
+        "request_id": answer.request_id,
+        "session_id": answer.session_id,
+        "metadata": _metadata(answer),
+    }
 
 
 def model_message(model: ModelInfo) -> pb.Model:

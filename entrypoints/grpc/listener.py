@@ -17,9 +17,9 @@ import ssl
 
 from grpclib.server import Server
 
-from entrypoints.bootstrap.access import grpc_call_authorizer
 from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
+from entrypoints.grpc.access import grpc_call_authorizer
 from entrypoints.grpc.calls import Authorizer, CallRunner, CallTracker
 from entrypoints.grpc.codec import SizeLimitedProtoCodec
 from entrypoints.grpc.reflection import with_reflection

@@ -24,7 +24,7 @@ from domain.catalogue import Catalogue
 from domain.errors import InvalidRequest
 from domain.models import GenerationRequest, StreamEvent
 from domain.validation import RequestLimits, build_request
-from entrypoints.bootstrap.container import Container
+from entrypoints.bootstrap.container import Container, resolve
 from entrypoints.grpc.calls import CallMetadata, CallRunner
 from entrypoints.grpc.convert import (
     generate_response,
@@ -52,7 +52,7 @@ class GrpcDeps:
 
     @classmethod
     def from_container(cls, container: Container) -> GrpcDeps:
-        return cls(**{name: getattr(container, name)() for name in cls.__dataclass_fields__})
+        return resolve(cls, container)
 
     def build(self, message: pb.GenerateRequest, call: CallMetadata) -> GenerationRequest:
         return build_request(

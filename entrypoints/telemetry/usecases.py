@@ -14,7 +14,9 @@ the parent of the cache, session and provider spans.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -27,6 +29,14 @@ from application.generate_stream import GenerateStream
 from domain.errors import DomainError
 from domain.models import Answer, GenerationRequest, StreamDelta, StreamEnd, StreamEvent
 from entrypoints.telemetry.record import request_record_var
+
+
+@dataclass
+class _Outcome:
+    """How one generation ended, for its span."""
+
+    answer: Answer | None = None
+    error: BaseException | None = None
 
 
 class _Observer:
@@ -55,6 +65,19 @@ class _Observer:
             record.note_generation(request.provider, request.model, 0, False)
             record.note_error(error.code, counted=True)
 
+    @contextmanager
+    def watching(self, request: GenerationRequest, outcome: _Outcome) -> Iterator[None]:
+        """Keep how the block failed in ``outcome``; a domain error is also counted (cancellation is not)."""
+        try:
+            yield
+        except DomainError as exc:
+            outcome.error = exc
+            self.failed(request, exc)
+            raise
+        except BaseException as exc:
+            outcome.error = exc
+            raise
+
     def start_span(self, name: str, request: GenerationRequest) -> Span | None:
         if self._tracer is None:
             return None
@@ -72,9 +95,10 @@ class _Observer:
         )
 
 
-def _end_span(span: Span | None, answer: Answer | None, error: BaseException | None) -> None:
+def _end_span(span: Span | None, outcome: _Outcome) -> None:
     if span is None:
         return
+    answer, error = outcome.answer, outcome.error
     if answer is not None:
         span.set_attribute("gen_ai.response.model", answer.model)
         span.set_attribute("mcp.cached", answer.cached)
@@ -98,21 +122,15 @@ class ObservedGenerate(Generate):
     async def execute(self, request: GenerationRequest) -> Answer:
         span = self._observer.start_span("generate", request)
         token = otel_context.attach(trace.set_span_in_context(span)) if span is not None else None
-        answer: Answer | None = None
-        error: BaseException | None = None
+        outcome = _Outcome()
         try:
-            answer = await self._inner.execute(request)
-        except DomainError as exc:
-            error = exc
-            self._observer.failed(request, exc)
-            raise
-        except BaseException as exc:
-            error = exc
-            raise
+            with self._observer.watching(request, outcome):
+                answer = await self._inner.execute(request)
+                outcome.answer = answer
         finally:
             if token is not None:
                 otel_context.detach(token)
-            _end_span(span, answer, error)
+            _end_span(span, outcome)
         self._observer.answered(request, answer)
         return answer
 
@@ -131,35 +149,28 @@ class ObservedGenerateStream(GenerateStream):
         span = self._observer.start_span("generate_stream", request)
         current = trace.set_span_in_context(span) if span is not None else None
         events = self._inner.execute(request).__aiter__()
-        first, answer = True, None
-        error: BaseException | None = None
+        first, outcome = True, _Outcome()
         try:
-            while True:
-                token = otel_context.attach(current) if current is not None else None
-                try:
-                    event = await events.__anext__()
-                except StopAsyncIteration:
-                    break
-                finally:
-                    if token is not None:
-                        otel_context.detach(token)
-                if first and isinstance(event, StreamDelta):
-                    first = False
-                    self._metrics.time_to_first_token(request.provider, time.perf_counter() - started)
-                elif isinstance(event, StreamEnd):
-                    answer = event.answer
-                    self._observer.answered(request, answer)
-                yield event
-        except DomainError as exc:
-            error = exc
-            self._observer.failed(request, exc)
-            raise
-        except BaseException as exc:
-            error = exc
-            raise
+            with self._observer.watching(request, outcome):
+                while True:
+                    token = otel_context.attach(current) if current is not None else None
+                    try:
+                        event = await events.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        if token is not None:
+                            otel_context.detach(token)
+                    if first and isinstance(event, StreamDelta):
+                        first = False
+                        self._metrics.time_to_first_token(request.provider, time.perf_counter() - started)
+                    elif isinstance(event, StreamEnd):
+                        outcome.answer = event.answer
+                        self._observer.answered(request, event.answer)
+                    yield event
         finally:
             await _close(events)
-            _end_span(span, answer, error)
+            _end_span(span, outcome)
 
 
 async def _close(events: AsyncIterator[StreamEvent]) -> None:

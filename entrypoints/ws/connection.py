@@ -33,7 +33,7 @@ from domain.errors import DomainError, ShuttingDown
 from domain.models import Caller, StreamEvent
 from domain.validation import RequestContext, RequestLimits, build_request
 from entrypoints.http.shared.errors import status_of
-from entrypoints.request_context import caller_from, new_request_id, request_id_var, session_id_var, user_id_var
+from entrypoints.request_context import bind_request, caller_from, new_request_id
 from entrypoints.telemetry.observer import Telemetry
 from entrypoints.telemetry.record import note_error
 from entrypoints.ws.draining import DRAIN_EVENT
@@ -143,7 +143,7 @@ class WsConnection:
 
     async def _answer(self, raw: str | bytes) -> None:
         request_id = new_request_id()
-        request_id_var.set(request_id)
+        bind_request(request_id=request_id)  # the user and session are known once the frame is read
         telemetry = self._guard.telemetry
         record = telemetry.begin("ws", span_name="WS /ws message") if telemetry is not None else None
         error = await self._answer_or_error(raw, request_id)
@@ -189,7 +189,6 @@ class WsConnection:
     def _context(self, request: WsRequest, request_id: str) -> RequestContext:
         user_id = (request.userId if request.userId is not None else self._session.user_id).strip()
         session_id = (request.sessionId if request.sessionId is not None else self._session.session_id).strip()
-        user_id_var.set(user_id)
-        session_id_var.set(session_id)
+        bind_request(request_id=request_id, user_id=user_id, session_id=session_id)
         caller = caller_from(self._guard.principal, self._guard.client)
         return RequestContext(request_id=request_id, user_id=user_id, session_id=session_id, caller=caller)

@@ -18,12 +18,12 @@ import msgspec
 from domain.api_keys import ANONYMOUS, Principal
 from domain.errors import DomainError, Overloaded, PermissionDenied, Unauthenticated
 from entrypoints.asgi import Receive, Scope, Send
-from entrypoints.bootstrap.access import ws_message_gate, ws_upgrade_authorizer
 from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
 from entrypoints.http.shared.errors import error_answer
 from entrypoints.request_context import current_caller, current_request_id
 from entrypoints.telemetry.observer import Telemetry
+from entrypoints.ws.access import ws_message_gate, ws_upgrade_authorizer
 from entrypoints.ws.connection import MessageGate, MessageGuard, SessionDefaults, WsConnection, WsDeps
 from entrypoints.ws.origin import OriginPolicy
 

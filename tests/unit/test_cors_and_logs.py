@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 
@@ -11,6 +12,7 @@ from entrypoints.config import ConfigError, load_settings
 from entrypoints.cors_policy import parse_cors
 from entrypoints.log_redaction import PromptFilter, Redactor, secrets_of
 from entrypoints.logging_setup import JsonFormatter
+from entrypoints.request_context import bind_request
 
 
 def settings(**env: str):  # type: ignore[no-untyped-def]
@@ -99,3 +101,14 @@ def test_prompt_fields_are_replaced_by_their_length_unless_prompts_may_be_logged
 def test_token_counts_are_not_mistaken_for_tokens() -> None:
     line = format_line(record("done", tokens=42, prompt_tokens=40), secrets=[])
     assert line["tokens"] == 42 and line["prompt_tokens"] == 40
+
+
+def test_a_log_line_names_only_the_ids_bound_for_the_request_it_serves() -> None:
+    def next_message_on_the_same_socket() -> dict[str, object]:
+        bind_request(request_id="req-1", user_id="alice", session_id="s-1")
+        bind_request(request_id="req-2")  # the next frame, before its user is read
+        return format_line(record("refused"), secrets=[])
+
+    line = contextvars.copy_context().run(next_message_on_the_same_socket)
+    assert line["requestId"] == "req-2"
+    assert "userId" not in line and "sessionId" not in line

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
+from adapters.providers.azure_access import DEFAULT_API_VERSION
 from adapters.providers.azure_openai import AzureOpenAIProvider, create_azure_client, parse_deployments
+from adapters.providers.chat_completions_http import azure_endpoint
 from adapters.providers.openai_compatible import create_openai_client, parse_openai_models
 from adapters.providers.retry_after import retry_after_seconds
 
@@ -65,6 +67,18 @@ def test_the_azure_client_needs_an_endpoint_and_exactly_one_credential() -> None
         create_azure_client(endpoint="http://x", api_key="k", ad_token="t")
     with pytest.raises(ValueError, match="AZURE_API_KEY and AZURE_AD_TOKEN"):
         create_azure_client(endpoint="http://x")
+
+
+async def test_the_lean_azure_client_checks_the_same_and_defaults_the_same_api_version() -> None:
+    with pytest.raises(ValueError, match="AZURE_ENDPOINT"):
+        azure_endpoint("", api_version="", api_key="k")
+    with pytest.raises(ValueError, match="AZURE_API_KEY and AZURE_AD_TOKEN"):
+        azure_endpoint("http://x", api_version="", api_key="k", ad_token="t")
+    lean = azure_endpoint("http://x/", api_version="", api_key="k")
+    sdk = create_azure_client(endpoint="http://x/", api_version="", api_key="k")
+    assert lean.azure_api_version == DEFAULT_API_VERSION == sdk.default_query["api-version"]
+    await lean.close()
+    await sdk.close()
 
 
 def test_the_clients_never_retry_on_their_own() -> None:

@@ -20,9 +20,9 @@ from application.sessions import DeleteSession, GetSession
 from domain.catalogue import Catalogue
 from domain.models import GenerationRequest
 from domain.validation import GenerateFields, RequestContext, RequestLimits, build_request
-from entrypoints.bootstrap.container import Container
+from entrypoints.bootstrap.container import Container, resolve
 from entrypoints.config import Settings
-from entrypoints.request_context import current_caller, current_request_id, session_id_var, user_id_var
+from entrypoints.request_context import bind_request, current_caller, current_request_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ class HttpDeps:
 
     @classmethod
     def from_container(cls, container: Container) -> HttpDeps:
-        return cls(**{name: getattr(container, name)() for name in cls.__dataclass_fields__})
+        return resolve(cls, container)
 
     def context(self, request: Request[Any, Any, Any]) -> RequestContext:
         return self.context_from(request.headers)
@@ -55,10 +55,10 @@ class HttpDeps:
         """The request's context from its headers (``headers`` looked up by lower-case name)."""
         user_id = headers.get("x-user-id", "").strip()
         session_id = headers.get("x-session-id", "").strip()
-        user_id_var.set(user_id)
-        session_id_var.set(session_id)
+        request_id = current_request_id()  # RequestIdMiddleware bound it
+        bind_request(request_id=request_id, user_id=user_id, session_id=session_id)
         return RequestContext(
-            request_id=current_request_id(),
+            request_id=request_id,
             user_id=user_id,
             session_id=session_id,
             skip_cache_read="no-cache" in headers.get("cache-control", "").lower(),

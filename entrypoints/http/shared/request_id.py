@@ -15,7 +15,7 @@ from domain.models import Caller
 from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
 from entrypoints.http.shared.client_address import NO_PROXIES, TrustedProxies, client_address
 from entrypoints.http.shared.errors import error_answer, send_error
-from entrypoints.request_context import accept_request_id, caller_var, request_id_var
+from entrypoints.request_context import accept_request_id, bind_request, caller_var
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -44,7 +44,7 @@ class RequestIdMiddleware:
             await self._app(scope, receive, send)
             return
         request_id = accept_request_id(_header(scope, b"x-request-id"))
-        request_id_var.set(request_id)
+        bind_request(request_id=request_id)
         # The guard adds the key, when keys are on.
         caller_var.set(Caller(address=client_address(scope, self._proxies)))
         scope.setdefault("state", {})["request_id"] = request_id
