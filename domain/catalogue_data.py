@@ -5,17 +5,62 @@ aliases (looked up case-insensitively), whether the model accepts a system block
 whether it is a reasoning model. Output caps are the vendors' documented maxima
 for one answer; a context window used as the cap would make every
 default request fail upstream.
+
+The capabilities requests are checked against (``tools``, ``vision``,
+``json-schema``, ``thinking``; ``domain.content``) come from ``_RICH``, by id:
+what Bedrock's table of supported models and model features and Azure's model
+cards list. On Bedrock a JSON Schema answer is a forced tool call, so every
+Bedrock model that takes tools takes a schema.
 """
 
 from __future__ import annotations
 
+from domain.content import CAP_JSON_SCHEMA, CAP_THINKING, CAP_TOOLS, CAP_VISION
 from domain.models import ModelInfo
 
 _TG = "text-generation"
 _CG = "code-generation"
 _AN = "analysis"
 _RE = "reasoning"
-_VI = "vision"
+_VI = CAP_VISION
+
+_TOOLS = (CAP_TOOLS, CAP_JSON_SCHEMA)
+_TOOLS_VISION = (*_TOOLS, CAP_VISION)
+_ALL = (*_TOOLS_VISION, CAP_THINKING)
+_RICH: dict[str, tuple[str, ...]] = {
+    "us.anthropic.claude-3-haiku-20240307-v1:0": _TOOLS_VISION,
+    "us.anthropic.claude-3-5-sonnet-20240620-v1:0": _TOOLS_VISION,
+    "us.anthropic.claude-3-sonnet-20240229-v1:0": _TOOLS_VISION,
+    "us.anthropic.claude-3-opus-20240229-v1:0": _TOOLS_VISION,
+    "us.anthropic.claude-3-5-haiku-20241022-v1:0": _TOOLS,
+    "us.anthropic.claude-3-5-sonnet-20241022-v2:0": _TOOLS_VISION,
+    "us.anthropic.claude-3-7-sonnet-20250219-v1:0": _ALL,
+    "us.anthropic.claude-opus-4-20250514-v1:0": _ALL,
+    "us.anthropic.claude-opus-4-1-20250805-v1:0": _ALL,
+    "us.anthropic.claude-sonnet-4-20250514-v1:0": _ALL,
+    "global.anthropic.claude-sonnet-4-20250514-v1:0": _ALL,
+    "us.meta.llama3-2-11b-instruct-v1:0": _TOOLS_VISION,
+    "us.meta.llama3-2-90b-instruct-v1:0": _TOOLS_VISION,
+    "us.meta.llama3-1-8b-instruct-v1:0": _TOOLS,
+    "us.meta.llama3-1-70b-instruct-v1:0": _TOOLS,
+    "us.meta.llama3-3-70b-instruct-v1:0": _TOOLS,
+    "us.meta.llama4-maverick-17b-instruct-v1:0": _TOOLS_VISION,
+    "us.meta.llama4-scout-17b-instruct-v1:0": _TOOLS_VISION,
+    "us.amazon.nova-premier-v1:0": _TOOLS_VISION,
+    "us.amazon.nova-pro-v1:0": _TOOLS_VISION,
+    "us.amazon.nova-lite-v1:0": _TOOLS_VISION,
+    "us.amazon.nova-micro-v1:0": _TOOLS,
+    "us.mistral.pixtral-large-2502-v1:0": _TOOLS_VISION,
+    "us.writer.palmyra-x4-v1:0": _TOOLS,
+    "us.writer.palmyra-x5-v1:0": _TOOLS,
+    "gpt-4.1": _TOOLS_VISION,
+    "gpt-4o": _TOOLS_VISION,
+    "o4-mini": _ALL,
+    "DeepSeek-V3-0324": (CAP_TOOLS,),
+    "Llama-3.3-70B-Instruct": (CAP_TOOLS,),
+    "grok-3": _TOOLS,
+    "mock-1": _ALL,
+}
 
 
 def _m(
@@ -38,7 +83,7 @@ def _m(
         max_output_tokens=out,
         context_window=ctx,
         description=description,
-        capabilities=caps,
+        capabilities=(*caps, *(tag for tag in _RICH.get(id, ()) if tag not in caps)),
         aliases=aliases,
         supports_system=system,
         reasoning=reasoning,
@@ -456,6 +501,16 @@ MOCK_MODELS: tuple[ModelInfo, ...] = (
         "Offline deterministic model: answers from the prompt, streams word by word",
         (_TG,),
         ("mock",),
+    ),
+    _m(
+        "mock",
+        "mock-text-1",
+        "Mock Text 1",
+        4096,
+        32768,
+        "Offline deterministic model that takes text only: no tools, images, JSON Schema or reasoning",
+        (_TG,),
+        ("mock-text",),
     ),
 )
 

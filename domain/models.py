@@ -11,14 +11,41 @@ from typing import Literal
 
 import msgspec
 
-Role = Literal["system", "user", "assistant"]
+from domain.content import (
+    AUTO_TOOLS,
+    DEFAULT_SAMPLING,
+    NO_REASONING,
+    TEXT_OUTPUT,
+    OutputFormat,
+    Part,
+    ReasoningConfig,
+    ReasoningDelta,
+    ReasoningPart,
+    Sampling,
+    TextPart,
+    ToolCallDelta,
+    ToolCallPart,
+    ToolChoice,
+    ToolSpec,
+)
+
+Role = Literal["system", "user", "assistant", "tool"]
 
 
 class Usage(msgspec.Struct, frozen=True, kw_only=True):
-    """Token counts of one provider call, as the provider reported them."""
+    """Token counts of one provider call, as the provider reported them.
+
+    ``prompt_tokens`` counts every input token, the cached ones included;
+    ``cache_read_input_tokens`` and ``cache_write_input_tokens`` say how many of
+    them were read from or written to the provider's prompt cache, and
+    ``reasoning_tokens`` how many of ``completion_tokens`` the model spent thinking.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_write_input_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def total(self) -> int:
@@ -31,16 +58,38 @@ ZERO_USAGE = Usage()
 class Message(msgspec.Struct, frozen=True, kw_only=True):
     """One turn of a conversation.
 
+    A text-only message has its text in ``content`` and no ``parts``; any other
+    has its whole content in ``parts`` (text, images, tool calls and results,
+    reasoning) and an empty ``content``. A ``tool`` message holds tool results.
     An assistant message remembers the cache key its answer was stored under, so
     that a later complaint can retire exactly that entry.
     """
 
     role: Role
-    content: str
+    content: str = ""
+    parts: tuple[Part, ...] = ()
     model: str = ""
     tokens: int = 0
     cache_key: str = ""
     created_at: float = 0.0
+
+    @property
+    def text(self) -> str:
+        """The message's text: ``content``, or its text parts joined by newlines."""
+        if not self.parts:
+            return self.content
+        return "\n".join(part.text for part in self.parts if isinstance(part, TextPart))
+
+    @property
+    def content_parts(self) -> tuple[Part, ...]:
+        """The message as parts, a text-only one included."""
+        if self.parts:
+            return self.parts
+        return (TextPart(text=self.content),) if self.content else ()
+
+    @property
+    def tool_calls(self) -> tuple[ToolCallPart, ...]:
+        return tuple(part for part in self.parts if isinstance(part, ToolCallPart))
 
 
 class Caller(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,10 +121,13 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
     """A request that passed validation, with every default resolved.
 
     ``provider`` is the canonical provider key (``aws``, ``azure``, ``openai``,
-    ``mock``) and ``model`` the catalogue id the alias resolved to.
+    ``mock``) and ``model`` the catalogue id the alias resolved to. The new
+    turn is ``messages`` followed by ``prompt`` as the last user message (either
+    may be empty, not both); system messages were folded into ``system``. Every
+    field past ``caller`` has a default that leaves a plain prompt as it always was.
     """
 
-    prompt: str
+    prompt: str = ""
     model: str
     provider: str
     max_tokens: int
@@ -86,14 +138,40 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
     session_id: str = ""
     skip_cache_read: bool = False
     caller: Caller = ANYONE
+    messages: tuple[Message, ...] = ()
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = AUTO_TOOLS
+    parallel_tool_calls: bool = True
+    output_format: OutputFormat = TEXT_OUTPUT
+    sampling: Sampling = DEFAULT_SAMPLING
+    reasoning: ReasoningConfig = NO_REASONING
 
     @property
     def has_session(self) -> bool:
         return bool(self.session_id)
 
+    @property
+    def turn(self) -> tuple[Message, ...]:
+        """The new messages of this request: ``messages``, then ``prompt`` as a user message."""
+        if not self.prompt:
+            return self.messages
+        return (*self.messages, Message(role="user", content=self.prompt))
+
+    @property
+    def user_text(self) -> str:
+        """What the user said last in this request (the text the feedback detector reads)."""
+        for message in reversed(self.turn):
+            if message.role == "user":
+                return message.text
+        return ""
+
 
 class ProviderCall(msgspec.Struct, frozen=True, kw_only=True):
-    """Exactly what is sent upstream: the resolved model and the full message list."""
+    """Exactly what is sent upstream: the resolved model, the full message list and the request's options.
+
+    ``messages`` hold no system message (the system prompt is ``system``). The
+    options past ``request_id`` default to what a plain prompt sends.
+    """
 
     model: str
     messages: tuple[Message, ...]
@@ -101,23 +179,34 @@ class ProviderCall(msgspec.Struct, frozen=True, kw_only=True):
     temperature: float
     system: str = ""
     request_id: str = ""
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = AUTO_TOOLS
+    parallel_tool_calls: bool = True
+    output_format: OutputFormat = TEXT_OUTPUT
+    sampling: Sampling = DEFAULT_SAMPLING
+    reasoning: ReasoningConfig = NO_REASONING
 
 
 class Completion(msgspec.Struct, frozen=True, kw_only=True):
-    """A whole answer from a provider."""
+    """A whole answer from a provider: text, the tool calls it asks for, and its reasoning blocks."""
 
     content: str
     model: str
     usage: Usage
     finish_reason: str = "stop"
+    tool_calls: tuple[ToolCallPart, ...] = ()
+    reasoning: tuple[ReasoningPart, ...] = ()
 
 
 class ProviderChunk(msgspec.Struct, frozen=True, kw_only=True):
-    """One event of a provider stream: a text delta, and at the end the usage and finish reason."""
+    """One event of a provider stream: a text delta, tool-call fragments or a reasoning fragment,
+    and at the end the usage and finish reason."""
 
     text: str = ""
     usage: Usage | None = None
     finish_reason: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    reasoning: ReasoningDelta | None = None
 
 
 class Answer(msgspec.Struct, frozen=True, kw_only=True):
@@ -141,13 +230,21 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
     cached_at: float = 0.0
     original_provider: str = ""
     upstream_ms: float = 0.0
+    tool_calls: tuple[ToolCallPart, ...] = ()
+    reasoning: tuple[ReasoningPart, ...] = ()
 
 
 class StreamDelta(msgspec.Struct, frozen=True, kw_only=True):
-    """A piece of text of a streamed answer."""
+    """A piece of a streamed answer: text, tool-call fragments, or a reasoning fragment.
+
+    A transport sends each kind as its own event; ``content`` is empty on a
+    delta that carries only fragments.
+    """
 
     content: str
     index: int
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    reasoning: ReasoningDelta | None = None
 
 
 class StreamEnd(msgspec.Struct, frozen=True, kw_only=True):
@@ -169,10 +266,16 @@ class CacheEntry(msgspec.Struct, frozen=True, kw_only=True):
     usage: Usage
     finish_reason: str = "stop"
     cached_at: float = 0.0
+    tool_calls: tuple[ToolCallPart, ...] = ()
+    reasoning: tuple[ReasoningPart, ...] = ()
 
 
 class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """One catalogue entry. The output cap and the context window are different limits."""
+    """One catalogue entry. The output cap and the context window are different limits.
+
+    ``capabilities`` holds descriptive tags and the ones requests are checked
+    against (``domain.content``: ``tools``, ``vision``, ``json-schema``, ``thinking``).
+    """
 
     id: str
     name: str
@@ -184,6 +287,9 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
     aliases: tuple[str, ...] = ()
     supports_system: bool = True
     reasoning: bool = False
+
+    def can(self, capability: str) -> bool:
+        return capability in self.capabilities
 
 
 class Session(msgspec.Struct, frozen=True, kw_only=True):

@@ -2,6 +2,11 @@
 
 Absent and zero are different: ``temperature: 0`` is a real greedy request and
 ``maxTokens: 0`` is refused; neither is silently replaced by a default.
+
+A rich request (``messages``, tools, an output format, ...) is checked by the
+rules of ``domain.message_rules`` and ``domain.option_rules``; how its tool
+calls and results pair up also depends on the stored history, so that rule
+runs once the history is read (``application.conversation``).
 """
 
 from __future__ import annotations
@@ -12,8 +17,26 @@ import re
 import msgspec
 
 from domain.catalogue import Catalogue
+from domain.content import (
+    AUTO_TOOLS,
+    NO_REASONING,
+    TEXT_OUTPUT,
+    OutputFormat,
+    ReasoningConfig,
+    Sampling,
+    ToolChoice,
+    ToolSpec,
+)
 from domain.errors import InvalidRequest
-from domain.models import ANYONE, Caller, GenerationRequest
+from domain.message_rules import check_messages
+from domain.models import ANYONE, Caller, GenerationRequest, Message, ModelInfo
+from domain.option_rules import (
+    check_output_format,
+    check_reasoning,
+    check_sampling,
+    check_tool_choice,
+    check_tools,
+)
 from domain.ownership import is_admin
 
 MAX_TEMPERATURE = 2.0
@@ -42,6 +65,15 @@ class GenerateFields(msgspec.Struct, frozen=True, kw_only=True):
     temperature: float | None = None
     system: str | None = None
     system_prompt: str | None = None
+    messages: tuple[Message, ...] = ()
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = AUTO_TOOLS
+    parallel_tool_calls: bool = True
+    output_format: OutputFormat = TEXT_OUTPUT
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    reasoning: ReasoningConfig = NO_REASONING
 
 
 class RequestLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,7 +141,7 @@ def check_session_lookup(session_id: str, user_id: str, caller: Caller) -> None:
 def build_request(
     fields: GenerateFields, *, catalogue: Catalogue, limits: RequestLimits, context: RequestContext
 ) -> GenerationRequest:
-    prompt = check_prompt(fields.prompt, limits)
+    prompt = check_prompt(fields.prompt, limits) if fields.prompt or not fields.messages else ""
     system = fields.system if fields.system else (fields.system_prompt or "")
     check_text(system, "system")
     check_text(fields.model, "model")
@@ -119,7 +151,7 @@ def build_request(
     cap = resolution.info.max_output_tokens if resolution.info else UNKNOWN_MODEL_TOKEN_CAP
     if cap <= 0:
         raise InvalidRequest(f"model '{resolution.model}' does not generate text")
-    return GenerationRequest(
+    plain = GenerationRequest(
         prompt=prompt,
         model=resolution.model,
         provider=resolution.provider,
@@ -132,6 +164,49 @@ def build_request(
         skip_cache_read=context.skip_cache_read,
         caller=context.caller,
     )
+    return _with_rich_fields(plain, fields, resolution.info, limits)
+
+
+def _with_rich_fields(
+    request: GenerationRequest, fields: GenerateFields, model: ModelInfo | None, limits: RequestLimits
+) -> GenerationRequest:
+    """The request with its messages (system ones folded into ``system``) and its checked options."""
+    check_messages(fields.messages, model)
+    _check_turn_size(fields.messages, request.prompt, limits)
+    check_tools(fields.tools, model)
+    check_tool_choice(fields.tool_choice, fields.tools)
+    sampling = Sampling(top_p=fields.top_p, stop=fields.stop, seed=fields.seed)
+    check_sampling(sampling)
+    check_reasoning(fields.reasoning, model, request.max_tokens)
+    systems = [m.text for m in fields.messages if m.role == "system"]
+    turns = tuple(m for m in fields.messages if m.role != "system")
+    if not turns and not request.prompt:
+        raise InvalidRequest("messages: the conversation needs a message besides the system ones, or a prompt")
+    return msgspec.structs.replace(
+        request,
+        system="\n\n".join(text for text in (request.system, *systems) if text),
+        messages=turns,
+        tools=fields.tools,
+        tool_choice=fields.tool_choice,
+        parallel_tool_calls=fields.parallel_tool_calls,
+        output_format=check_output_format(fields.output_format, model),
+        sampling=sampling,
+        reasoning=fields.reasoning,
+    )
+
+
+def _check_turn_size(messages: tuple[Message, ...], prompt: str, limits: RequestLimits) -> None:
+    """The text of the new turn counts against the prompt limit, however it is split into messages."""
+    if not messages:
+        return
+    size = len(prompt) + sum(_text_size(m) for m in messages)
+    if size > limits.max_prompt_chars:
+        limit = limits.max_prompt_chars
+        raise InvalidRequest(f"messages are too long: {size} characters of text, the limit is {limit}")
+
+
+def _text_size(message: Message) -> int:
+    return len(message.content) + sum(len(getattr(part, "text", "")) for part in message.parts)
 
 
 def _max_tokens(value: int | None, cap: int, limits: RequestLimits, model: str) -> int:

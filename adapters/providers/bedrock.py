@@ -5,11 +5,11 @@ container enters ``open_bedrock_client(...)`` once (an ``AsyncExitStack`` or a
 dependency-injector ``Resource``) and hands the client to ``BedrockProvider``.
 
 Converse is the one API for every text family (Claude, Llama, Titan, Nova,
-Mistral, DeepSeek), so the request is built the same way for all: the history
-as alternating user/assistant messages, the system prompt as a ``system``
-block, or folded into the first user turn for models that refuse one (Titan
-Text and a few others), and ``inferenceConfig`` with ``maxTokens`` and
-``temperature``. Failures become domain errors in ``adapters.providers.bedrock_errors``.
+Mistral, DeepSeek), so the request is built the same way for all
+(``adapters.providers.bedrock_converse``: messages, images, tools, reasoning,
+cache points), and answers are read the same way
+(``adapters.providers.bedrock_replies``: text, tool calls, reasoning, usage).
+Failures become domain errors in ``adapters.providers.bedrock_errors``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,20 @@ import aiobotocore.session
 from botocore.config import Config
 from botocore.tokens import FrozenAuthToken
 
+from adapters.providers.bedrock_converse import (
+    THINKING_FAMILIES,
+    ImageResolver,
+    ModelTraits,
+    answer_tool,
+    converse_request,
+    refuse_image_url,
+    traits_by_family,
+)
 from adapters.providers.bedrock_errors import TRANSLATABLE, translate
+from adapters.providers.bedrock_replies import chunks, completion
 from domain.catalogue import Catalogue
-from domain.errors import UpstreamError
-from domain.models import Completion, ProviderCall, ProviderChunk, Usage
+from domain.content import CAP_THINKING
+from domain.models import Completion, ProviderCall, ProviderChunk
 
 # Model families whose Converse API refuses a ``system`` block, for ids the catalogue does not know.
 _NO_SYSTEM_MARKERS = (
@@ -37,8 +47,6 @@ _NO_SYSTEM_MARKERS = (
     "cohere.command-light",
     "ai21.j2",
 )
-_FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
-_MAX_TEMPERATURE = 1.0  # Converse's modelled maximum; the gateway accepts up to 2.0
 
 
 class BedrockRuntimeClient(Protocol):
@@ -56,43 +64,49 @@ class BedrockProvider:
     """The ``aws`` provider: Bedrock Converse (whole answers) and ConverseStream (streams).
 
     ``supports_system`` says whether a model id accepts a system block: a
-    ``Catalogue`` (its ``ModelInfo.supports_system``) or a callable. Ids it does
-    not know are judged by family: Titan Text and the few others that refuse
-    one get the system prompt folded into the first user turn.
+    ``Catalogue`` (its ``ModelInfo.supports_system``, and its ``thinking``
+    capability for reasoning) or a callable. Ids it does not know are judged by
+    family: Titan Text and the few others that refuse one get the system prompt
+    folded into the first user turn; Claude 3.7 and 4 think.
+
+    ``resolve_image`` turns an image URL into its bytes and media type (Bedrock
+    takes bytes only); the default refuses every URL with a 400 that names
+    ``IMAGE_FETCH_ENABLED``.
     """
 
-    def __init__(self, client: BedrockRuntimeClient, *, supports_system: SystemSupport | None = None) -> None:
+    def __init__(
+        self,
+        client: BedrockRuntimeClient,
+        *,
+        supports_system: SystemSupport | None = None,
+        resolve_image: ImageResolver = refuse_image_url,
+    ) -> None:
         self._client = client
         self._supports_system = supports_system
+        self._resolve_image = resolve_image
 
     @property
     def name(self) -> str:
         return "aws-bedrock"
 
     async def generate(self, call: ProviderCall) -> Completion:
+        request = await self._request(call)
         try:
-            response = await self._client.converse(**self._request(call))
+            response = await self._client.converse(**request)
         except TRANSLATABLE as exc:
             raise translate(exc) from exc
-        if "output" not in response:  # a 200 whose body is not a Converse answer (botocore keeps it as "message")
-            raise UpstreamError("Bedrock sent an answer that is not a Converse response")
-        content = response["output"].get("message", {}).get("content", [])
-        return Completion(
-            content="".join(block["text"] for block in content if "text" in block),
-            model=call.model,
-            usage=_usage(response.get("usage", {})),
-            finish_reason=_finish_reason(response.get("stopReason", "")),
-        )
+        return completion(response, model=call.model, answer_tool=_answer_name(call))
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[ProviderChunk]:
+        request = await self._request(call)
         try:
-            response = await self._client.converse_stream(**self._request(call))
+            response = await self._client.converse_stream(**request)
         except TRANSLATABLE as exc:
             raise translate(exc) from exc
         events = response["stream"]
         finished = False
         try:
-            async for chunk in _chunks(events):
+            async for chunk in chunks(events, answer_tool=_answer_name(call)):
                 yield chunk
             finished = True
         except TRANSLATABLE as exc:
@@ -103,21 +117,11 @@ class BedrockProvider:
                 # Bedrock stops generating (and billing) an answer nobody will read.
                 events.close()
 
-    def _request(self, call: ProviderCall) -> dict[str, Any]:
-        system = "\n\n".join(text for text in (call.system, *_system_messages(call)) if text.strip())
-        keep_system = bool(system) and self._accepts_system(call.model)
-        messages = _conversation(call, fold=system if system and not keep_system else "")
-        request: dict[str, Any] = {
-            "modelId": call.model,
-            "messages": messages,
-            "inferenceConfig": {
-                "maxTokens": call.max_tokens,
-                "temperature": min(max(call.temperature, 0.0), _MAX_TEMPERATURE),
-            },
-        }
-        if keep_system:
-            request["system"] = [{"text": system}]
-        return request
+    async def _request(self, call: ProviderCall) -> dict[str, Any]:
+        return await converse_request(call, self._traits(call.model), self._resolve_image)
+
+    def _traits(self, model_id: str) -> ModelTraits:
+        return traits_by_family(model_id, system=self._accepts_system(model_id), thinking=self._thinks(model_id))
 
     def _accepts_system(self, model_id: str) -> bool:
         lookup = self._supports_system
@@ -129,52 +133,17 @@ class BedrockProvider:
             return lookup(model_id)
         return not any(marker in model_id for marker in _NO_SYSTEM_MARKERS)
 
-
-async def _chunks(events: Any) -> AsyncIterator[ProviderChunk]:
-    """Text deltas, then one chunk with the usage (``metadata``) and stop reason (``messageStop``)."""
-    stop_reason: str | None = None
-    usage: Usage | None = None
-    async for event in events:
-        if "contentBlockDelta" in event:
-            text = event["contentBlockDelta"].get("delta", {}).get("text")
-            if text:  # reasoning and tool-use deltas carry no answer text
-                yield ProviderChunk(text=text)
-        elif "messageStop" in event:
-            stop_reason = event["messageStop"].get("stopReason", "")
-        elif "metadata" in event:
-            usage = _usage(event["metadata"].get("usage", {}))
-    if stop_reason is None:
-        raise UpstreamError("the Bedrock stream ended before its messageStop event")
-    yield ProviderChunk(usage=usage or Usage(), finish_reason=_finish_reason(stop_reason))
+    def _thinks(self, model_id: str) -> bool:
+        if isinstance(self._supports_system, Catalogue):
+            info = self._supports_system.lookup(model_id)
+            if info is not None:
+                return info.can(CAP_THINKING)
+        return any(marker in model_id for marker in THINKING_FAMILIES)
 
 
-def _system_messages(call: ProviderCall) -> list[str]:
-    return [message.content for message in call.messages if message.role == "system"]
-
-
-def _conversation(call: ProviderCall, *, fold: str) -> list[dict[str, Any]]:
-    """Converse wants user/assistant turns that alternate and start with the user: merge and trim to that."""
-    turns: list[tuple[str, list[str]]] = []
-    for message in call.messages:
-        if message.role == "system" or not message.content.strip():
-            continue  # blank text blocks are a ValidationException
-        if turns and turns[-1][0] == message.role:
-            turns[-1][1].append(message.content)
-        else:
-            turns.append((message.role, [message.content]))
-    while turns and turns[0][0] != "user":
-        turns.pop(0)  # a history cut at max_messages may start with an answer to a dropped question
-    if fold and turns:
-        turns[0][1].insert(0, fold)
-    return [{"role": role, "content": [{"text": "\n\n".join(texts)}]} for role, texts in turns]
-
-
-def _usage(usage: dict[str, Any]) -> Usage:
-    return Usage(prompt_tokens=int(usage.get("inputTokens", 0)), completion_tokens=int(usage.get("outputTokens", 0)))
-
-
-def _finish_reason(stop_reason: str) -> str:
-    return _FINISH_REASONS.get(stop_reason, stop_reason.lower() or "stop")
+def _answer_name(call: ProviderCall) -> str:
+    tool = answer_tool(call.output_format)
+    return tool.name if tool is not None else ""
 
 
 class _StaticToken:

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from adapters.providers.bedrock import BedrockProvider, SystemSupport, open_bedrock_client
+from adapters.providers.bedrock_converse import ImageResolver, refuse_image_url
 from domain.catalogue import Catalogue
 from domain.catalogue_data import AWS_MODELS, DEFAULT_MODELS
 from domain.models import ProviderCall, ProviderChunk
@@ -24,13 +25,17 @@ make_call = call_maker(prompt="hello bedrock", model=CLAUDE)
 
 @asynccontextmanager
 async def bedrock_provider(
-    fake: FakeBedrock, *, supports_system: SystemSupport = CATALOGUE, **client_options: Any
+    fake: FakeBedrock,
+    *,
+    supports_system: SystemSupport = CATALOGUE,
+    resolve_image: ImageResolver = refuse_image_url,
+    **client_options: Any,
 ) -> AsyncIterator[BedrockProvider]:
     """A provider on its own client, with dummy SigV4 keys unless ``client_options`` say otherwise."""
     options: dict[str, Any] = {"access_key_id": ACCESS_KEY, "secret_access_key": "fake-secret", "read_timeout": 10.0}
     options.update(client_options)
     async with open_bedrock_client(region="us-east-1", endpoint_url=fake.url, **options) as client:
-        yield BedrockProvider(client, supports_system=supports_system)
+        yield BedrockProvider(client, supports_system=supports_system, resolve_image=resolve_image)
 
 
 async def collect(provider: BedrockProvider, call: ProviderCall) -> list[ProviderChunk]:

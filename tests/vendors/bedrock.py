@@ -1,15 +1,18 @@
 """A fake AWS Bedrock runtime that speaks the real wire protocol.
 
 ``POST /model/{modelId}/converse`` answers JSON; ``POST /model/{modelId}/converse-stream``
-answers AWS event-stream frames (``messageStart``, ``contentBlockDelta``...,
-``contentBlockStop``, ``messageStop``, ``metadata``). Every request must carry
-a SigV4 (scope service ``bedrock``) or bearer ``Authorization`` and a body that
-botocore's own ``bedrock-runtime`` model accepts; otherwise the fake answers as
-Bedrock does (403, 400 ``ValidationException``). Errors carry ``x-amzn-ErrorType``.
+answers AWS event-stream frames (``messageStart``, ``contentBlockStart``,
+``contentBlockDelta``..., ``contentBlockStop``, ``messageStop``, ``metadata``).
+Every request must carry a SigV4 (scope service ``bedrock``) or bearer
+``Authorization`` and a body that botocore's own ``bedrock-runtime`` model
+accepts and that keeps Bedrock's conversation rules (``tests.vendors.bedrock_rules``);
+otherwise the fake answers as Bedrock does (403, 400 ``ValidationException``).
+Errors carry ``x-amzn-ErrorType``.
 
-The answer is deterministic (``tests.vendors.bedrock_script``): ``answer_for``
-the last user text, split into ``Script.chunks`` deltas; usage counts words
-(``usage_for``) unless the script fixes the numbers. Each test scripts the
+The answer is deterministic (``tests.vendors.bedrock_answers``): ``answer_for``
+the last user text, or scripted tool calls, after reasoning when thinking is
+on, split into ``Script.chunks`` deltas per block; usage counts words, cached
+prefixes included, unless the script fixes the numbers. Each test scripts the
 fake through ``fake.script`` and reads ``fake.requests`` afterwards.
 
 Run alone for demos and benchmarks: ``python -m tests.vendors.bedrock --port 8300``.
@@ -28,6 +31,7 @@ import uuid
 
 from tests.vendors import eventstream
 from tests.vendors._http11 import Exchange, HttpRequest, HttpServer
+from tests.vendors.bedrock_answers import FakeModel, stream_events
 from tests.vendors.bedrock_schema import RequestInvalid, validate_request
 from tests.vendors.bedrock_script import (
     Failure,
@@ -36,6 +40,7 @@ from tests.vendors.bedrock_script import (
     RecordedRequest,
     Reset,
     Script,
+    ScriptedCall,
     StreamException,
     answer_for,
     split_chunks,
@@ -49,6 +54,7 @@ __all__ = [
     "RecordedRequest",
     "Reset",
     "Script",
+    "ScriptedCall",
     "StreamException",
     "answer_for",
     "split_chunks",
@@ -70,6 +76,7 @@ ERROR_STATUS = {
 }
 _OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream"}
 _CONTENT_TYPES = {"Converse": "application/json", "ConverseStream": "application/vnd.amazon.eventstream"}
+_PADDING = "abcdefghijkl"  # Bedrock pads each event's payload with a "p" member of varying length
 _ROUTE = re.compile(r"^/model/(?P<model>.+)/(?P<operation>converse|converse-stream)$")
 
 
@@ -83,6 +90,7 @@ class FakeBedrock:
         self._host = host
         self._server = HttpServer(self._handle, host=host, port=port)
         self._arrived = asyncio.Condition()
+        self.model = FakeModel()
 
     async def __aenter__(self) -> FakeBedrock:
         await self.start()
@@ -157,51 +165,42 @@ class FakeBedrock:
                 "ValidationException", "Malformed input request, please reformat your input and try again."
             )
         try:
-            validate_request(record.operation, record.model_id, record.body)
+            validate_request(record.operation, record.model_id, record.body, self.model.signatures)
         except RequestInvalid as exc:
             return HttpFailure("ValidationException", str(exc))
         return None
 
-    def _outcome(self, record: RecordedRequest) -> tuple[str, dict[str, int]]:
-        last_user = next(m for m in reversed(record.body["messages"]) if m["role"] == "user")
-        text = self.script.answer or answer_for(" ".join(b.get("text", "") for b in last_user["content"]))
-        counted_in, counted_out = usage_for(record.body, text)
-        sent = self.script.input_tokens if self.script.input_tokens is not None else counted_in
-        answered = self.script.output_tokens if self.script.output_tokens is not None else counted_out
-        return text, {"inputTokens": sent, "outputTokens": answered, "totalTokens": sent + answered}
-
     def _converse(self, exchange: Exchange, record: RecordedRequest) -> None:
-        text, usage = self._outcome(record)
+        answer = self.model.answer(record.body, self.script)
         body = {
-            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-            "stopReason": self.script.stop_reason,
-            "usage": usage,
+            "output": {"message": {"role": "assistant", "content": answer.blocks}},
+            "stopReason": answer.stop_reason,
+            "usage": answer.usage,
             "metrics": {"latencyMs": int(self.script.first_byte_delay * 1000)},
         }
         record.status = 200
         exchange.respond(200, json.dumps(body).encode(), {"x-amzn-RequestId": str(uuid.uuid4())})
 
     async def _converse_stream(self, exchange: Exchange, record: RecordedRequest, failure: Failure | None) -> None:
-        text, usage = self._outcome(record)
+        answer = self.model.answer(record.body, self.script)
         if isinstance(failure, Reset) and failure.after_chunks == 0:
             return _reset(exchange, record)
         record.status = 200
         exchange.start_stream(
             200, {"content-type": "application/vnd.amazon.eventstream", "x-amzn-RequestId": str(uuid.uuid4())}
         )
-        exchange.send_chunk(eventstream.event("messageStart", {"p": "abcd", "role": "assistant"}))
-        for index, piece in enumerate(split_chunks(text, self.script.chunks)):
-            if failure is not None and index == failure.after_chunks:
+        deltas = 0
+        for event_type, payload in stream_events(answer, self.script.chunks):
+            if event_type == "contentBlockDelta":
+                if failure is not None and deltas == failure.after_chunks:
+                    return _fail_stream(exchange, record, failure)
+                deltas += 1
+                await asyncio.sleep(self.script.chunk_delay)
+            elif event_type == "messageStop" and failure is not None:
                 return _fail_stream(exchange, record, failure)
-            await asyncio.sleep(self.script.chunk_delay)
-            delta = {"p": "abcdefgh", "contentBlockIndex": 0, "delta": {"text": piece}}
-            exchange.send_chunk(eventstream.event("contentBlockDelta", delta))
-        if failure is not None:
-            return _fail_stream(exchange, record, failure)
+            exchange.send_chunk(eventstream.event(event_type, {"p": _PADDING, **payload}))
         latency = {"latencyMs": int(self.script.first_byte_delay * 1000)}
-        exchange.send_chunk(eventstream.event("contentBlockStop", {"p": "ab", "contentBlockIndex": 0}))
-        exchange.send_chunk(eventstream.event("messageStop", {"p": "abc", "stopReason": self.script.stop_reason}))
-        exchange.send_chunk(eventstream.event("metadata", {"p": "a", "usage": usage, "metrics": latency}))
+        exchange.send_chunk(eventstream.event("metadata", {"p": "a", "usage": answer.usage, "metrics": latency}))
         exchange.end_stream()
 
 

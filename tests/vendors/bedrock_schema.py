@@ -4,26 +4,27 @@ The fake must refuse what the real service refuses, so that a test passing
 against it says something about the real one: unknown members, wrong JSON
 types, missing required members, values outside the modelled ``min``/``max``
 and enums, unions with other than one member set. On top of the model, the
-rules Bedrock enforces that the model cannot express: conversations start with
-a user turn and alternate roles, text blocks are not blank, and some models
-take no ``system`` block.
+rules Bedrock enforces that the model cannot express (``tests.vendors.bedrock_rules``:
+the conversation's shape, tool calls and results paired, model features,
+Claude's thinking), and some models take no ``system`` block.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Container
 from typing import Any
 
 import botocore.session
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
+from tests.vendors.bedrock_rules import RequestInvalid, check_conversation, check_model_features, check_thinking
+
+__all__ = ["RequestInvalid", "input_shape", "validate_request"]
+
 _NUMBER_TYPES = {"integer": int, "long": int, "float": (int, float), "double": (int, float)}
 # Model families that answer "doesn't support system messages" (Titan Text, Mistral 7B/8x7B Instruct).
 NO_SYSTEM_PREFIXES = ("amazon.titan-text", "mistral.mistral-7b", "mistral.mixtral-8x7b")
-
-
-class RequestInvalid(Exception):
-    """What the real service reports as a 400 ``ValidationException``."""
 
 
 @functools.cache
@@ -34,10 +35,15 @@ def input_shape(operation: str) -> StructureShape:
     return shape
 
 
-def validate_request(operation: str, model_id: str, body: Any) -> None:
-    """Raise ``RequestInvalid`` with Bedrock's wording if ``body`` is not a valid ``operation`` input."""
+def validate_request(operation: str, model_id: str, body: Any, signatures: Container[str] = ()) -> None:
+    """Raise ``RequestInvalid`` with Bedrock's wording if ``body`` is not a valid ``operation`` input.
+
+    ``signatures``: those of the reasoning blocks the model gave, which Claude takes back unchanged only.
+    """
     _check(input_shape(operation), body, "", body_level=True)
-    _check_conversation(body.get("messages", []))
+    check_conversation(body.get("messages", []), body.get("toolConfig"))
+    check_model_features(model_id, body)
+    check_thinking(model_id, body, signatures)
     if "system" in body and model_id.removeprefix("us.").startswith(NO_SYSTEM_PREFIXES):
         raise RequestInvalid("This model doesn't support system messages. Try again without a system message.")
 
@@ -130,27 +136,6 @@ def _check_range(shape: Shape, number: float, path: str) -> None:
         raise _fail(path, f"Member must have value greater than or equal to {low}")
     if high is not None and number > high:
         raise _fail(path, f"Member must have value less than or equal to {high}")
-
-
-def _check_conversation(messages: list[dict[str, Any]]) -> None:
-    if not messages:
-        raise RequestInvalid(
-            "A conversation must start with a user message. "
-            "Try again with a conversation that starts with a user message."
-        )
-    expected = "user"
-    for message in messages:
-        if message["role"] != expected:
-            raise RequestInvalid(
-                "A conversation must alternate between user and assistant roles. "
-                "Make sure the conversation alternates between user and assistant roles and try again."
-            )
-        expected = "assistant" if expected == "user" else "user"
-        for block in message["content"]:
-            if "text" in block and not block["text"].strip():
-                raise RequestInvalid(
-                    "The text field in the ContentBlock object is blank. Add text to the text field, and try again."
-                )
 
 
 def _join(path: str, name: str) -> str:

@@ -1,9 +1,10 @@
 """What a test tells the fake Bedrock to do, and what the fake remembers of each request.
 
 A fresh ``Script`` per test: latency before the first byte and between deltas,
-how many deltas, the stop reason, the token counts, and a failure (an HTTP
-error, an exception frame mid-stream, a reset, a garbled answer), for every
-call or only the first ``fail_first`` calls. The answer text and the usage it reports are pure
+how many deltas, the stop reason, the token counts, the tool calls the model
+makes, its reasoning when thinking is on (text, and a redacted block), and a
+failure (an HTTP error, an exception frame mid-stream, a reset, a garbled
+answer), for every call or only the first ``fail_first`` calls. The answer text and the usage it reports are pure
 functions of the request, so tests can compute what to expect.
 """
 
@@ -49,6 +50,14 @@ class Garbled:
 Failure = HttpFailure | StreamException | Reset | Garbled
 
 
+@dataclass(frozen=True)
+class ScriptedCall:
+    """A tool call the fake's model makes when the tool is offered and not yet called in the conversation."""
+
+    name: str
+    input: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class Script:
     """What the fake does for the next calls. ``fail_first=None`` fails every call."""
@@ -62,6 +71,9 @@ class Script:
     answer: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    tool_calls: tuple[ScriptedCall, ...] = ()
+    reasoning: str | None = None
+    redacted_reasoning: bytes | None = None
     failures_served: int = field(default=0, init=False)
 
     def next_failure(self) -> Failure | None:

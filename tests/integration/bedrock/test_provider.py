@@ -56,7 +56,8 @@ async def test_stream_yields_each_delta_then_one_chunk_with_usage_and_finish_rea
         ("end_turn", "stop"),
         ("max_tokens", "length"),
         ("stop_sequence", "stop"),
-        ("content_filtered", "content_filtered"),
+        ("content_filtered", "content_filter"),
+        ("guardrail_intervened", "content_filter"),
     ],
 )
 async def test_bedrock_stop_reasons_become_finish_reasons(fake, provider, stop_reason, finish_reason):
