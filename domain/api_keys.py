@@ -48,6 +48,8 @@ Role = Literal["anonymous", "user", "admin"]
 ROLES: tuple[Role, ...] = ("user", "admin")
 FEEDBACK_MARK = "feedback"
 PBKDF2_DEFAULT_ITERATIONS = 600_000
+# The most ``hashlib.pbkdf2_hmac`` accepts (a C int): a larger count parsed, then every use raised OverflowError.
+MAX_PBKDF2_ITERATIONS = 2**31 - 1
 MIN_SALT_BYTES = 16
 KEY_PREFIX = "mcp_"
 LOOKUP_ID = re.compile(r"[0-9a-z]{6,32}")
@@ -156,8 +158,8 @@ def _parse_entry(raw: str) -> KeyEntry:
         entry = KeyEntry(role=role, scheme="sha256", salt=salt, digest=digest, lookup_id=lookup_id)
     elif scheme == "pbkdf2_sha256" and len(fields) == 3:
         iterations = int(fields[0])
-        if iterations < 1:
-            raise ValueError("iterations must be positive")
+        if not 1 <= iterations <= MAX_PBKDF2_ITERATIONS:
+            raise ValueError(f"iterations must be between 1 and {MAX_PBKDF2_ITERATIONS}")
         salt, digest = bytes.fromhex(fields[1]), bytes.fromhex(fields[2])
         entry = KeyEntry(
             role=role, scheme="pbkdf2_sha256", salt=salt, digest=digest, iterations=iterations, lookup_id=lookup_id

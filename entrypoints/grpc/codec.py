@@ -3,12 +3,21 @@
 grpclib has no size limit of its own. A message over the limit, either way, ends
 the call with RESOURCE_EXHAUSTED (as grpc-go and grpc-java do); bytes that are
 not a valid message end it with INVALID_ARGUMENT instead of an internal error.
+
+betterproto2 does not check a field's wire type against its declared type: a
+``prompt`` sent as a varint arrived as the int ``5``, a ``max_tokens`` sent
+length-delimited as a list, and validation then failed with an internal error
+(found by the parser fuzzing, docs/reliability.md#parser-fuzzing). The codec
+checks the wire type of every known top-level field first (the request
+messages have no nested ones) and refuses a mismatch as INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
 
+from io import BytesIO
 from typing import Any
 
+import betterproto2
 from grpclib.const import Status
 from grpclib.encoding.proto import ProtoCodec
 from grpclib.exceptions import GRPCError
@@ -34,6 +43,34 @@ class SizeLimitedProtoCodec(ProtoCodec):
                 f"request message of {len(data)} bytes exceeds the limit of {self._max} bytes",
             )
         try:
-            return super().decode(data, message_type)
+            mismatch = _field_of_wrong_wire_type(data, message_type)
+            message = super().decode(data, message_type)
         except Exception as exc:  # any parser failure means the client sent garbage
             raise GRPCError(Status.INVALID_ARGUMENT, "request is not a valid protobuf message") from exc
+        if mismatch is not None:
+            raise GRPCError(Status.INVALID_ARGUMENT, f"request field {mismatch} has the wrong wire type")
+        return message
+
+
+_WIRE_TYPES = {
+    **dict.fromkeys(betterproto2.WIRE_VARINT_TYPES, betterproto2.WIRE_VARINT),
+    **dict.fromkeys(betterproto2.WIRE_FIXED_32_TYPES, betterproto2.WIRE_FIXED_32),
+    **dict.fromkeys(betterproto2.WIRE_FIXED_64_TYPES, betterproto2.WIRE_FIXED_64),
+    **dict.fromkeys(betterproto2.WIRE_LEN_DELIM_TYPES, betterproto2.WIRE_LEN_DELIM),
+}
+
+
+def _field_of_wrong_wire_type(data: bytes, message_type: Any) -> str | None:
+    """The first known field whose wire type its declared type cannot have (packed repeated scalars allowed)."""
+    meta = message_type._betterproto
+    for parsed in betterproto2.load_fields(BytesIO(data)):
+        name: str | None = meta.field_name_by_number.get(parsed.number)
+        if name is None:
+            continue  # an unknown field is skipped, as protobuf does
+        field = meta.meta_by_field_name[name]
+        packed = field.repeated and field.proto_type in betterproto2.PACKED_TYPES
+        if parsed.wire_type != _WIRE_TYPES.get(field.proto_type) and not (
+            packed and parsed.wire_type == betterproto2.WIRE_LEN_DELIM
+        ):
+            return name
+    return None

@@ -1,0 +1,45 @@
+"""Inputs the parser fuzzing found to fail, kept as plain tests (docs/reliability.md#parser-fuzzing)."""
+
+from __future__ import annotations
+
+import pytest
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
+
+from domain.api_keys import MAX_PBKDF2_ITERATIONS, parse_key_entries
+from entrypoints.grpc.codec import SizeLimitedProtoCodec
+from entrypoints.grpc.generated import proto as pb
+
+SALT, DIGEST = "00" * 16, "00" * 32
+
+
+def test_a_pbkdf2_entry_with_more_iterations_than_hashlib_takes_is_refused_when_parsed() -> None:
+    # Before: the entry parsed, and every request presenting a key then failed with OverflowError.
+    with pytest.raises(ValueError, match="iterations must be between 1 and"):
+        parse_key_entries(f"user:pbkdf2_sha256${MAX_PBKDF2_ITERATIONS + 1}${SALT}${DIGEST}")
+
+
+def test_a_pbkdf2_entry_at_the_iteration_limit_still_parses() -> None:
+    (entry,) = parse_key_entries(f"user:pbkdf2_sha256${MAX_PBKDF2_ITERATIONS}${SALT}${DIGEST}")
+    assert entry.iterations == MAX_PBKDF2_ITERATIONS
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (b"\x08\x05", "prompt"),  # field 1, a string, sent as the varint 5: it arrived as the int 5
+        (b"\x2a\x01a", "max_tokens"),  # field 5, an int32, sent length-delimited: it arrived as the list [97]
+        (b"\x30\x05", "temperature"),  # field 6, a float, sent as a varint
+    ],
+)
+def test_a_grpc_field_of_the_wrong_wire_type_is_an_invalid_argument(data: bytes, field: str) -> None:
+    # Before: the message decoded, and validation raised AttributeError ('int' object has no attribute 'strip').
+    with pytest.raises(GRPCError) as raised:
+        SizeLimitedProtoCodec(1024).decode(data, pb.GenerateRequest)
+    assert raised.value.status is Status.INVALID_ARGUMENT
+    assert field in str(raised.value.message)
+
+
+def test_grpc_fields_of_the_right_wire_type_and_unknown_fields_still_decode() -> None:
+    message = SizeLimitedProtoCodec(1024).decode(b"\x0a\x02hi\x28\x05\x78\x01", pb.GenerateRequest)
+    assert (message.prompt, message.max_tokens) == ("hi", 5)
