@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator, Iterable
 
 import openai
 
-from adapters.providers.chat_completions import Hints, Target, client_timeout, looks_like_reasoning_model
+from adapters.providers.chat_completions import Hints, Target, client_timeout
 from adapters.providers.chat_completions_http import ChatEndpoint, chat_api
+from adapters.providers.chat_completions_wire import looks_like_reasoning_model
 from domain.models import Completion, ModelInfo, ProviderCall, ProviderChunk
 
 DEFAULT_MAX_OUTPUT = 4096
