@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 import openai
 
 from adapters.providers.azure_access import DEFAULT_API_VERSION, azure_access
-from adapters.providers.chat_completions import Hints, Target, client_timeout, looks_like_reasoning_model
+from adapters.providers.chat_completions import Hints, Target, client_timeout
 from adapters.providers.chat_completions_http import ChatEndpoint, chat_api
+from adapters.providers.chat_completions_wire import looks_like_reasoning_model
 from domain.catalogue_data import AZURE_MODELS
 from domain.models import Completion, ModelInfo, ProviderCall, ProviderChunk
 

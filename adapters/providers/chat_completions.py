@@ -1,7 +1,8 @@
 """Chat completions through the ``openai`` SDK, shared by the Azure and OpenAI-compatible providers.
 
 ``ChatCompletions`` turns a ``ProviderCall`` into a ``chat.completions.create``
-call and the SDK's answers into domain values; the two providers differ only in
+call (the body is ``chat_completions_wire.request_body``) and the SDK's answers
+into domain values (``chat_completions_answer``); the two providers differ only in
 the client they hold and in how a model name becomes a target (an Azure
 deployment, or the model name itself). SDK errors are translated here:
 
@@ -32,10 +33,12 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import openai
 from openai.types.chat import ChatCompletion
 
-from adapters.providers.chat_answer import StreamFold, completion
+from adapters.providers.chat_completions_answer import StreamFold, WireChunk, WireCompletion, completion, from_sdk
+from adapters.providers.chat_completions_wire import request_body
 from adapters.providers.retry_after import retry_after_seconds
 from domain.errors import (
     UpstreamAuthError,
@@ -45,13 +48,6 @@ from domain.errors import (
     UpstreamTimeout,
 )
 from domain.models import Completion, ProviderCall, ProviderChunk
-
-_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
-
-
-def looks_like_reasoning_model(name: str) -> bool:
-    """o-series and gpt-5 models take ``max_completion_tokens`` and only the default temperature."""
-    return name.lower().startswith(_REASONING_PREFIXES)
 
 
 def client_timeout(*, connect: float, first_byte: float, idle: float) -> openai.Timeout:
@@ -99,13 +95,10 @@ class ChatCompletions:
             raise self._not_json("an answer that is not chat-completion JSON") from exc
         if not isinstance(response, ChatCompletion):  # a 200 of another content type: the SDK hands back the text
             raise self._not_json("an answer that is not chat-completion JSON")
-        choice = response.choices[0] if response.choices else None
-        return completion(
-            content=choice.message.content if choice else None,
-            finish_reason=choice.finish_reason if choice else None,
-            usage=response.usage,
-            model=call.model,
-        )
+        try:
+            return completion(from_sdk(response, WireCompletion), call.model)
+        except msgspec.ValidationError as exc:
+            raise self._not_json("an answer that is not chat-completion JSON") from exc
 
     async def stream(self, call: ProviderCall, target: Target) -> AsyncIterator[ProviderChunk]:
         params = {**self._params(call, target), "stream": True, "stream_options": {"include_usage": True}}
@@ -132,7 +125,7 @@ class ChatCompletions:
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
-                    event = await upstream.__anext__()
+                    event = from_sdk(await upstream.__anext__(), WireChunk)
             except StopAsyncIteration:
                 break
             except TimeoutError as exc:
@@ -140,7 +133,7 @@ class ChatCompletions:
                 raise self._timeout(waiting_for, limit) from exc
             except openai.OpenAIError as exc:
                 raise translate_error(exc, self._hints, target.name) from exc
-            except ValueError as exc:  # an event whose data is not JSON
+            except (ValueError, msgspec.ValidationError) as exc:  # an event whose data is not JSON, or not a chunk
                 raise self._not_json("a stream event that is not JSON") from exc
             deadline, waiting_for = asyncio.get_running_loop().time() + self._idle, "the next chunk"
             for chunk in fold.add(event):
@@ -148,31 +141,13 @@ class ChatCompletions:
         yield fold.end()
 
     def _params(self, call: ProviderCall, target: Target) -> dict[str, Any]:
-        return chat_params(call, target)
+        return request_body(call, model=target.name, reasoning=target.reasoning)
 
     def _timeout(self, waiting_for: str, seconds: float) -> UpstreamTimeout:
         return UpstreamTimeout(f"{self._hints.provider} did not send {waiting_for} within {seconds:g} s")
 
     def _not_json(self, what: str) -> UpstreamError:
         return UpstreamError(f"{self._hints.provider} sent {what}")
-
-
-def chat_params(call: ProviderCall, target: Target) -> dict[str, Any]:
-    """The request body of a chat-completions call (shared with ``adapters.providers.chat_completions_http``)."""
-    params: dict[str, Any] = {"model": target.name, "messages": chat_messages(call)}
-    if target.reasoning:  # reasoning models refuse max_tokens and any non-default temperature
-        params["max_completion_tokens"] = call.max_tokens
-    else:
-        params["max_tokens"] = call.max_tokens
-        params["temperature"] = call.temperature
-    return params
-
-
-def chat_messages(call: ProviderCall) -> list[dict[str, str]]:
-    """The system prompt (only when there is one), then the conversation as real messages."""
-    messages = [{"role": "system", "content": call.system}] if call.system else []
-    messages.extend({"role": m.role, "content": m.content} for m in call.messages)
-    return messages
 
 
 def translate_error(exc: openai.OpenAIError, hints: Hints, target: str) -> UpstreamError:

@@ -1,9 +1,10 @@
 """Chat completions over the lean HTTP/1.1 client: the calls and errors of ``ChatCompletions``, without the SDK.
 
-``HttpChatCompletions`` sends the same request bodies as the SDK path (the
-parameters come from the same function), reads the answer or the SSE stream
-with msgspec, and raises the same domain errors with the same messages (the
-status mapping is shared with ``adapters.providers.chat_completions``)::
+``HttpChatCompletions`` sends the same request bodies as the SDK path
+(``chat_completions_wire.request_body``), decodes the answer or the SSE stream
+with msgspec into the Structs the SDK path reads too (``chat_completions_answer``),
+and raises the same domain errors with the same messages (the status mapping is
+shared with ``adapters.providers.chat_completions``)::
 
     status other than 200 ───────────────── status_error (throttling, auth, not found, 5xx, bad request)
     connection refused, reset, cut short ── UpstreamError ("connection failed")
@@ -28,55 +29,16 @@ import msgspec
 import openai
 
 from adapters.providers.azure_access import azure_access
-from adapters.providers.chat_answer import StreamFold, completion
-from adapters.providers.chat_completions import ChatCompletions, Hints, Target, chat_params, status_error
+from adapters.providers.chat_completions import ChatCompletions, Hints, Target, status_error
+from adapters.providers.chat_completions_answer import StreamFold, WireChunk, WireCompletion, completion
+from adapters.providers.chat_completions_wire import request_body
 from adapters.providers.http1_client import ConnectTimeout, Http1Client, Http1Response
 from domain.errors import UpstreamError, UpstreamTimeout
 from domain.models import Completion, ProviderCall, ProviderChunk
 
-
-class _Usage(msgspec.Struct):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
-class _Message(msgspec.Struct):
-    content: str | None = None
-
-
-class _Choice(msgspec.Struct):
-    message: _Message | None = None
-    finish_reason: str | None = None
-
-
-class _Completion(msgspec.Struct):
-    choices: list[_Choice] = []
-    usage: _Usage | None = None
-
-
-class _Delta(msgspec.Struct):
-    content: str | None = None
-
-
-class _StreamChoice(msgspec.Struct):
-    delta: _Delta | None = None
-    finish_reason: str | None = None
-
-
-class _StreamError(msgspec.Struct):
-    message: str = ""
-    code: str | int | None = None
-
-
-class _StreamEvent(msgspec.Struct):
-    choices: list[_StreamChoice] = []
-    usage: _Usage | None = None
-    error: _StreamError | None = None
-
-
 _encode = msgspec.json.Encoder().encode
-_decode_completion = msgspec.json.Decoder(_Completion).decode
-_decode_event = msgspec.json.Decoder(_StreamEvent).decode
+_decode_completion = msgspec.json.Decoder(WireCompletion).decode
+_decode_event = msgspec.json.Decoder(WireChunk).decode
 _decode_any = msgspec.json.Decoder().decode
 _JSON = b"Content-Type: application/json\r\nAccept: application/json\r\nUser-Agent: mcp-server-ai\r\n"
 _SSE = b"Content-Type: application/json\r\nAccept: text/event-stream\r\nUser-Agent: mcp-server-ai\r\n"
@@ -141,7 +103,7 @@ class HttpChatCompletions:
         self._sse_headers = endpoint.auth + _SSE
 
     async def generate(self, call: ProviderCall, target: Target) -> Completion:
-        body = _encode(chat_params(call, target))
+        body = _encode(request_body(call, model=target.name, reasoning=target.reasoning))
         try:
             async with asyncio.timeout(self._first_byte):
                 response = await self._client.post(
@@ -161,16 +123,14 @@ class HttpChatCompletions:
             answer = _decode_completion(raw)
         except msgspec.DecodeError as exc:
             raise UpstreamError(f"{self._hints.provider} sent an answer that is not chat-completion JSON") from exc
-        choice = answer.choices[0] if answer.choices else None
-        return completion(
-            content=choice.message.content if choice and choice.message else None,
-            finish_reason=choice.finish_reason if choice else None,
-            usage=answer.usage,
-            model=call.model,
-        )
+        return completion(answer, call.model)
 
     async def stream(self, call: ProviderCall, target: Target) -> AsyncIterator[ProviderChunk]:
-        params = {**chat_params(call, target), "stream": True, "stream_options": {"include_usage": True}}
+        params = {
+            **request_body(call, model=target.name, reasoning=target.reasoning),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
         first_byte_deadline = asyncio.get_running_loop().time() + self._first_byte
         try:
             async with asyncio.timeout_at(first_byte_deadline):
@@ -230,7 +190,7 @@ class HttpChatCompletions:
                 if data:
                     yield data
 
-    def _event(self, data: bytes) -> _StreamEvent:
+    def _event(self, data: bytes) -> WireChunk:
         try:
             event = _decode_event(data)
         except msgspec.DecodeError as exc:

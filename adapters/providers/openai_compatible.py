@@ -3,7 +3,9 @@
 ``OPENAI_MODELS`` lists the models it offers, each ``name`` or
 ``name:max_output:context`` (the two trailing numbers are optional, so Ollama
 tags such as ``llama3.1:8b`` keep their colon); they become catalogue entries of
-provider ``openai``.
+provider ``openai``. Nothing says what a listed model can do, so each is given
+tools, images and JSON Schema (and reasoning when its name is a reasoning
+model's): the server decides, and its 400 names what the model refuses.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from collections.abc import AsyncIterator, Iterable
 
 import openai
 
-from adapters.providers.chat_completions import Hints, Target, client_timeout, looks_like_reasoning_model
+from adapters.providers.chat_completions import Hints, Target, client_timeout
 from adapters.providers.chat_completions_http import ChatEndpoint, chat_api
+from adapters.providers.chat_completions_wire import looks_like_reasoning_model
+from domain.content import CAP_JSON_SCHEMA, CAP_THINKING, CAP_TOOLS, CAP_VISION
 from domain.models import Completion, ModelInfo, ProviderCall, ProviderChunk
 
 DEFAULT_MAX_OUTPUT = 4096
 DEFAULT_CONTEXT_WINDOW = 128000
+_CAPABILITIES = ("text-generation", CAP_TOOLS, CAP_VISION, CAP_JSON_SCHEMA)
 
 
 def create_openai_client(
@@ -65,6 +70,7 @@ def _model_info(item: str, default_max_output: int, default_context: int) -> Mod
     context = numbers[1] if len(numbers) == 2 else max(default_context, max_output)
     if max_output < 1 or context < max_output:
         raise ValueError(f"OPENAI_MODELS: '{item}' needs 1 <= max_output <= context")
+    reasoning = looks_like_reasoning_model(name)
     return ModelInfo(
         id=name,
         name=name,
@@ -72,8 +78,8 @@ def _model_info(item: str, default_max_output: int, default_context: int) -> Mod
         max_output_tokens=max_output,
         context_window=context,
         description=f"{name} on the OpenAI-compatible server",
-        capabilities=("text-generation",),
-        reasoning=looks_like_reasoning_model(name),
+        capabilities=(*_CAPABILITIES, *((CAP_THINKING,) if reasoning else ())),
+        reasoning=reasoning,
     )
 
 

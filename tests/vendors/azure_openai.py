@@ -4,8 +4,11 @@ Routes:
     POST /openai/deployments/{deployment}/chat/completions?api-version=...   (``api-key`` or Entra bearer)
     POST /v1/chat/completions                                                (``Authorization: Bearer``)
 
-It validates requests as the service does (known api-version, deployment,
-messages, reasoning-model parameters), answers in the real ``chat.completion``
+It validates requests as the service does (known api-version, deployment, and
+``tests.vendors.openai_rules``: messages, tool calls answered by tool messages,
+tools, tool choice, response format, images, reasoning-model parameters),
+answers (``tests.vendors.openai_rich``: text, tool calls, JSON, reasoning, cached
+and reasoning tokens) in the real ``chat.completion``
 shape or as SSE ``chat.completion.chunk`` events with the final usage chunk and
 ``data: [DONE]``, and fails on demand in Azure's error format (or with a 200 that is not JSON). Scriptable per
 test through ``script`` (latency, chunks, pacing, failure kind); every request
@@ -27,6 +30,7 @@ from typing import Any
 
 import msgspec
 
+from tests.vendors import openai_rich, openai_rules
 from tests.vendors import openai_wire as wire
 from tests.vendors._http11 import Exchange, HttpRequest, HttpServer
 from tests.vendors.openai_script import Failure, FailureKind, ReceivedRequest, Script
@@ -92,6 +96,7 @@ class FakeAzureOpenAI:
         self._scheme = "https" if ssl is not None else "http"
         self._host = host
         self._ids = itertools.count(1)
+        self._call_ids = itertools.count(1)
         self._closed_early = asyncio.Event()
         self._arrived = asyncio.Event()
 
@@ -164,7 +169,7 @@ class FakeAzureOpenAI:
         exchange.on_closed_early.append(lambda: self._note_closed_early(received))
         route, refusal = self._route(request, body)
         if refusal is None and route is not None:
-            refusal = wire.validate_body(body, route.model, model_required=not route.azure)
+            refusal = openai_rules.validate_body(body, route.model, model_required=not route.azure)
         if refusal is not None:
             exchange.respond(*refusal)
             return
@@ -218,8 +223,7 @@ class FakeAzureOpenAI:
             return
         if failure is not None and await self._fail_before_answer(exchange, route, failure):
             return
-        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-        answer = wire.answer_for(body["messages"], chunks=script.chunks, max_tokens=max_tokens)
+        answer = openai_rich.answer(body, script, self._call_ids)
         ident, created = f"chatcmpl-fake{next(self._ids):08x}", int(time.time())
         if body.get("stream") is True:
             await self._stream(exchange, route, body, answer, (ident, created), failure)
@@ -275,6 +279,8 @@ class FakeAzureOpenAI:
             exchange.send_chunk(writer.prompt_filter())
         exchange.send_chunk(writer.delta({"role": "assistant", "content": ""}))
         delay = self.script.chunk_delay_ms / 1000
+        for i, word in enumerate(answer.reasoning.split(" ") if answer.reasoning else ()):
+            exchange.send_chunk(writer.delta({"reasoning_content": word if i == 0 else " " + word}))
         for index, piece in enumerate(answer.pieces):
             if failure is not None and index == failure.after_chunks:
                 await self._fail_mid_stream(exchange, failure)
@@ -282,6 +288,8 @@ class FakeAzureOpenAI:
             if delay:
                 await asyncio.sleep(delay)
             exchange.send_chunk(writer.delta({"content": piece}))
+        for fragment in openai_rich.tool_call_fragments(answer.tool_calls):
+            exchange.send_chunk(writer.delta({"tool_calls": [fragment]}))
         tail = writer.delta({}, answer.finish_reason)
         exchange.send_chunk(tail + writer.usage(answer) + wire.DONE if with_usage else tail + wire.DONE)
         exchange.end_stream()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FailureKind = Literal[
@@ -38,12 +38,18 @@ class Failure:
 
 @dataclass
 class Script:
-    """Per-test behaviour: latency before the first byte, stream chunk count and pacing, failure."""
+    """Per-test behaviour: latency before the first byte, stream chunk count and pacing, failure; and what the
+    model answers to a rich request (``tests.vendors.openai_rich``): the tool calls it makes (name and JSON
+    arguments), its reasoning text, and the reasoning and cached token counts it reports."""
 
     latency_ms: float = 0.0
     chunk_delay_ms: float = 0.0
     chunks: int | None = None
     failure: Failure | None = None
+    tool_calls: list[tuple[str, str]] = field(default_factory=list)
+    reasoning: str = ""
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
 
 
 @dataclass

@@ -31,7 +31,6 @@ KNOWN_API_VERSIONS = frozenset(
         "2025-04-01-preview",
     }
 )
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
 encode = msgspec.json.Encoder().encode
@@ -43,13 +42,36 @@ def is_reasoning(model: str) -> bool:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A call the fake model makes: ``arguments`` is JSON text, streamed in ``pieces``."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def pieces(self, count: int = 3) -> list[str]:
+        size = max(1, math.ceil(len(self.arguments) / count))
+        return [self.arguments[i : i + size] for i in range(0, len(self.arguments), size)]
+
+    def wire(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+@dataclass(frozen=True)
 class Answer:
-    """The deterministic answer to one request, and its exact usage."""
+    """The deterministic answer to one request, and its exact usage.
+
+    ``completion_tokens`` include ``reasoning_tokens``, and ``prompt_tokens`` the ``cached_tokens``, as OpenAI counts.
+    """
 
     pieces: tuple[str, ...]
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    reasoning: str = ""
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def text(self) -> str:
@@ -87,12 +109,33 @@ def _pieces(words: list[str], chunks: int | None) -> tuple[str, ...]:
     return tuple("".join(spaced[i : i + size]) for i in range(0, len(spaced), size))
 
 
-def usage(answer: Answer) -> dict[str, int]:
+def usage(answer: Answer) -> dict[str, Any]:
+    """OpenAI's usage object, with the details it always sends (zeros included)."""
     return {
         "prompt_tokens": answer.prompt_tokens,
         "completion_tokens": answer.completion_tokens,
         "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": answer.cached_tokens, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": answer.reasoning_tokens,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
     }
+
+
+def message(answer: Answer) -> dict[str, Any]:
+    """The answer's ``choices[0].message``: text (null when it only calls tools), calls, reasoning."""
+    wire: dict[str, Any] = {
+        "role": "assistant",
+        "content": answer.text if answer.text or not answer.tool_calls else None,
+    }
+    if answer.tool_calls:
+        wire["tool_calls"] = [call.wire() for call in answer.tool_calls]
+    if answer.reasoning:
+        wire["reasoning_content"] = answer.reasoning
+    return wire
 
 
 def completion_body(ident: str, created: int, model: str, answer: Answer) -> bytes:
@@ -105,7 +148,7 @@ def completion_body(ident: str, created: int, model: str, answer: Answer) -> byt
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": answer.text},
+                    "message": message(answer),
                     "finish_reason": answer.finish_reason,
                     "logprobs": None,
                 }
@@ -171,71 +214,6 @@ def error_body(
 
 def invalid(message: str, *, param: str | None = None, code: str | None = None) -> tuple[int, bytes]:
     return 400, error_body(code, message, type_="invalid_request_error", param=param)
-
-
-def validate_body(body: Any, model: str, *, model_required: bool) -> tuple[int, bytes] | None:
-    """The checks the service does before generating; ``None`` when the body is acceptable."""
-    if not isinstance(body, dict):
-        return invalid("We could not parse the JSON body of your request.")
-    if model_required and not (isinstance(body.get("model"), str) and body["model"]):
-        return invalid("you must provide a model parameter", param="model")
-    problem = _check_messages(body.get("messages")) or _check_numbers(body) or _check_stream(body)
-    return problem or (_check_reasoning(body, model) if is_reasoning(model) else None)
-
-
-def _check_messages(messages: Any) -> tuple[int, bytes] | None:
-    if not isinstance(messages, list) or not messages:
-        return invalid("'messages' is a required property and must be a non-empty array", param="messages")
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ROLES:
-            return invalid(f"Invalid value for 'messages[{i}].role'.", param=f"messages[{i}].role")
-        if not isinstance(message.get("content"), str | list):
-            return invalid(
-                f"Invalid type for 'messages[{i}].content': expected a string.", param=f"messages[{i}].content"
-            )
-    return None
-
-
-def _check_numbers(body: dict[str, Any]) -> tuple[int, bytes] | None:
-    for name in ("max_tokens", "max_completion_tokens"):
-        value = body.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            return invalid(
-                f"Invalid '{name}': integer below minimum value.", param=name, code="integer_below_min_value"
-            )
-    temperature = body.get("temperature")
-    if temperature is not None and not (isinstance(temperature, int | float) and 0 <= temperature <= 2):
-        return invalid("Invalid 'temperature': must be between 0 and 2.", param="temperature")
-    return None
-
-
-def _check_stream(body: dict[str, Any]) -> tuple[int, bytes] | None:
-    if body.get("stream_options") is not None and body.get("stream") is not True:
-        return invalid(
-            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-            param="stream_options",
-            code="invalid_value",
-        )
-    return None
-
-
-def _check_reasoning(body: dict[str, Any], model: str) -> tuple[int, bytes] | None:
-    if "max_tokens" in body:
-        return invalid(
-            "Unsupported parameter: 'max_tokens' is not supported with this model. "
-            "Use 'max_completion_tokens' instead.",
-            param="max_tokens",
-            code="unsupported_parameter",
-        )
-    temperature = body.get("temperature")
-    if temperature is not None and temperature != 1:
-        return invalid(
-            f"Unsupported value: 'temperature' does not support {temperature} with this model. "
-            "Only the default (1) value is supported.",
-            param="temperature",
-            code="unsupported_value",
-        )
-    return None
 
 
 CONTENT_FILTER_BODY = error_body(
