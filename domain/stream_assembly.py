@@ -1,4 +1,4 @@
-"""Whole tool calls and reasoning blocks from the fragments of a stream (docs/api.md#streaming).
+"""Whole tool calls and reasoning blocks from the fragments of a stream (docs/api.md#stream).
 
 A provider streams a tool call as fragments that share an ``index``: the first
 names the call (``id``, ``name``), the rest carry the next pieces of its JSON

@@ -13,7 +13,7 @@ from application.access import AccessControl
 from application.generate_batch import BatchItem, BatchItemResult, BatchSummary
 from domain.accounting import format_rate, format_seconds
 from domain.errors import DomainError, InvalidRequest, RateLimited
-from domain.models import Answer, StreamDelta, StreamEvent
+from domain.models import Answer, StreamEvent
 from domain.validation import check_context, check_prompt
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.shared.body import JsonBody, documented
@@ -25,8 +25,7 @@ from entrypoints.native_json import (
     GenerateBody,
     ValidateBody,
     answer_json,
-    chunk_json,
-    final_chunk_json,
+    stream_event_json,
 )
 from entrypoints.request_context import current_caller, current_request_id
 
@@ -38,9 +37,10 @@ def overhead_header(answer: Answer) -> dict[str, str]:
 
 
 def render_stream_event(event: StreamEvent) -> bytes:
-    if isinstance(event, StreamDelta):
-        return frame(chunk_json(event.content, event.index))
-    return frame(final_chunk_json(event.answer, event.index))
+    """A text or final chunk as a plain ``data:`` event; a tool-call or reasoning delta also names its kind."""
+    payload = stream_event_json(event)
+    kind = payload.get("type")
+    return b"event: " + str(kind).encode() + b"\n" + frame(payload) if kind else frame(payload)
 
 
 async def sse_response(request: AnyRequest, source: AsyncIterator[Any], render: Any) -> Response[Any]:
