@@ -2,7 +2,13 @@
 
 A turn holds the session's lock from the moment its history is read until the
 answer is stored, so concurrent turns on one session are serialised and none
-is lost. The history reaches the provider as real messages.
+is lost. The history reaches the provider as real messages, parts and all.
+
+The history sent is the last ``context_window`` messages, starting at a user
+message, so it never opens with a tool result whose call was left out; when
+the last stored answer asked for tool calls, the window reaches back to the
+user message before it, however small the window, so that the results this
+turn brings meet their calls.
 
 Who may reach a session is ``domain.ownership``'s rule. A session the caller
 may not reach is answered exactly as one that does not exist (``NotFound``,
@@ -15,7 +21,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from domain.content import Part, TextPart
 from domain.errors import NotFound
+from domain.message_rules import check_tool_pairing
 from domain.models import Answer, Caller, GenerationRequest, Message, ProviderCall, Session
 from domain.ownership import may_continue, may_read, owner_of
 from domain.ports import Clock, SessionRepo
@@ -42,32 +50,31 @@ class Conversations:
             yield session
 
     def call_for(self, request: GenerationRequest, session: Session | None) -> ProviderCall:
+        """The provider call of this turn; ``InvalidRequest`` if its tool results do not meet their calls."""
+        history = self._history(session)
+        check_tool_pairing(history, request.messages, prompt_follows=bool(request.prompt))
         return ProviderCall(
             model=request.model,
-            messages=(*self._history(session), Message(role="user", content=request.prompt)),
+            messages=(*history, *request.turn),
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             system=request.system,
             request_id=request.request_id,
+            tools=request.tools,
+            tool_choice=request.tool_choice,
+            parallel_tool_calls=request.parallel_tool_calls,
+            output_format=request.output_format,
+            sampling=request.sampling,
+            reasoning=request.reasoning,
         )
 
     async def record(self, request: GenerationRequest, answer: Answer) -> None:
-        """Store the completed turn: the user's prompt and the answer, with its cache key and cost."""
+        """Store the completed turn: the request's messages and the answer, with its cache key and cost."""
         if not request.has_session:
             return
         now = self._clock.now()
-        cost = answer.cached_usage.total if answer.cached else answer.usage.total
-        turn = (
-            Message(role="user", content=request.prompt, created_at=now),
-            Message(
-                role="assistant",
-                content=answer.content,
-                model=answer.model,
-                tokens=cost,
-                cache_key=answer.cache_key,
-                created_at=now,
-            ),
-        )
+        sent = tuple(Message(role=m.role, content=m.content, parts=m.parts, created_at=now) for m in request.turn)
+        turn = (*sent, _answer_message(answer, now))
         owner = owner_of(request.caller, request.user_id)
         await self._repo.append(request.session_id, owner, turn, max_messages=self._max_messages, now=now)
         self.turns_recorded += 1
@@ -85,12 +92,42 @@ class Conversations:
             await self._repo.delete(session_id)
 
     def _history(self, session: Session | None) -> tuple[Message, ...]:
-        if session is None or self._context_window <= 0:
+        if session is None:
             return ()
-        window = list(session.messages[-self._context_window :])
-        while window and window[0].role != "user":  # providers expect a conversation to open with the user
-            window.pop(0)
-        return tuple(Message(role=m.role, content=m.content) for m in window)
+        messages = session.messages
+        start = len(messages) - self._context_window if self._context_window > 0 else len(messages)
+        start = min(max(start, 0), _pending_turn_start(messages))
+        while start < len(messages) and messages[start].role != "user":  # providers expect the user to open
+            start += 1
+        return tuple(Message(role=m.role, content=m.content, parts=m.parts) for m in messages[start:])
+
+
+def _pending_turn_start(messages: tuple[Message, ...]) -> int:
+    """Where the turn whose answer asked for tool calls begins (its user message); past the end if none."""
+    if not messages or messages[-1].role != "assistant" or not messages[-1].tool_calls:
+        return len(messages)
+    for index in range(len(messages) - 2, -1, -1):
+        if messages[index].role == "user":
+            return index
+    return len(messages)
+
+
+def _answer_message(answer: Answer, now: float) -> Message:
+    """The answer as a stored assistant message: text alone, or its reasoning, text and tool calls as parts."""
+    cost = answer.cached_usage.total if answer.cached else answer.usage.total
+    parts: tuple[Part, ...] = ()
+    if answer.tool_calls or answer.reasoning:
+        text = (TextPart(text=answer.content),) if answer.content else ()
+        parts = (*answer.reasoning, *text, *answer.tool_calls)
+    return Message(
+        role="assistant",
+        content="" if parts else answer.content,
+        parts=parts,
+        model=answer.model,
+        tokens=cost,
+        cache_key=answer.cache_key,
+        created_at=now,
+    )
 
 
 def _not_found(session_id: str) -> NotFound:

@@ -59,13 +59,13 @@ class FeedbackLoop:
         self.dropped = 0
 
     async def review(self, request: GenerationRequest, session: Session | None) -> None:
-        """Read the follow-up prompt for a complaint about the session's last answer."""
+        """Read the follow-up prompt (the request's last user text) for a complaint about the session's last answer."""
         if not self.enabled or session is None:
             return
         previous = session.last_assistant()
         if previous is None or not previous.cache_key:
             return
-        verdict = self._detector.analyze(request.prompt, previous.content)
+        verdict = self._detector.analyze(request.user_text, previous.text)
         if verdict.has_problem:
             await self._report(request, session, previous.cache_key, verdict)
 
@@ -91,7 +91,7 @@ class FeedbackLoop:
             session_id=request.session_id,
             verdict=verdict,
             original_prompt=_prompt_of_last_answer(session),
-            problem_prompt=request.prompt,
+            problem_prompt=request.user_text,
         )
         quality = await self._repo.record(report, now=now)
         if quality is not None:
@@ -115,10 +115,11 @@ class FeedbackLoop:
 
 
 def _prompt_of_last_answer(session: Session) -> str:
+    """What the user said before the last answer (tool messages in between are not the user speaking)."""
     answered = False
     for message in reversed(session.messages):
         if message.role == "assistant":
             answered = True
-        elif answered:
-            return message.content
+        elif answered and message.role == "user":
+            return message.text
     return ""

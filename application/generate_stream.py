@@ -1,8 +1,10 @@
 """Use-case: one answer streamed as it is produced (SSE, WebSocket, gRPC ``GenerateStream``).
 
-A cache hit is replayed word by word. A fresh stream is stored in the cache
-and the session only when it completes normally; a stream cut short by the
-client cancels the provider call and stores nothing.
+A cache hit is replayed word by word (its reasoning first, its tool calls
+last, each whole). A fresh stream relays text, tool-call fragments and
+reasoning fragments as they come, and assembles them into the answer; it is
+stored in the cache and the session only when it completes normally; a stream
+cut short by the client cancels the provider call and stores nothing.
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ from collections.abc import AsyncIterator
 from application.closing import closing_iterator
 from application.pipeline import GenerationPipeline
 from domain.accounting import answer_from_cache, fresh_answer
+from domain.content import ReasoningDelta, ToolCallDelta
 from domain.models import (
     ZERO_USAGE,
     CacheEntry,
     Completion,
     GenerationRequest,
     ProviderCall,
+    ProviderChunk,
     StreamDelta,
     StreamEnd,
     StreamEvent,
 )
+from domain.stream_assembly import ReasoningAssembly, ToolCallAssembly
 
 _WORD_WITH_TRAILING_SPACE = re.compile(r"\s*\S+\s*|\s+")
 
@@ -50,36 +55,84 @@ class GenerateStream:
     async def _replay(
         self, entry: CacheEntry, request: GenerationRequest, key: str, started: float
     ) -> AsyncIterator[StreamEvent]:
-        pieces = _WORD_WITH_TRAILING_SPACE.findall(entry.content)
-        for index, piece in enumerate(pieces):
-            yield StreamDelta(content=piece, index=index)
+        deltas = _cached_deltas(entry)
+        for delta in deltas:
+            yield delta
         answer = answer_from_cache(entry, request, key=key, duration_ms=self._pipeline.elapsed_ms(started))
-        yield StreamEnd(index=len(pieces), answer=answer)
+        yield StreamEnd(index=len(deltas), answer=answer)
 
     async def _relay(
         self, request: GenerationRequest, call: ProviderCall, key: str, started: float
     ) -> AsyncIterator[StreamEvent]:
         pipeline = self._pipeline
         provider = pipeline.provider(request)
-        parts: list[str] = []
-        usage, finish_reason = ZERO_USAGE, "stop"
+        answer = _Assembly()
         async with pipeline.pool.slot():
             upstream_started = pipeline.clock.monotonic()
             async with closing_iterator(provider.stream(call)) as chunks:
                 async for chunk in chunks:
-                    if chunk.text:
-                        yield StreamDelta(content=chunk.text, index=len(parts))
-                        parts.append(chunk.text)
-                    usage = chunk.usage or usage
-                    finish_reason = chunk.finish_reason or finish_reason
+                    for delta in answer.add(chunk):
+                        yield delta
             upstream_ms = pipeline.elapsed_ms(upstream_started)
-        completion = Completion(content="".join(parts), model=request.model, usage=usage, finish_reason=finish_reason)
-        answer = fresh_answer(
-            completion,
-            request,
-            provider=provider.name,
-            key=key,
-            duration_ms=pipeline.elapsed_ms(started),
-            upstream_ms=upstream_ms,
+        yield StreamEnd(
+            index=answer.sent,
+            answer=fresh_answer(
+                answer.completion(request.model),
+                request,
+                provider=provider.name,
+                key=key,
+                duration_ms=pipeline.elapsed_ms(started),
+                upstream_ms=upstream_ms,
+            ),
         )
-        yield StreamEnd(index=len(parts), answer=answer)
+
+
+class _Assembly:
+    """A streamed answer as it arrives: the deltas to relay, and the whole answer they add up to."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self._text: list[str] = []
+        self._calls = ToolCallAssembly()
+        self._reasoning = ReasoningAssembly()
+        self._usage, self._finish_reason = ZERO_USAGE, "stop"
+
+    def add(self, chunk: ProviderChunk) -> list[StreamDelta]:
+        deltas: list[StreamDelta] = []
+        if chunk.reasoning is not None:
+            self._reasoning.add(chunk.reasoning)
+            deltas.append(StreamDelta(content="", index=self.sent, reasoning=chunk.reasoning))
+        if chunk.text:
+            self._text.append(chunk.text)
+            deltas.append(StreamDelta(content=chunk.text, index=self.sent + len(deltas)))
+        if chunk.tool_calls:
+            for fragment in chunk.tool_calls:
+                self._calls.add(fragment)
+            deltas.append(StreamDelta(content="", index=self.sent + len(deltas), tool_calls=chunk.tool_calls))
+        self.sent += len(deltas)
+        self._usage = chunk.usage or self._usage
+        self._finish_reason = chunk.finish_reason or self._finish_reason
+        return deltas
+
+    def completion(self, model: str) -> Completion:
+        return Completion(
+            content="".join(self._text),
+            model=model,
+            usage=self._usage,
+            finish_reason=self._finish_reason,
+            tool_calls=self._calls.calls(),
+            reasoning=self._reasoning.blocks(),
+        )
+
+
+def _cached_deltas(entry: CacheEntry) -> list[StreamDelta]:
+    deltas: list[StreamDelta] = []
+    for block in entry.reasoning:
+        reasoning = ReasoningDelta(text=block.text, signature=block.signature, redacted=block.redacted)
+        deltas.append(StreamDelta(content="", index=len(deltas), reasoning=reasoning))
+    for piece in _WORD_WITH_TRAILING_SPACE.findall(entry.content):
+        deltas.append(StreamDelta(content=piece, index=len(deltas)))
+    for i, call in enumerate(entry.tool_calls):
+        whole = ToolCallDelta(index=i, id=call.id, name=call.name, arguments=call.arguments)
+        deltas.append(StreamDelta(content="", index=len(deltas), tool_calls=(whole,)))
+    return deltas

@@ -2,7 +2,7 @@
 
 One policy for single answers, streams and batches: a blacklisted key is
 neither read nor written; ``Cache-Control: no-cache`` skips the read only;
-only complete, non-empty answers are stored.
+only complete, non-empty answers are stored (an answer of tool calls alone is not empty).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class ResponseCache:
         return entry
 
     async def store(self, key: str, answer: Answer) -> None:
-        if not self.enabled or answer.cached or not answer.content:
+        if not self.enabled or answer.cached or not (answer.content or answer.tool_calls):
             return
         # Asked again, not remembered from the lookup: a complaint may have retired the key meanwhile.
         if await self._feedback.is_blacklisted(key):

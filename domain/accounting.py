@@ -33,6 +33,8 @@ def fresh_answer(
         session_id=request.session_id,
         cache_key=key,
         upstream_ms=upstream_ms,
+        tool_calls=completion.tool_calls,
+        reasoning=completion.reasoning,
     )
 
 
@@ -51,6 +53,8 @@ def answer_from_cache(entry: CacheEntry, request: GenerationRequest, *, key: str
         cache_key=key,
         cached_at=entry.cached_at,
         original_provider=entry.provider,
+        tool_calls=entry.tool_calls,
+        reasoning=entry.reasoning,
     )
 
 
@@ -62,6 +66,8 @@ def entry_from_answer(answer: Answer, *, now: float) -> CacheEntry:
         usage=answer.usage,
         finish_reason=answer.finish_reason,
         cached_at=now,
+        tool_calls=answer.tool_calls,
+        reasoning=answer.reasoning,
     )
 
 

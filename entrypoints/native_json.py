@@ -2,19 +2,41 @@
 
 Request bodies decode into these Structs; answers encode from domain values
 through the functions below, so HTTP, SSE, WebSocket and batch all speak the
-same fields.
+same fields. The shapes of a rich request (messages, tools, output format,
+reasoning) live in ``entrypoints.native_messages``.
+
+An answer gains ``toolCalls``, ``reasoning`` and the cache and reasoning token
+counts only when it has them, so that a plain prompt's answer is what it always
+was. A stream's tool-call and reasoning deltas are events of their own kind
+(``"type": "toolCall"`` / ``"reasoning"``), apart from the text events.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
 import msgspec
 
 from domain.accounting import answer_metadata, format_seconds
+from domain.content import ReasoningDelta, ToolCallDelta, ToolCallPart
 from domain.errors import DomainError
-from domain.models import Answer, ModelInfo
+from domain.models import Answer, ModelInfo, StreamDelta, StreamEvent, Usage
 from domain.validation import GenerateFields
+from entrypoints.native_messages import (
+    MessageBody,
+    ReasoningConfigBody,
+    ResponseFormatBody,
+    ToolBody,
+    ToolChoiceBody,
+    messages_of,
+    output_format_of,
+    reasoning_json,
+    reasoning_of,
+    stop_of,
+    tool_choice_of,
+    tools_of,
+)
 
 
 class GenerateBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
@@ -27,8 +49,18 @@ class GenerateBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     temperature: float | None = None
     system: str | None = None
     systemPrompt: str | None = None
+    messages: list[MessageBody] | None = None
+    tools: list[ToolBody] | None = None
+    toolChoice: ToolChoiceBody | None = None
+    parallelToolCalls: bool | None = None
+    responseFormat: ResponseFormatBody | None = None
+    topP: float | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    reasoning: ReasoningConfigBody | None = None
 
     def fields(self) -> GenerateFields:
+        """The request's fields; ``InvalidRequest`` naming the field for a message that cannot be converted."""
         return GenerateFields(
             prompt=self.prompt,
             model=self.model,
@@ -37,6 +69,15 @@ class GenerateBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             temperature=self.temperature,
             system=self.system,
             system_prompt=self.systemPrompt,
+            messages=messages_of(self.messages),
+            tools=tools_of(self.tools),
+            tool_choice=tool_choice_of(self.toolChoice),
+            parallel_tool_calls=self.parallelToolCalls is not False,
+            output_format=output_format_of(self.responseFormat),
+            top_p=self.topP,
+            stop=stop_of(self.stop),
+            seed=self.seed,
+            reasoning=reasoning_of(self.reasoning),
         )
 
 
@@ -69,11 +110,68 @@ def answer_json(answer: Answer) -> dict[str, object]:
         "requestId": answer.request_id,
         "sessionId": answer.session_id,
         "metadata": answer_metadata(answer),
+        **rich_answer_json(answer),
     }
+
+
+def rich_answer_json(answer: Answer) -> dict[str, object]:
+    """What only a rich answer has: its tool calls, its reasoning, and the usage beyond input and output."""
+    body: dict[str, object] = {}
+    if answer.tool_calls:
+        body["toolCalls"] = [tool_call_json(call) for call in answer.tool_calls]
+    if answer.reasoning:
+        body["reasoning"] = [reasoning_json(block) for block in answer.reasoning]
+    body.update(usage_details_json(answer.usage))
+    return body
+
+
+def usage_details_json(usage: Usage) -> dict[str, int]:
+    figures = {
+        "cacheReadInputTokens": usage.cache_read_input_tokens,
+        "cacheWriteInputTokens": usage.cache_write_input_tokens,
+        "reasoningTokens": usage.reasoning_tokens,
+    }
+    return {name: value for name, value in figures.items() if value}
+
+
+def tool_call_json(call: ToolCallPart) -> dict[str, object]:
+    return {"id": call.id, "name": call.name, "arguments": call.arguments}
 
 
 def chunk_json(content: str, index: int) -> dict[str, object]:
     return {"content": content, "index": index, "finished": False}
+
+
+def stream_event_json(event: StreamEvent) -> dict[str, object]:
+    """One stream event: a text chunk, a tool-call or reasoning delta, or the final chunk."""
+    if not isinstance(event, StreamDelta):
+        return final_chunk_json(event.answer, event.index)
+    if event.tool_calls:
+        fragments = [tool_call_delta_json(fragment) for fragment in event.tool_calls]
+        return {"type": "toolCall", **chunk_json("", event.index), "toolCalls": fragments}
+    if event.reasoning is not None:
+        return {"type": "reasoning", **chunk_json("", event.index), "reasoning": reasoning_delta_json(event.reasoning)}
+    return chunk_json(event.content, event.index)
+
+
+def tool_call_delta_json(delta: ToolCallDelta) -> dict[str, object]:
+    """A fragment: ``id`` and ``name`` on a call's first, ``arguments`` the next piece of its JSON text."""
+    body: dict[str, object] = {"index": delta.index}
+    if delta.id:
+        body["id"] = delta.id
+    if delta.name:
+        body["name"] = delta.name
+    body["arguments"] = delta.arguments
+    return body
+
+
+def reasoning_delta_json(delta: ReasoningDelta) -> dict[str, object]:
+    body: dict[str, object] = {"text": delta.text}
+    if delta.signature:
+        body["signature"] = delta.signature
+    if delta.redacted:
+        body["redacted"] = base64.b64encode(delta.redacted).decode()
+    return body
 
 
 def final_chunk_json(answer: Answer, index: int) -> dict[str, object]:
@@ -94,6 +192,7 @@ def final_chunk_json(answer: Answer, index: int) -> dict[str, object]:
         "requestId": answer.request_id,
         "sessionId": answer.session_id,
         "metadata": answer_metadata(answer),
+        **rich_answer_json(answer),
     }
 
 

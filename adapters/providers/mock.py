@@ -1,9 +1,10 @@
 """The offline ``mock`` provider (docs/api.md#providers).
 
 Deterministic: the answer is derived from the conversation, so the same call
-always gives the same text. It streams word by word, pausing ``latency_ms``
-before each word, and reports real token counts of what it sent and returned
-(one token per whitespace-separated word).
+always gives the same answer (``mock_answers``: text, tool calls, JSON,
+reasoning). It streams word by word, pausing ``latency_ms`` before each word,
+then its tool calls in fragments, and reports real token counts of what it
+sent and returned (one token per whitespace-separated word).
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from domain.models import Completion, ProviderCall, ProviderChunk, Usage
+from adapters.providers.mock_answers import MockAnswer, answer
+from domain.content import ReasoningDelta, ToolCallDelta
+from domain.models import Completion, ProviderCall, ProviderChunk
+
+# Tool-call arguments stream in pieces this long, so that clients assemble them as they must for real providers.
+ARGUMENT_FRAGMENT_CHARS = 8
+REASONING_FRAGMENT_CHARS = 16
 
 
 class MockProvider:
@@ -25,33 +32,44 @@ class MockProvider:
         return "mock"
 
     async def generate(self, call: ProviderCall) -> Completion:
-        words, finish_reason = _answer_words(call)
+        result = answer(call)
         if self._delay:
             await asyncio.sleep(self._delay)
         return Completion(
-            content=" ".join(words), model=call.model, usage=_usage(call, words), finish_reason=finish_reason
+            content=result.text,
+            model=call.model,
+            usage=result.usage(call),
+            finish_reason=result.finish_reason,
+            tool_calls=result.tool_calls,
+            reasoning=result.reasoning,
         )
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[ProviderChunk]:
-        words, finish_reason = _answer_words(call)
-        for index, word in enumerate(words):
-            if self._delay:
+        result = answer(call)
+        for chunk in _chunks(result):
+            if self._delay and chunk.text:
                 await asyncio.sleep(self._delay)
-            yield ProviderChunk(text=word if index == 0 else " " + word)
-        yield ProviderChunk(usage=_usage(call, words), finish_reason=finish_reason)
+            yield chunk
+        yield ProviderChunk(usage=result.usage(call), finish_reason=result.finish_reason)
 
 
-def _answer_words(call: ProviderCall) -> tuple[list[str], str]:
-    prompt = call.messages[-1].content if call.messages else ""
-    turn = sum(1 for message in call.messages if message.role == "user")
-    words = ["Mock", "answer", f"(turn {turn}):", *prompt.split()]
-    if call.system:
-        words += ["[system:", *call.system.split(), "]"]
-    if len(words) > call.max_tokens:
-        return words[: call.max_tokens], "length"
-    return words, "stop"
-
-
-def _usage(call: ProviderCall, words: list[str]) -> Usage:
-    sent = sum(len(message.content.split()) for message in call.messages) + len(call.system.split())
-    return Usage(prompt_tokens=sent, completion_tokens=len(words))
+def _chunks(result: MockAnswer) -> list[ProviderChunk]:
+    chunks: list[ProviderChunk] = []
+    for block in result.reasoning:
+        text = block.text  # in slices, not words: the signature covers the exact text
+        chunks += [
+            ProviderChunk(reasoning=ReasoningDelta(text=text[i : i + REASONING_FRAGMENT_CHARS]))
+            for i in range(0, len(text), REASONING_FRAGMENT_CHARS)
+        ]
+        chunks.append(ProviderChunk(reasoning=ReasoningDelta(signature=block.signature, redacted=block.redacted)))
+    chunks += [ProviderChunk(text=piece) for piece in result.pieces]
+    for index, call in enumerate(result.tool_calls):
+        chunks.append(ProviderChunk(tool_calls=(ToolCallDelta(index=index, id=call.id, name=call.name),)))
+        arguments = call.arguments
+        chunks += [
+            ProviderChunk(
+                tool_calls=(ToolCallDelta(index=index, arguments=arguments[i : i + ARGUMENT_FRAGMENT_CHARS]),)
+            )
+            for i in range(0, len(arguments), ARGUMENT_FRAGMENT_CHARS)
+        ]
+    return chunks

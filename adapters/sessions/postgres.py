@@ -1,5 +1,8 @@
 """Sessions in PostgreSQL (docs/api.md#sessions), tables of ``migrations/0001_sessions.sql``.
 
+A rich message's content parts are one JSON value in ``parts``
+(``migrations/0004_rich_messages.sql``); a text-only message has NULL there.
+
 A pooled connection is held only for the statements of one operation, never
 for a whole turn: the turn lock lives on connections of its own
 (``PostgresSessionLocks``), because a turn lasts as long as the provider takes
@@ -26,18 +29,22 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import msgspec
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.backends.postgres_pool import create_pg_pool
 from adapters.sessions.cached import CachedSessionRepo
 from adapters.sessions.postgres_locks import HeldLock, PostgresSessionLocks
+from domain.content import Part
 from domain.errors import StorageUnavailable
 from domain.models import Message, Session
 
 __all__ = ["CachedSessionRepo", "PostgresSessionLocks", "PostgresSessionRepo", "create_pg_pool"]
 
 _Conn = psycopg.AsyncConnection[Any]
+_parts_encoder = msgspec.json.Encoder()
+_parts_decoder = msgspec.json.Decoder(tuple[Part, ...])
 # The store, session and lock of the turn whose lock the current task holds
 # (tasks started inside the turn inherit it: they are part of the turn).
 _turn: ContextVar[tuple[object, str, HeldLock] | None] = ContextVar("postgres_session_turn", default=None)
@@ -50,8 +57,8 @@ RETURNING s.next_seq
 """
 
 _INSERT_MESSAGE = """
-INSERT INTO session_messages (session_id, seq, role, content, model, tokens, cache_key, created_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, to_timestamp(%s))
+INSERT INTO session_messages (session_id, seq, role, content, parts, model, tokens, cache_key, created_at)
+VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s, to_timestamp(%s))
 """
 
 _TRIM = "DELETE FROM session_messages WHERE session_id = %s AND seq < %s"
@@ -59,7 +66,7 @@ _TRIM = "DELETE FROM session_messages WHERE session_id = %s AND seq < %s"
 # One statement, so the session and its messages come from one snapshot.
 _SELECT = """
 SELECT s.user_id, extract(epoch FROM s.created_at)::float8, extract(epoch FROM s.updated_at)::float8,
-       m.role, m.content, m.model, m.tokens, m.cache_key, extract(epoch FROM m.created_at)::float8
+       m.role, m.content, m.parts::text, m.model, m.tokens, m.cache_key, extract(epoch FROM m.created_at)::float8
 FROM sessions s LEFT JOIN session_messages m ON m.session_id = s.id
 WHERE s.id = %s
 ORDER BY m.seq
@@ -117,14 +124,14 @@ class PostgresSessionRepo:
                 _turn.reset(token)
 
     async def ping(self) -> bool:
-        """``True`` when the database answers and its session tables exist.
+        """``True`` when the database answers and its session tables exist, with the columns this version writes.
 
         A database that came up before its migrations ran answers ``SELECT 1``
         but cannot hold a session yet: readiness must not say it can.
         """
         try:
             async with self._pool.connection() as conn:
-                await conn.execute("SELECT 1 FROM sessions, session_messages LIMIT 0")
+                await conn.execute("SELECT s.id, m.parts FROM sessions s, session_messages m LIMIT 0")
             return True
         except psycopg.Error:
             return False
@@ -161,9 +168,18 @@ async def _select(conn: _Conn, session_id: str) -> Session | None:
 
 
 def _message_row(message: Message) -> tuple[object, ...]:
-    return (message.role, message.content, message.model, message.tokens, message.cache_key, message.created_at)
+    parts = _parts_encoder.encode(message.parts).decode() if message.parts else None
+    return (message.role, message.content, parts, message.model, message.tokens, message.cache_key, message.created_at)
 
 
 def _message(row: Sequence[Any]) -> Message:
-    role, content, model, tokens, cache_key, created_at = row
-    return Message(role=role, content=content, model=model, tokens=tokens, cache_key=cache_key, created_at=created_at)
+    role, content, parts, model, tokens, cache_key, created_at = row
+    return Message(
+        role=role,
+        content=content,
+        parts=_parts_decoder.decode(parts) if parts else (),
+        model=model,
+        tokens=tokens,
+        cache_key=cache_key,
+        created_at=created_at,
+    )

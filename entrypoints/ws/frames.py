@@ -12,9 +12,9 @@ from typing import Any
 import msgspec
 
 from domain.errors import DomainError, InvalidRequest
-from domain.models import StreamDelta, StreamEvent
+from domain.models import StreamEvent
 from entrypoints.json_depth import TOO_DEEP_MESSAGE, json_too_deep
-from entrypoints.native_json import GenerateBody, chunk_json, error_chunk_json, final_chunk_json
+from entrypoints.native_json import GenerateBody, error_chunk_json, stream_event_json
 
 _encode = msgspec.json.Encoder().encode
 
@@ -55,10 +55,7 @@ def _text(payload: dict[str, object]) -> str:
 
 
 def event_frame(event: StreamEvent, ident: object) -> str:
-    if isinstance(event, StreamDelta):
-        payload = chunk_json(event.content, event.index)
-    else:
-        payload = final_chunk_json(event.answer, event.index)
+    payload = stream_event_json(event)
     if ident is not None:
         payload["id"] = ident
     return _text(payload)

@@ -19,6 +19,7 @@ from adapters.sessions.memory import MemorySessionRepo
 from adapters.sessions.postgres import PostgresSessionRepo
 from adapters.sessions.redis import RedisSessionRepo
 from adapters.sessions.redis_copy import RedisSessionCopy
+from domain.content import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 from domain.models import Message
 from domain.ports import SessionRepo
 from tests.conftest import open_pg_pool, open_redis_client, open_session_locks
@@ -98,6 +99,35 @@ async def test_the_first_append_creates_the_session_for_its_user(repo: SessionRe
 async def test_every_message_field_survives_the_round_trip(repo: SessionRepo) -> None:
     sid = new_id()
     turn = [user("¿Qué es un closure?", T0 + 0.25), assistant("Una función con su entorno ✓", T0 + 1.5, "ai:k1")]
+
+    await repo.append(sid, "alice", turn, max_messages=10, now=T0 + 2)
+
+    stored = await repo.get(sid)
+    assert stored is not None
+    assert stored.messages == tuple(turn)
+
+
+async def test_rich_messages_survive_the_round_trip_with_every_part(repo: SessionRepo) -> None:
+    sid = new_id()
+    image = ImagePart(media_type="image/png", data=b"\x89PNG\r\n\x1a\n\x00\xff")
+    call = ToolCallPart(id="call_1", name="get_weather", arguments='{"city": "Lima"}')
+    turn = [
+        Message(
+            role="user", parts=(TextPart(text="¿Y esta foto?"), image, ImagePart(url="https://x/y.png")), created_at=T0
+        ),
+        Message(
+            role="assistant",
+            parts=(ReasoningPart(text="hmm", signature="sig", redacted=b"\x00opaque"), TextPart(text="mira"), call),
+            model="mock-model",
+            tokens=9,
+            cache_key="ai:k2",
+            created_at=T0,
+        ),
+        Message(
+            role="tool", parts=(ToolResultPart(call_id="call_1", parts=(TextPart(text="18"), image)),), created_at=T0
+        ),
+        Message(role="tool", parts=(ToolResultPart(call_id="call_2", content="boom", is_error=True),), created_at=T0),
+    ]
 
     await repo.append(sid, "alice", turn, max_messages=10, now=T0 + 2)
 

@@ -14,6 +14,7 @@ from domain.ownership import end_user_of
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.shared.body import JsonBody, documented
 from entrypoints.native_json import InvalidateBody, model_json
+from entrypoints.native_messages import content_json
 from entrypoints.request_context import current_caller
 
 AnyRequest = Request[Any, Any, Any]
@@ -60,7 +61,7 @@ def session_json(session: Session) -> dict[str, object]:
         "messages": [
             {
                 "role": m.role,
-                "content": m.content,
+                "content": content_json(m),
                 "model": m.model,
                 "tokens": m.tokens,
                 "timestamp": m.created_at,

@@ -7,9 +7,9 @@ another route's module.
 
 from __future__ import annotations
 
-from domain.models import Answer, StreamDelta, StreamEvent
+from domain.models import Answer, StreamEvent
 from entrypoints.http.shared.sse import frame
-from entrypoints.native_json import chunk_json, final_chunk_json
+from entrypoints.native_json import stream_event_json
 
 OVERHEAD_HEADER = b"x-gateway-overhead-ms"
 
@@ -20,7 +20,8 @@ def overhead_header(answer: Answer) -> tuple[bytes, bytes]:
 
 
 def render_stream_event(event: StreamEvent) -> bytes:
-    """One SSE frame of ``/generate/stream``: a delta, or the final chunk with the answer's summary."""
-    if isinstance(event, StreamDelta):
-        return frame(chunk_json(event.content, event.index))
-    return frame(final_chunk_json(event.answer, event.index))
+    """One SSE frame of ``/generate/stream``: a text delta or the final chunk as a plain ``data:`` event; a
+    tool-call or reasoning delta also names its kind (``event: toolCall`` / ``event: reasoning``)."""
+    payload = stream_event_json(event)
+    kind = payload.get("type")
+    return b"event: " + str(kind).encode() + b"\n" + frame(payload) if kind else frame(payload)

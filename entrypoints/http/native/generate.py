@@ -23,7 +23,11 @@ from entrypoints.http.shared.disconnect import unless_client_leaves
 from entrypoints.http.shared.errors import answer_domain_error
 from entrypoints.http.shared.litestar_errors import error_response, fault_response
 from entrypoints.http.shared.sse import SSE_HEADERS, EventPump, first_frame, frame, stream_after
-from entrypoints.native_json import BatchBody, ValidateBody, answer_json
+from entrypoints.native_json import (
+    BatchBody,
+    ValidateBody,
+    answer_json,
+)
 from entrypoints.request_context import current_caller, current_request_id
 
 AnyRequest = Request[Any, Any, Any]
