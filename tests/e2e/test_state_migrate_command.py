@@ -42,11 +42,16 @@ def recorded(url: str) -> list[str]:
 
 
 def test_the_first_run_applies_every_file_and_the_second_applies_none(empty_database: str) -> None:
-    assert MIGRATIONS == ["0001_sessions.sql", "0002_cache_feedback.sql", "0003_feedback_reporters.sql"]
+    assert MIGRATIONS == [
+        "0001_sessions.sql",
+        "0002_cache_feedback.sql",
+        "0003_feedback_reporters.sql",
+        "0004_rich_messages.sql",
+    ]
 
     first = migrate(empty_database)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == f"applied 3 migration(s): {', '.join(MIGRATIONS)}"
+    assert first.stdout.strip() == f"applied 4 migration(s): {', '.join(MIGRATIONS)}"
     assert recorded(empty_database) == MIGRATIONS
     with psycopg.connect(empty_database) as conn:
         tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
