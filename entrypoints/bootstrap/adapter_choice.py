@@ -14,6 +14,7 @@ from adapters.images.disabled import DisabledImageFetcher
 from adapters.images.http import HttpImageFetcher
 from adapters.providers.azure_openai import AzureOpenAIProvider
 from adapters.providers.bedrock import BedrockProvider
+from adapters.providers.bedrock_converse import ImageResolver, refuse_image_url
 from adapters.providers.mock import MockProvider
 from adapters.providers.openai_compatible import OpenAICompatibleProvider, parse_openai_models
 from adapters.sessions.cached import CachedSessionRepo
@@ -63,6 +64,16 @@ def build_catalogue(settings: Settings) -> Catalogue:
     )
 
 
+def image_resolver(fetcher: ImageFetcher) -> ImageResolver:
+    """The Bedrock adapter's image seam, answered by the image fetcher port."""
+
+    async def resolve(url: str) -> tuple[bytes, str]:
+        image = await fetcher.fetch(url)
+        return image.data, image.media_type
+
+    return resolve
+
+
 def build_breakers(
     settings: Settings,
     catalogue: Catalogue,
@@ -70,12 +81,18 @@ def build_breakers(
     bedrock_client: Any,
     azure_client: Any,
     openai_client: Any,
+    image_fetcher: ImageFetcher | None = None,
 ) -> dict[str, CircuitBreakerProvider]:
-    """Every configured upstream behind its own circuit breaker (whose state ``/api/v1/status`` shows)."""
+    """Every configured upstream behind its own circuit breaker (whose state ``/api/v1/status`` shows).
+
+    Bedrock takes image bytes only: an image given by URL goes through ``image_fetcher`` (which refuses
+    URLs unless ``IMAGE_FETCH_ENABLED``); OpenAI-compatible upstreams get the URL itself.
+    """
     first_byte, idle = settings.provider_first_byte_timeout, settings.provider_idle_timeout
     upstreams: dict[str, Provider] = {}
     if bedrock_client is not None:
-        upstreams["aws"] = BedrockProvider(bedrock_client, supports_system=catalogue)
+        resolve = image_resolver(image_fetcher) if image_fetcher is not None else refuse_image_url
+        upstreams["aws"] = BedrockProvider(bedrock_client, supports_system=catalogue, resolve_image=resolve)
     if azure_client is not None:
         upstreams["azure"] = AzureOpenAIProvider(
             azure_client, deployments=settings.azure_deployments, first_byte_timeout=first_byte, idle_timeout=idle

@@ -88,6 +88,7 @@ class Container(containers.DeclarativeContainer):
         bedrock_client=bedrock_client,
         azure_client=azure_client,
         openai_client=openai_client,
+        image_fetcher=image_fetcher,
     )
     provider_map = providers.Singleton(adapter_choice.build_providers, settings, breakers)
 
