@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from application.pipeline import GenerationPipeline
-from domain.accounting import answer_from_cache, fresh_answer
+from domain.accounting import answer_from_cache
 from domain.models import Answer, GenerationRequest, ProviderCall
 
 
@@ -32,11 +32,6 @@ class Generate:
             upstream_started = pipeline.clock.monotonic()
             completion = await provider.generate(call)
             upstream_ms = pipeline.elapsed_ms(upstream_started)
-        return fresh_answer(
-            completion,
-            request,
-            provider=provider.name,
-            key=key,
-            duration_ms=pipeline.elapsed_ms(started),
-            upstream_ms=upstream_ms,
+        return pipeline.answered(
+            completion, request, provider=provider.name, key=key, started=started, upstream_ms=upstream_ms
         )

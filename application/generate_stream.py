@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from application.closing import closing_iterator
 from application.pipeline import GenerationPipeline
-from domain.accounting import answer_from_cache, fresh_answer
+from domain.accounting import answer_from_cache
 from domain.content import ReasoningDelta, ToolCallDelta
 from domain.models import (
     ZERO_USAGE,
@@ -76,12 +76,12 @@ class GenerateStream:
             upstream_ms = pipeline.elapsed_ms(upstream_started)
         yield StreamEnd(
             index=answer.sent,
-            answer=fresh_answer(
+            answer=pipeline.answered(
                 answer.completion(request.model),
                 request,
                 provider=provider.name,
                 key=key,
-                duration_ms=pipeline.elapsed_ms(started),
+                started=started,
                 upstream_ms=upstream_ms,
             ),
         )

@@ -15,9 +15,10 @@ from application.conversation import Conversations
 from application.feedback_loop import FeedbackLoop
 from application.pool import WorkerPool
 from application.response_cache import ResponseCache
+from domain.accounting import fresh_answer
 from domain.cache_key import cache_key
 from domain.errors import InvalidRequest
-from domain.models import Answer, CacheEntry, GenerationRequest, ProviderCall, Session
+from domain.models import Answer, CacheEntry, Completion, GenerationRequest, ProviderCall, Session
 from domain.ports import Clock, Provider
 
 
@@ -63,3 +64,23 @@ class GenerationPipeline:
 
     def elapsed_ms(self, started: float) -> float:
         return (self.clock.monotonic() - started) * 1000.0
+
+    def answered(
+        self,
+        completion: Completion,
+        request: GenerationRequest,
+        *,
+        provider: str,
+        key: str,
+        started: float,
+        upstream_ms: float,
+    ) -> Answer:
+        """The fresh answer a provider gave (whole or assembled from a stream), timed from ``started``."""
+        return fresh_answer(
+            completion,
+            request,
+            provider=provider,
+            key=key,
+            duration_ms=self.elapsed_ms(started),
+            upstream_ms=upstream_ms,
+        )
