@@ -61,8 +61,13 @@ _WIRE_TYPES = {
 
 
 def _field_of_wrong_wire_type(data: bytes, message_type: Any) -> str | None:
-    """The first known field whose wire type its declared type cannot have (packed repeated scalars allowed)."""
-    meta = message_type._betterproto
+    """The first known field whose wire type its declared type cannot have (packed repeated scalars allowed).
+
+    Only betterproto2 messages need it: the reflection service's messages are protobuf's own, which check.
+    """
+    meta = getattr(message_type, "_betterproto", None)
+    if meta is None:
+        return None
     for parsed in betterproto2.load_fields(BytesIO(data)):
         name: str | None = meta.field_name_by_number.get(parsed.number)
         if name is None:
