@@ -8,8 +8,9 @@ betterproto2 does not check a field's wire type against its declared type: a
 ``prompt`` sent as a varint arrived as the int ``5``, a ``max_tokens`` sent
 length-delimited as a list, and validation then failed with an internal error
 (found by the parser fuzzing, docs/reliability.md#parser-fuzzing). The codec
-checks the wire type of every known top-level field first (the request
-messages have no nested ones) and refuses a mismatch as INVALID_ARGUMENT.
+checks the wire type of every known field first, in nested messages too (a
+rich request's messages, parts and tools), and refuses a mismatch as
+INVALID_ARGUMENT naming the field's path.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ _WIRE_TYPES = {
 
 
 def _field_of_wrong_wire_type(data: bytes, message_type: Any) -> str | None:
-    """The first known field whose wire type its declared type cannot have (packed repeated scalars allowed).
+    """The path of the first known field whose wire type its declared type cannot have (packed repeated scalars
+    allowed), looking into nested messages.
 
     Only betterproto2 messages need it: the reflection service's messages are protobuf's own, which check.
     """
@@ -78,4 +80,8 @@ def _field_of_wrong_wire_type(data: bytes, message_type: Any) -> str | None:
             packed and parsed.wire_type == betterproto2.WIRE_LEN_DELIM
         ):
             return name
+        if field.proto_type == betterproto2.TYPE_MESSAGE and field.map_meta is None:
+            inner = _field_of_wrong_wire_type(parsed.value, meta.cls_by_field[name])
+            if inner is not None:
+                return f"{name}.{inner}"
     return None

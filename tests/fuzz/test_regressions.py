@@ -30,6 +30,8 @@ def test_a_pbkdf2_entry_at_the_iteration_limit_still_parses() -> None:
         (b"\x08\x05", "prompt"),  # field 1, a string, sent as the varint 5: it arrived as the int 5
         (b"\x2a\x01a", "max_tokens"),  # field 5, an int32, sent length-delimited: it arrived as the list [97]
         (b"\x30\x05", "temperature"),  # field 6, a float, sent as a varint
+        (b"\x42\x02\x08\x05", "messages.role"),  # messages (8) holding role (1), a string, as a varint
+        (b"\x42\x04\x1a\x02\x08\x05", "messages.parts.text"),  # a part's text (1) as a varint, two levels down
     ],
 )
 def test_a_grpc_field_of_the_wrong_wire_type_is_an_invalid_argument(data: bytes, field: str) -> None:
@@ -41,5 +43,6 @@ def test_a_grpc_field_of_the_wrong_wire_type_is_an_invalid_argument(data: bytes,
 
 
 def test_grpc_fields_of_the_right_wire_type_and_unknown_fields_still_decode() -> None:
-    message = SizeLimitedProtoCodec(1024).decode(b"\x0a\x02hi\x28\x05\x78\x01", pb.GenerateRequest)
+    # The unknown field is number 99 (a varint): 15, used here first, is now GenerateRequest.reasoning.
+    message = SizeLimitedProtoCodec(1024).decode(b"\x0a\x02hi\x28\x05\x98\x06\x01", pb.GenerateRequest)
     assert (message.prompt, message.max_tokens) == ("hi", 5)

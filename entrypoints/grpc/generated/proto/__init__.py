@@ -9,13 +9,24 @@ __all__ = (
     "BackendStatus",
     "GenerateRequest",
     "GenerateResponse",
+    "Image",
     "ListModelsRequest",
     "ListModelsResponse",
+    "Message",
     "Model",
+    "Part",
     "PoolStats",
+    "Reasoning",
+    "ReasoningConfig",
+    "ResponseFormat",
     "StatusRequest",
     "StatusResponse",
     "StreamChunk",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolChoice",
+    "ToolResult",
 )
 
 from collections.abc import AsyncIterator
@@ -96,6 +107,37 @@ class GenerateRequest(betterproto2.Message):
     Absent means TEMPERATURE (0.7). With `optional`, 0.0 is a real greedy request.
     """
 
+    messages: "list[Message]" = betterproto2.field(8, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Rich requests (docs/api.md#messages..#reasoning); each is optional, a prompt alone works as before.
+    With both, prompt is appended to messages as the last user turn.
+    """
+
+    tools: "list[Tool]" = betterproto2.field(9, betterproto2.TYPE_MESSAGE, repeated=True)
+
+    tool_choice: "ToolChoice | None" = betterproto2.field(10, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Absent means auto.
+    """
+
+    response_format: "ResponseFormat | None" = betterproto2.field(11, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Absent means text.
+    """
+
+    top_p: "float | None" = betterproto2.field(12, betterproto2.TYPE_FLOAT, optional=True)
+
+    stop: "list[str]" = betterproto2.field(13, betterproto2.TYPE_STRING, repeated=True)
+
+    seed: "int | None" = betterproto2.field(14, betterproto2.TYPE_INT64, optional=True)
+
+    reasoning: "ReasoningConfig | None" = betterproto2.field(15, betterproto2.TYPE_MESSAGE, optional=True)
+
+    parallel_tool_calls: "bool | None" = betterproto2.field(16, betterproto2.TYPE_BOOL, optional=True)
+    """
+    Absent means true: the model may call several tools in one answer.
+    """
+
 
 default_message_pool.register_message("proto", "GenerateRequest", GenerateRequest)
 
@@ -149,8 +191,39 @@ class GenerateResponse(betterproto2.Message):
 
     duration_ms: "float" = betterproto2.field(14, betterproto2.TYPE_DOUBLE)
 
+    tool_calls: "list[ToolCall]" = betterproto2.field(15, betterproto2.TYPE_MESSAGE, repeated=True)
+
+    reasoning: "list[Reasoning]" = betterproto2.field(16, betterproto2.TYPE_MESSAGE, repeated=True)
+
+    cache_read_input_tokens: "int" = betterproto2.field(17, betterproto2.TYPE_INT32)
+
+    cache_write_input_tokens: "int" = betterproto2.field(18, betterproto2.TYPE_INT32)
+
+    reasoning_tokens: "int" = betterproto2.field(19, betterproto2.TYPE_INT32)
+
 
 default_message_pool.register_message("proto", "GenerateResponse", GenerateResponse)
+
+
+@dataclass(eq=False, repr=False)
+class Image(betterproto2.Message):
+    """
+    data with media_type, or a url (http(s), or a data: URL).
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return AI_SERVICE_PROTO_DESCRIPTOR.message_types_by_name["Image"]
+
+    media_type: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    data: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
+
+    url: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+
+
+default_message_pool.register_message("proto", "Image", Image)
 
 
 @dataclass(eq=False, repr=False)
@@ -179,6 +252,27 @@ class ListModelsResponse(betterproto2.Message):
 
 
 default_message_pool.register_message("proto", "ListModelsResponse", ListModelsResponse)
+
+
+@dataclass(eq=False, repr=False)
+class Message(betterproto2.Message):
+    """
+    One turn: its text in content, or its parts (not both). role: system, user, assistant, tool.
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return AI_SERVICE_PROTO_DESCRIPTOR.message_types_by_name["Message"]
+
+    role: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    content: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+
+    parts: "list[Part]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
+
+
+default_message_pool.register_message("proto", "Message", Message)
 
 
 @dataclass(eq=False, repr=False)
@@ -212,6 +306,34 @@ default_message_pool.register_message("proto", "Model", Model)
 
 
 @dataclass(eq=False, repr=False)
+class Part(betterproto2.Message):
+    """
+
+
+    Oneofs:
+        - kind:
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return AI_SERVICE_PROTO_DESCRIPTOR.message_types_by_name["Part"]
+
+    text: "str | None" = betterproto2.field(1, betterproto2.TYPE_STRING, optional=True, group="kind")
+
+    image: "Image | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True, group="kind")
+
+    tool_call: "ToolCall | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True, group="kind")
+
+    tool_result: "ToolResult | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True, group="kind")
+
+    reasoning: "Reasoning | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True, group="kind")
+
+
+default_message_pool.register_message("proto", "Part", Part)
+
+
+@dataclass(eq=False, repr=False)
 class PoolStats(betterproto2.Message):
     @betterproto2.staticproperty
     @staticmethod
@@ -236,6 +358,69 @@ class PoolStats(betterproto2.Message):
 
 
 default_message_pool.register_message("proto", "PoolStats", PoolStats)
+
+
+@dataclass(eq=False, repr=False)
+class Reasoning(betterproto2.Message):
+    """
+    signature and redacted go back to the provider unchanged on the next turn.
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return AI_SERVICE_PROTO_DESCRIPTOR.message_types_by_name["Reasoning"]
+
+    text: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    signature: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+
+    redacted: "bytes" = betterproto2.field(3, betterproto2.TYPE_BYTES)
+
+
+default_message_pool.register_message("proto", "Reasoning", Reasoning)
+
+
+@dataclass(eq=False, repr=False)
+class ReasoningConfig(betterproto2.Message):
+    """
+    effort: minimal, low, medium, high; or a budget of tokens.
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return AI_SERVICE_PROTO_DESCRIPTOR.message_types_by_name["ReasoningConfig"]
+
+    effort: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    budget_tokens: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+
+
+default_message_pool.register_message("proto", "ReasoningConfig", ReasoningConfig)
+
+
+@dataclass(eq=False, repr=False)
+class ResponseFormat(betterproto2.Message):
+    """
+    type: text, json_object, json_schema (schema_json is then the JSON Schema of the answer).
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return AI_SERVICE_PROTO_DESCRIPTOR.message_types_by_name["ResponseFormat"]
+
+    type: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    name: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+
+    schema_json: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+
+    strict: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
+
+
+default_message_pool.register_message("proto", "ResponseFormat", ResponseFormat)
 
 
 @dataclass(eq=False, repr=False)
@@ -307,6 +492,8 @@ class StreamChunk(betterproto2.Message):
     """
     Content chunks have finished = false. The last chunk has finished = true, empty content,
     index = the number of content chunks, and the totals in the fields from 5 on.
+    A tool-call chunk has tool_call_deltas and a reasoning chunk reasoning_delta, with empty content;
+    the last chunk carries the assembled tool_calls and reasoning and the richer usage.
     """
 
     @betterproto2.staticproperty
@@ -351,8 +538,123 @@ class StreamChunk(betterproto2.Message):
         16, betterproto2.TYPE_MAP, map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING)
     )
 
+    tool_call_deltas: "list[ToolCallDelta]" = betterproto2.field(17, betterproto2.TYPE_MESSAGE, repeated=True)
+
+    reasoning_delta: "Reasoning | None" = betterproto2.field(18, betterproto2.TYPE_MESSAGE, optional=True)
+
+    tool_calls: "list[ToolCall]" = betterproto2.field(19, betterproto2.TYPE_MESSAGE, repeated=True)
+
+    reasoning: "list[Reasoning]" = betterproto2.field(20, betterproto2.TYPE_MESSAGE, repeated=True)
+
+    cache_read_input_tokens: "int" = betterproto2.field(21, betterproto2.TYPE_INT32)
+
+    cache_write_input_tokens: "int" = betterproto2.field(22, betterproto2.TYPE_INT32)
+
+    reasoning_tokens: "int" = betterproto2.field(23, betterproto2.TYPE_INT32)
+
 
 default_message_pool.register_message("proto", "StreamChunk", StreamChunk)
+
+
+@dataclass(eq=False, repr=False)
+class Tool(betterproto2.Message):
+    """
+    parameters_json is the JSON Schema of the arguments (an object); empty means no arguments.
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return AI_SERVICE_PROTO_DESCRIPTOR.message_types_by_name["Tool"]
+
+    name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    description: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+
+    parameters_json: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+
+
+default_message_pool.register_message("proto", "Tool", Tool)
+
+
+@dataclass(eq=False, repr=False)
+class ToolCall(betterproto2.Message):
+    """
+    arguments is the JSON text of an object.
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return AI_SERVICE_PROTO_DESCRIPTOR.message_types_by_name["ToolCall"]
+
+    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    name: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+
+    arguments: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+
+
+default_message_pool.register_message("proto", "ToolCall", ToolCall)
+
+
+@dataclass(eq=False, repr=False)
+class ToolCallDelta(betterproto2.Message):
+    """
+    A fragment of a streamed tool call: id and name on a call's first, arguments the next piece of its JSON text.
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return AI_SERVICE_PROTO_DESCRIPTOR.message_types_by_name["ToolCallDelta"]
+
+    index: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
+
+    id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+
+    name: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+
+    arguments: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+
+
+default_message_pool.register_message("proto", "ToolCallDelta", ToolCallDelta)
+
+
+@dataclass(eq=False, repr=False)
+class ToolChoice(betterproto2.Message):
+    """
+    mode: auto, none, required, or tool (the one called name; an empty mode with a name means tool).
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return AI_SERVICE_PROTO_DESCRIPTOR.message_types_by_name["ToolChoice"]
+
+    mode: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    name: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+
+
+default_message_pool.register_message("proto", "ToolChoice", ToolChoice)
+
+
+@dataclass(eq=False, repr=False)
+class ToolResult(betterproto2.Message):
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return AI_SERVICE_PROTO_DESCRIPTOR.message_types_by_name["ToolResult"]
+
+    call_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    content: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+
+    is_error: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+
+
+default_message_pool.register_message("proto", "ToolResult", ToolResult)
 
 
 class AiServiceStub(betterproto2_grpclib.ServiceStub):
@@ -449,7 +751,7 @@ class AiServiceStub(betterproto2_grpclib.ServiceStub):
 
 
 AI_SERVICE_PROTO_DESCRIPTOR = default_google_proto_descriptor_pool.AddSerializedFile(
-    b'\n\x10ai_service.proto\x12\x05proto"\x82\x02\n\x0fGenerateRequest\x12\x16\n\x06prompt\x18\x01 \x01(\tR\x06prompt\x12#\n\rsystem_prompt\x18\x02 \x01(\tR\x0csystemPrompt\x12\x16\n\x06system\x18\x07 \x01(\tR\x06system\x12\x14\n\x05model\x18\x03 \x01(\tR\x05model\x12\x1a\n\x08provider\x18\x04 \x01(\tR\x08provider\x12"\n\nmax_tokens\x18\x05 \x01(\x05H\x00R\tmaxTokens\x88\x01\x01\x12%\n\x0btemperature\x18\x06 \x01(\x02H\x01R\x0btemperature\x88\x01\x01B\r\n\x0b_max_tokensB\x0e\n\x0c_temperature"\xb2\x04\n\x10GenerateResponse\x12\x18\n\x07content\x18\x01 \x01(\tR\x07content\x12\x14\n\x05model\x18\x02 \x01(\tR\x05model\x12\x1a\n\x08provider\x18\x03 \x01(\tR\x08provider\x12\x1f\n\x0btokens_used\x18\x04 \x01(\x05R\ntokensUsed\x12\x1a\n\x08duration\x18\x05 \x01(\x03R\x08duration\x12A\n\x08metadata\x18\x06 \x03(\x0b2%.proto.GenerateResponse.MetadataEntryR\x08metadata\x12\x16\n\x06cached\x18\x07 \x01(\x08R\x06cached\x12\x1d\n\nrequest_id\x18\x08 \x01(\tR\trequestId\x12\x1d\n\nsession_id\x18\t \x01(\tR\tsessionId\x12#\n\rprompt_tokens\x18\n \x01(\x05R\x0cpromptTokens\x12+\n\x11completion_tokens\x18\x0b \x01(\x05R\x10completionTokens\x12#\n\rfinish_reason\x18\x0c \x01(\tR\x0cfinishReason\x12\'\n\x0fprocessing_time\x18\r \x01(\tR\x0eprocessingTime\x12\x1f\n\x0bduration_ms\x18\x0e \x01(\x01R\ndurationMs\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01"\xde\x04\n\x0bStreamChunk\x12\x18\n\x07content\x18\x01 \x01(\tR\x07content\x12\x14\n\x05index\x18\x02 \x01(\x05R\x05index\x12\x1a\n\x08finished\x18\x03 \x01(\x08R\x08finished\x12\x1c\n\ttimestamp\x18\x04 \x01(\x03R\ttimestamp\x12!\n\x0ctotal_tokens\x18\x05 \x01(\x05R\x0btotalTokens\x12#\n\rprompt_tokens\x18\x06 \x01(\x05R\x0cpromptTokens\x12+\n\x11completion_tokens\x18\x07 \x01(\x05R\x10completionTokens\x12\x16\n\x06cached\x18\x08 \x01(\x08R\x06cached\x12\x14\n\x05model\x18\t \x01(\tR\x05model\x12\x1a\n\x08provider\x18\n \x01(\tR\x08provider\x12#\n\rfinish_reason\x18\x0b \x01(\tR\x0cfinishReason\x12\'\n\x0fprocessing_time\x18\x0c \x01(\tR\x0eprocessingTime\x12\x1f\n\x0bduration_ms\x18\r \x01(\x01R\ndurationMs\x12\x1d\n\nrequest_id\x18\x0e \x01(\tR\trequestId\x12\x1d\n\nsession_id\x18\x0f \x01(\tR\tsessionId\x12<\n\x08metadata\x18\x10 \x03(\x0b2 .proto.StreamChunk.MetadataEntryR\x08metadata\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01"\x13\n\x11ListModelsRequest"P\n\x12ListModelsResponse\x12$\n\x06models\x18\x01 \x03(\x0b2\x0c.proto.ModelR\x06models\x12\x14\n\x05count\x18\x02 \x01(\x05R\x05count"\xed\x01\n\x05Model\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n\x08provider\x18\x03 \x01(\tR\x08provider\x12\x1d\n\nmax_tokens\x18\x04 \x01(\x05R\tmaxTokens\x12 \n\x0bdescription\x18\x05 \x01(\tR\x0bdescription\x12"\n\x0ccapabilities\x18\x06 \x03(\tR\x0ccapabilities\x12%\n\x0econtext_window\x18\x07 \x01(\x05R\rcontextWindow\x12\x18\n\x07aliases\x18\x08 \x03(\tR\x07aliases"\x0f\n\rStatusRequest"\xc1\x04\n\x0eStatusResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12%\n\x0euptime_seconds\x18\x03 \x01(\x01R\ruptimeSeconds\x12\x1c\n\tproviders\x18\x04 \x03(\tR\tproviders\x12\x16\n\x06models\x18\x05 \x01(\x05R\x06models\x12?\n\x08circuits\x18\x06 \x03(\x0b2#.proto.StatusResponse.CircuitsEntryR\x08circuits\x12\x14\n\x05cache\x18\x07 \x01(\x08R\x05cache\x129\n\rcache_backend\x18\x08 \x01(\x0b2\x14.proto.BackendStatusR\x0ccacheBackend\x12=\n\x0fsession_backend\x18\t \x01(\x0b2\x14.proto.BackendStatusR\x0esessionBackend\x12\x1a\n\x08parallel\x18\n \x01(\x08R\x08parallel\x12/\n\npool_stats\x18\x0b \x01(\x0b2\x10.proto.PoolStatsR\tpoolStats\x12\'\n\x0fsession_enabled\x18\x0c \x01(\x08R\x0esessionEnabled\x12\x1c\n\ttimestamp\x18\r \x01(\x03R\ttimestamp\x1a;\n\rCircuitsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01"C\n\rBackendStatus\x12\x18\n\x07backend\x18\x01 \x01(\tR\x07backend\x12\x18\n\x07healthy\x18\x02 \x01(\x08R\x07healthy"\xc3\x02\n\tPoolStats\x12\'\n\x0ftotal_processed\x18\x01 \x01(\x03R\x0etotalProcessed\x12!\n\x0ctotal_failed\x18\x02 \x01(\x03R\x0btotalFailed\x12\'\n\x0ftotal_cancelled\x18\x03 \x01(\x03R\x0etotalCancelled\x12%\n\x0etotal_rejected\x18\x04 \x01(\x03R\rtotalRejected\x12-\n\x12current_concurrent\x18\x05 \x01(\x05R\x11currentConcurrent\x12%\n\x0emax_concurrent\x18\x06 \x01(\x05R\rmaxConcurrent\x12\x1d\n\nqueue_size\x18\x07 \x01(\x05R\tqueueSize\x12%\n\x0equeue_capacity\x18\x08 \x01(\x05R\rqueueCapacity2\x85\x02\n\tAIService\x12;\n\x08Generate\x12\x16.proto.GenerateRequest\x1a\x17.proto.GenerateResponse\x12>\n\x0eGenerateStream\x12\x16.proto.GenerateRequest\x1a\x12.proto.StreamChunk0\x01\x12A\n\nListModels\x12\x18.proto.ListModelsRequest\x1a\x19.proto.ListModelsResponse\x128\n\tGetStatus\x12\x14.proto.StatusRequest\x1a\x15.proto.StatusResponseB=Z;github.com/proyectoskevinsvega/mcp-server-ai/internal/protob\x06proto3'
+    b'\n\x10ai_service.proto\x12\x05proto"\xa2\x05\n\x0fGenerateRequest\x12\x16\n\x06prompt\x18\x01 \x01(\tR\x06prompt\x12#\n\rsystem_prompt\x18\x02 \x01(\tR\x0csystemPrompt\x12\x16\n\x06system\x18\x07 \x01(\tR\x06system\x12\x14\n\x05model\x18\x03 \x01(\tR\x05model\x12\x1a\n\x08provider\x18\x04 \x01(\tR\x08provider\x12"\n\nmax_tokens\x18\x05 \x01(\x05H\x00R\tmaxTokens\x88\x01\x01\x12%\n\x0btemperature\x18\x06 \x01(\x02H\x01R\x0btemperature\x88\x01\x01\x12*\n\x08messages\x18\x08 \x03(\x0b2\x0e.proto.MessageR\x08messages\x12!\n\x05tools\x18\t \x03(\x0b2\x0b.proto.ToolR\x05tools\x122\n\x0btool_choice\x18\n \x01(\x0b2\x11.proto.ToolChoiceR\ntoolChoice\x12>\n\x0fresponse_format\x18\x0b \x01(\x0b2\x15.proto.ResponseFormatR\x0eresponseFormat\x12\x18\n\x05top_p\x18\x0c \x01(\x02H\x02R\x04topP\x88\x01\x01\x12\x12\n\x04stop\x18\r \x03(\tR\x04stop\x12\x17\n\x04seed\x18\x0e \x01(\x03H\x03R\x04seed\x88\x01\x01\x124\n\treasoning\x18\x0f \x01(\x0b2\x16.proto.ReasoningConfigR\treasoning\x123\n\x13parallel_tool_calls\x18\x10 \x01(\x08H\x04R\x11parallelToolCalls\x88\x01\x01B\r\n\x0b_max_tokensB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x07\n\x05_seedB\x16\n\x14_parallel_tool_calls"Z\n\x07Message\x12\x12\n\x04role\x18\x01 \x01(\tR\x04role\x12\x18\n\x07content\x18\x02 \x01(\tR\x07content\x12!\n\x05parts\x18\x03 \x03(\x0b2\x0b.proto.PartR\x05parts"\xe2\x01\n\x04Part\x12\x14\n\x04text\x18\x01 \x01(\tH\x00R\x04text\x12$\n\x05image\x18\x02 \x01(\x0b2\x0c.proto.ImageH\x00R\x05image\x12.\n\ttool_call\x18\x03 \x01(\x0b2\x0f.proto.ToolCallH\x00R\x08toolCall\x124\n\x0btool_result\x18\x04 \x01(\x0b2\x11.proto.ToolResultH\x00R\ntoolResult\x120\n\treasoning\x18\x05 \x01(\x0b2\x10.proto.ReasoningH\x00R\treasoningB\x06\n\x04kind"L\n\x05Image\x12\x1d\n\nmedia_type\x18\x01 \x01(\tR\tmediaType\x12\x12\n\x04data\x18\x02 \x01(\x0cR\x04data\x12\x10\n\x03url\x18\x03 \x01(\tR\x03url"L\n\x08ToolCall\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n\targuments\x18\x03 \x01(\tR\targuments"Z\n\nToolResult\x12\x17\n\x07call_id\x18\x01 \x01(\tR\x06callId\x12\x18\n\x07content\x18\x02 \x01(\tR\x07content\x12\x19\n\x08is_error\x18\x03 \x01(\x08R\x07isError"Y\n\tReasoning\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\x12\x1c\n\tsignature\x18\x02 \x01(\tR\tsignature\x12\x1a\n\x08redacted\x18\x03 \x01(\x0cR\x08redacted"e\n\x04Tool\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0bdescription\x18\x02 \x01(\tR\x0bdescription\x12\'\n\x0fparameters_json\x18\x03 \x01(\tR\x0eparametersJson"4\n\nToolChoice\x12\x12\n\x04mode\x18\x01 \x01(\tR\x04mode\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name"q\n\x0eResponseFormat\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n\x0bschema_json\x18\x03 \x01(\tR\nschemaJson\x12\x16\n\x06strict\x18\x04 \x01(\x08R\x06strict"N\n\x0fReasoningConfig\x12\x16\n\x06effort\x18\x01 \x01(\tR\x06effort\x12#\n\rbudget_tokens\x18\x02 \x01(\x05R\x0cbudgetTokens"g\n\rToolCallDelta\x12\x14\n\x05index\x18\x01 \x01(\x05R\x05index\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x1c\n\targuments\x18\x04 \x01(\tR\targuments"\xad\x06\n\x10GenerateResponse\x12\x18\n\x07content\x18\x01 \x01(\tR\x07content\x12\x14\n\x05model\x18\x02 \x01(\tR\x05model\x12\x1a\n\x08provider\x18\x03 \x01(\tR\x08provider\x12\x1f\n\x0btokens_used\x18\x04 \x01(\x05R\ntokensUsed\x12\x1a\n\x08duration\x18\x05 \x01(\x03R\x08duration\x12A\n\x08metadata\x18\x06 \x03(\x0b2%.proto.GenerateResponse.MetadataEntryR\x08metadata\x12\x16\n\x06cached\x18\x07 \x01(\x08R\x06cached\x12\x1d\n\nrequest_id\x18\x08 \x01(\tR\trequestId\x12\x1d\n\nsession_id\x18\t \x01(\tR\tsessionId\x12#\n\rprompt_tokens\x18\n \x01(\x05R\x0cpromptTokens\x12+\n\x11completion_tokens\x18\x0b \x01(\x05R\x10completionTokens\x12#\n\rfinish_reason\x18\x0c \x01(\tR\x0cfinishReason\x12\'\n\x0fprocessing_time\x18\r \x01(\tR\x0eprocessingTime\x12\x1f\n\x0bduration_ms\x18\x0e \x01(\x01R\ndurationMs\x12.\n\ntool_calls\x18\x0f \x03(\x0b2\x0f.proto.ToolCallR\ttoolCalls\x12.\n\treasoning\x18\x10 \x03(\x0b2\x10.proto.ReasoningR\treasoning\x125\n\x17cache_read_input_tokens\x18\x11 \x01(\x05R\x14cacheReadInputTokens\x127\n\x18cache_write_input_tokens\x18\x12 \x01(\x05R\x15cacheWriteInputTokens\x12)\n\x10reasoning_tokens\x18\x13 \x01(\x05R\x0freasoningTokens\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01"\xd4\x07\n\x0bStreamChunk\x12\x18\n\x07content\x18\x01 \x01(\tR\x07content\x12\x14\n\x05index\x18\x02 \x01(\x05R\x05index\x12\x1a\n\x08finished\x18\x03 \x01(\x08R\x08finished\x12\x1c\n\ttimestamp\x18\x04 \x01(\x03R\ttimestamp\x12!\n\x0ctotal_tokens\x18\x05 \x01(\x05R\x0btotalTokens\x12#\n\rprompt_tokens\x18\x06 \x01(\x05R\x0cpromptTokens\x12+\n\x11completion_tokens\x18\x07 \x01(\x05R\x10completionTokens\x12\x16\n\x06cached\x18\x08 \x01(\x08R\x06cached\x12\x14\n\x05model\x18\t \x01(\tR\x05model\x12\x1a\n\x08provider\x18\n \x01(\tR\x08provider\x12#\n\rfinish_reason\x18\x0b \x01(\tR\x0cfinishReason\x12\'\n\x0fprocessing_time\x18\x0c \x01(\tR\x0eprocessingTime\x12\x1f\n\x0bduration_ms\x18\r \x01(\x01R\ndurationMs\x12\x1d\n\nrequest_id\x18\x0e \x01(\tR\trequestId\x12\x1d\n\nsession_id\x18\x0f \x01(\tR\tsessionId\x12<\n\x08metadata\x18\x10 \x03(\x0b2 .proto.StreamChunk.MetadataEntryR\x08metadata\x12>\n\x10tool_call_deltas\x18\x11 \x03(\x0b2\x14.proto.ToolCallDeltaR\x0etoolCallDeltas\x129\n\x0freasoning_delta\x18\x12 \x01(\x0b2\x10.proto.ReasoningR\x0ereasoningDelta\x12.\n\ntool_calls\x18\x13 \x03(\x0b2\x0f.proto.ToolCallR\ttoolCalls\x12.\n\treasoning\x18\x14 \x03(\x0b2\x10.proto.ReasoningR\treasoning\x125\n\x17cache_read_input_tokens\x18\x15 \x01(\x05R\x14cacheReadInputTokens\x127\n\x18cache_write_input_tokens\x18\x16 \x01(\x05R\x15cacheWriteInputTokens\x12)\n\x10reasoning_tokens\x18\x17 \x01(\x05R\x0freasoningTokens\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01"\x13\n\x11ListModelsRequest"P\n\x12ListModelsResponse\x12$\n\x06models\x18\x01 \x03(\x0b2\x0c.proto.ModelR\x06models\x12\x14\n\x05count\x18\x02 \x01(\x05R\x05count"\xed\x01\n\x05Model\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n\x08provider\x18\x03 \x01(\tR\x08provider\x12\x1d\n\nmax_tokens\x18\x04 \x01(\x05R\tmaxTokens\x12 \n\x0bdescription\x18\x05 \x01(\tR\x0bdescription\x12"\n\x0ccapabilities\x18\x06 \x03(\tR\x0ccapabilities\x12%\n\x0econtext_window\x18\x07 \x01(\x05R\rcontextWindow\x12\x18\n\x07aliases\x18\x08 \x03(\tR\x07aliases"\x0f\n\rStatusRequest"\xc1\x04\n\x0eStatusResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12%\n\x0euptime_seconds\x18\x03 \x01(\x01R\ruptimeSeconds\x12\x1c\n\tproviders\x18\x04 \x03(\tR\tproviders\x12\x16\n\x06models\x18\x05 \x01(\x05R\x06models\x12?\n\x08circuits\x18\x06 \x03(\x0b2#.proto.StatusResponse.CircuitsEntryR\x08circuits\x12\x14\n\x05cache\x18\x07 \x01(\x08R\x05cache\x129\n\rcache_backend\x18\x08 \x01(\x0b2\x14.proto.BackendStatusR\x0ccacheBackend\x12=\n\x0fsession_backend\x18\t \x01(\x0b2\x14.proto.BackendStatusR\x0esessionBackend\x12\x1a\n\x08parallel\x18\n \x01(\x08R\x08parallel\x12/\n\npool_stats\x18\x0b \x01(\x0b2\x10.proto.PoolStatsR\tpoolStats\x12\'\n\x0fsession_enabled\x18\x0c \x01(\x08R\x0esessionEnabled\x12\x1c\n\ttimestamp\x18\r \x01(\x03R\ttimestamp\x1a;\n\rCircuitsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01"C\n\rBackendStatus\x12\x18\n\x07backend\x18\x01 \x01(\tR\x07backend\x12\x18\n\x07healthy\x18\x02 \x01(\x08R\x07healthy"\xc3\x02\n\tPoolStats\x12\'\n\x0ftotal_processed\x18\x01 \x01(\x03R\x0etotalProcessed\x12!\n\x0ctotal_failed\x18\x02 \x01(\x03R\x0btotalFailed\x12\'\n\x0ftotal_cancelled\x18\x03 \x01(\x03R\x0etotalCancelled\x12%\n\x0etotal_rejected\x18\x04 \x01(\x03R\rtotalRejected\x12-\n\x12current_concurrent\x18\x05 \x01(\x05R\x11currentConcurrent\x12%\n\x0emax_concurrent\x18\x06 \x01(\x05R\rmaxConcurrent\x12\x1d\n\nqueue_size\x18\x07 \x01(\x05R\tqueueSize\x12%\n\x0equeue_capacity\x18\x08 \x01(\x05R\rqueueCapacity2\x85\x02\n\tAIService\x12;\n\x08Generate\x12\x16.proto.GenerateRequest\x1a\x17.proto.GenerateResponse\x12>\n\x0eGenerateStream\x12\x16.proto.GenerateRequest\x1a\x12.proto.StreamChunk0\x01\x12A\n\nListModels\x12\x18.proto.ListModelsRequest\x1a\x19.proto.ListModelsResponse\x128\n\tGetStatus\x12\x14.proto.StatusRequest\x1a\x15.proto.StatusResponseB=Z;github.com/proyectoskevinsvega/mcp-server-ai/internal/protob\x06proto3'
 )
 
 
