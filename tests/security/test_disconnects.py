@@ -180,8 +180,8 @@ def test_a_websocket_that_stops_reading_and_then_closes_frees_its_slot_and_its_s
     before = stats(patient)
     headers = session_headers()
     client = open_websocket(patient.ws_port, f"?userId={headers['X-User-ID']}&sessionId={headers['X-Session-ID']}")
-    sent = client.send_until_refused(ws_requests(400))
-    assert sent < 400  # the server stopped reading: its inbox is full, and its answers go unread
+    sent = client.send_until_refused(ws_requests(1000))
+    assert sent < 1000  # the server stopped reading: its inbox is full, and its answers go unread
     client.close()
 
     after = wait_for(patient, released_after_cancelling(before))
