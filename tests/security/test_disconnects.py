@@ -25,6 +25,7 @@ from grpclib.exceptions import StreamTerminatedError
 from domain.catalogue import Catalogue
 from domain.catalogue_data import DEFAULT_MODELS, MOCK_MODELS
 from domain.validation import RequestLimits
+from entrypoints.config import ConfigError, load_settings
 from entrypoints.grpc.generated import proto as pb
 from entrypoints.ws.connection import PENDING_FRAMES, PENDING_REQUESTS, SessionDefaults, WsConnection, WsDeps
 from tests.fakes import ScriptedProvider
@@ -179,8 +180,8 @@ def test_a_websocket_that_stops_reading_and_then_closes_frees_its_slot_and_its_s
     before = stats(patient)
     headers = session_headers()
     client = open_websocket(patient.ws_port, f"?userId={headers['X-User-ID']}&sessionId={headers['X-Session-ID']}")
-    sent = client.send_until_refused(ws_requests(400))
-    assert sent < 400  # the server stopped reading: its inbox is full, and its answers go unread
+    sent = client.send_until_refused(ws_requests(1000))
+    assert sent < 1000  # the server stopped reading: its inbox is full, and its answers go unread
     client.close()
 
     after = wait_for(patient, released_after_cancelling(before))
@@ -293,3 +294,16 @@ async def test_a_grpc_generate_that_the_client_cancels_cancels_the_upstream_call
     assert after["total_processed"] == before["total_processed"]
     headers = {"X-User-ID": metadata["x-user-id"], "X-Session-ID": metadata["x-session-id"]}
     assert await asyncio.to_thread(stored_messages, slow, headers) == 0
+
+
+# --- The setting ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_a_write_timeout_that_cannot_work_is_a_configuration_error_naming_it(value: str) -> None:
+    with pytest.raises(ConfigError, match="CLIENT_WRITE_TIMEOUT_SECONDS"):
+        load_settings(environ={"CLIENT_WRITE_TIMEOUT_SECONDS": value}, dotenv=None)
+
+
+def test_the_write_timeout_defaults_to_thirty_seconds() -> None:
+    assert load_settings(environ={}, dotenv=None).client_write_timeout_seconds == 30.0
