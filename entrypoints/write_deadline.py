@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 from uvicorn.protocols.http.flow_control import FlowControl
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import ClientDisconnected
 
 from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
@@ -94,11 +93,6 @@ def with_write_deadline(mixin: type[_WriteDeadline], protocol: type[P], seconds:
     """``protocol`` (a class: uvicorn builds one per connection) with ``mixin``'s deadline of ``seconds``."""
     name = f"{protocol.__name__}WithWriteDeadline"
     return cast("type[P]", type(name, (mixin, protocol), {"write_timeout": seconds}))
-
-
-def http_protocol(seconds: float) -> type[asyncio.Protocol]:
-    """The HTTP listeners' protocol: httptools, with the write deadline."""
-    return with_write_deadline(HttpWriteDeadline, HttpToolsProtocol, seconds)
 
 
 def websocket_protocol(seconds: float) -> type[asyncio.Protocol]:
