@@ -181,10 +181,17 @@ def _split_lookup_id(stored: str) -> tuple[str, str]:
     return head, lookup_id
 
 
-def credential_from(authorization: str | None, api_key: str | None) -> str | None:
-    """The key a caller presented: ``X-API-Key``, else an ``Authorization: Bearer`` token."""
-    if api_key:
-        return api_key.strip() or None
+# Headers that carry a key as it is, in order of precedence: the gateway's own, then Azure OpenAI's (its SDK
+# sends ``api-key``). ``Authorization: Bearer <key>`` (OpenAI's and Anthropic's SDKs) comes after both.
+KEY_HEADERS = ("x-api-key", "api-key")
+
+
+def credential_from(authorization: str | None, *api_keys: str | None) -> str | None:
+    """The key a caller presented: the first non-blank of ``api_keys`` (the ``KEY_HEADERS`` in order), else an
+    ``Authorization: Bearer`` token. A blank header, or an ``Authorization`` of another scheme, is no key."""
+    for candidate in api_keys:
+        if candidate and candidate.strip():
+            return candidate.strip()
     if authorization:
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() == "bearer" and token.strip():
@@ -192,9 +199,18 @@ def credential_from(authorization: str | None, api_key: str | None) -> str | Non
     return None
 
 
+def key_header(headers: Mapping[str, str]) -> str:
+    """The first non-blank of the ``KEY_HEADERS`` (lower-case names), stripped; ``""`` when none is."""
+    for name in KEY_HEADERS:
+        value = headers.get(name, "").strip()
+        if value:
+            return value
+    return ""
+
+
 def credential_from_headers(headers: Mapping[str, str]) -> str | None:
-    """``credential_from`` over lower-case header names (gRPC metadata, WebSocket handshake)."""
-    return credential_from(headers.get("authorization"), headers.get("x-api-key"))
+    """``credential_from`` over lower-case header names (gRPC metadata, WebSocket handshake, HTTP)."""
+    return credential_from(headers.get("authorization"), *(headers.get(name) for name in KEY_HEADERS))
 
 
 class KeyCheck:

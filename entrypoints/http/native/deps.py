@@ -22,7 +22,7 @@ from domain.models import GenerationRequest
 from domain.validation import GenerateFields, RequestContext, RequestLimits, build_request
 from entrypoints.bootstrap.container import Container, resolve
 from entrypoints.config import Settings
-from entrypoints.request_context import bind_request, current_caller, current_request_id
+from entrypoints.http.shared.fast_routes import request_context_from
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +53,7 @@ class HttpDeps:
 
     def context_from(self, headers: Mapping[str, str]) -> RequestContext:
         """The request's context from its headers (``headers`` looked up by lower-case name)."""
-        user_id = headers.get("x-user-id", "").strip()
-        session_id = headers.get("x-session-id", "").strip()
-        request_id = current_request_id()  # RequestIdMiddleware bound it
-        bind_request(request_id=request_id, user_id=user_id, session_id=session_id)
-        return RequestContext(
-            request_id=request_id,
-            user_id=user_id,
-            session_id=session_id,
-            skip_cache_read="no-cache" in headers.get("cache-control", "").lower(),
-            caller=current_caller(),
-        )
+        return request_context_from(headers)
 
     def build(self, fields: GenerateFields, context: RequestContext) -> GenerationRequest:
         return build_request(fields, catalogue=self.catalogue, limits=self.limits, context=context)
