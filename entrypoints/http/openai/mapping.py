@@ -52,6 +52,8 @@ def generate_fields(body: ChatCompletionBody, catalogue: Catalogue) -> GenerateF
         raise InvalidRequest(f"n: this gateway returns one choice per request (n=1), got n={body.n}")
     if body.max_tokens is not None and body.max_completion_tokens is not None:
         raise InvalidRequest("max_tokens and max_completion_tokens are the same limit: send one of them")
+    if not body.messages:
+        raise InvalidRequest("messages: at least one message is required")
     provider, model = catalogue.split_name(body.model)
     if not model:
         raise InvalidRequest("model is required")
