@@ -196,7 +196,7 @@ def test_the_sdk_lists_and_retrieves_models(sdk: openai.OpenAI) -> None:
         ({"n": 2}, "one choice"),
         ({"n": 0}, "n="),
         ({"temperature": 9}, "temperature"),
-        ({"max_tokens": 0}, "maxTokens|max_tokens"),
+        ({"max_tokens": 0}, r"maxTokens|max_tokens"),
         ({"max_tokens": 10, "max_completion_tokens": 10}, "one of them"),
         ({"stream_options": {"include_usage": True}}, "stream_options"),
         ({"tool_choice": "required"}, "needs tools"),
