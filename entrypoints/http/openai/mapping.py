@@ -5,7 +5,7 @@ Pure functions. Every role and content part maps onto ``domain.content``:
     system, developer        → a system message (text parts only)
     user                     → text and ``image_url`` parts (a data URL is decoded, an http(s) URL kept)
     assistant                → ``reasoning_content``, text (or ``refusal``) and ``tool_calls``
-    tool                     → the result of the call ``tool_call_id``
+    tool                     → the result of the call ``tool_call_id`` (consecutive ones: one tool message)
 
 The model is a catalogue id or alias or ``provider/model`` (``Catalogue.split_name``).
 ``n`` above 1 is refused: no use-case of the gateway returns more than one choice.
@@ -14,6 +14,8 @@ takes them the same way); sessions use ``X-User-ID``/``X-Session-ID``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from domain.catalogue import Catalogue
 from domain.content import (
@@ -62,7 +64,7 @@ def generate_fields(body: ChatCompletionBody, catalogue: Catalogue) -> GenerateF
         provider=provider or None,
         max_tokens=body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens,
         temperature=body.temperature,
-        messages=tuple(message_of(m, f"messages[{i}]") for i, m in enumerate(body.messages)),
+        messages=merged_tool_results(message_of(m, f"messages[{i}]") for i, m in enumerate(body.messages)),
         tools=tuple(tool_of(t) for t in body.tools or ()),
         tool_choice=tool_choice_of(body.tool_choice),
         parallel_tool_calls=body.parallel_tool_calls is not False,
@@ -94,6 +96,18 @@ def message_of(message: ChatMessage, field: str) -> Message:
     if len(parts) == 1 and isinstance(parts[0], TextPart):  # the same message as its plain string: one cache key
         return Message(role="user", content=parts[0].text)
     return Message(role="user", parts=parts)
+
+
+def merged_tool_results(messages: Iterable[Message]) -> tuple[Message, ...]:
+    """Consecutive ``tool`` messages (OpenAI sends one per call) as one tool message holding every result of the
+    turn, as the domain keeps a turn's results (and Bedrock must receive them: in one message)."""
+    merged: list[Message] = []
+    for message in messages:
+        if message.role == "tool" and merged and merged[-1].role == "tool":
+            merged[-1] = Message(role="tool", parts=(*merged[-1].parts, *message.parts))
+        else:
+            merged.append(message)
+    return tuple(merged)
 
 
 def _assistant(message: ChatMessage, field: str) -> Message:
