@@ -42,10 +42,10 @@ class Answer:
 
 
 class FakeModel:
-    """Answers requests, remembering the signatures it gave and the prompt prefixes it cached."""
+    """Answers requests, remembering the signatures it gave (each with its text) and the prompt prefixes it cached."""
 
     def __init__(self) -> None:
-        self.signatures: set[str] = set()
+        self.signatures: dict[str, str] = {}
         self.prompt_cache: set[str] = set()
 
     def answer(self, body: dict[str, Any], script: Script) -> Answer:
@@ -64,7 +64,7 @@ class FakeModel:
             return []
         text = script.reasoning or f"Thinking about: {_last_user_words(body)}"
         signature = base64.b64encode(hashlib.sha256(f"{uuid.uuid4()}{text}".encode()).digest()).decode()
-        self.signatures.add(signature)
+        self.signatures[signature] = text
         blocks: list[Block] = [{"reasoningContent": {"reasoningText": {"text": text, "signature": signature}}}]
         if script.redacted_reasoning is not None:
             redacted = base64.b64encode(script.redacted_reasoning).decode()

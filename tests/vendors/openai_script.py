@@ -54,9 +54,12 @@ class Script:
 
 @dataclass
 class ReceivedRequest:
+    """One request as the fake received it; ``status``: what it answered (0 while answering, or if it never did)."""
+
     method: str
     path: str
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
     closed_early: bool = False
+    status: int = 0
