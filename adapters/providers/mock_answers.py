@@ -13,7 +13,9 @@
   client that alters it is told.
 
 Token counts: one per whitespace-separated word sent and returned (a JSON
-answer: one per 16 characters); reasoning words count as reasoning tokens.
+answer: one per 16 characters; a tool call: one for its name and one per 16
+characters of its arguments, so that a call costs output as it does upstream);
+reasoning words count as reasoning tokens.
 """
 
 from __future__ import annotations
@@ -46,7 +48,10 @@ class MockAnswer(msgspec.Struct, frozen=True, kw_only=True):
     def usage(self, call: ProviderCall) -> Usage:
         sent = sum(len(_words_of(message)) for message in call.messages) + len(call.system.split())
         thought = sum(len(block.text.split()) for block in self.reasoning)
-        return Usage(prompt_tokens=sent, completion_tokens=len(self.pieces) + thought, reasoning_tokens=thought)
+        calling = sum(1 + -(-len(call.arguments) // JSON_PIECE_CHARS) for call in self.tool_calls)
+        return Usage(
+            prompt_tokens=sent, completion_tokens=len(self.pieces) + calling + thought, reasoning_tokens=thought
+        )
 
 
 def answer(call: ProviderCall) -> MockAnswer:

@@ -6,7 +6,8 @@ thinking is on (``reasoningText`` with a signature the fake remembers, and a
 ``text`` block. Tool calls: the scripted calls (``Script.tool_calls``) whose
 tool is offered and not yet called in the conversation; a forced
 ``toolChoice`` narrows them to its tool, or calls it (``tool``) or the last
-offered tool (``any``) with an empty input when none is scripted. The text
+offered tool (``any``) with an empty input when none is scripted; a scripted
+``preamble`` is a text block before the calls. The text
 answers the last user turn's words, or the results it carries.
 
 Streams send the real order: ``messageStart``; per block ``contentBlockStart``
@@ -52,6 +53,7 @@ class FakeModel:
         blocks = self._reasoning(body, script)
         calls = _calls(body, script)
         if calls:
+            blocks += [{"text": script.preamble}] if script.preamble else []
             blocks += [{"toolUse": {"toolUseId": f"tooluse_{uuid.uuid4().hex[:22]}", **call}} for call in calls]
             stop_reason = "tool_use"
         else:

@@ -47,6 +47,7 @@ class Script:
     chunks: int | None = None
     failure: Failure | None = None
     tool_calls: list[tuple[str, str]] = field(default_factory=list)
+    preamble: str = ""  # text the model says before its tool calls, in the same message
     reasoning: str = ""
     reasoning_tokens: int = 0
     cached_tokens: int = 0
