@@ -290,22 +290,31 @@ async def test_parallel_tool_calls_and_their_results_in_one_turn(
     assert [c["name"] for c in first.tool_calls] == ["get_time", "get_weather"]
     assert len({c["id"] for c in first.tool_calls}) == 2
 
-    results = [{"role": "tool", "toolCallId": c["id"], "content": f"{c['name']} is fine"} for c in first.tool_calls]
+    time_call, weather_call = first.tool_calls
+    results = [
+        {"role": "tool", "toolCallId": time_call["id"], "content": "clock offline", "isError": True},
+        {"role": "tool", "toolCallId": weather_call["id"], "content": "get_weather is fine"},
+    ]
     messages = [question, first.echoed(), *results]
     final = await ask(surface, server, base(flavour, tools=[WEATHER, TIME], messages=messages))
     answers(final, flavour, "stop")
     assert "get_weather is fine" in final.content
 
     sent = sent_bodies(flavour, bedrock, openai)
-    if flavour is AWS:  # Bedrock takes the results of one turn in one user message
+    if flavour is MOCK:
+        assert f"[tool {time_call['id']} error] clock offline" in final.content
+    elif flavour is AWS:  # Bedrock takes the results of one turn in one user message
         assistant, turn = sent[1]["messages"][1:]
         assert assistant["content"][0] == {"text": said}
         assert [b["toolUse"]["toolUseId"] for b in assistant["content"][1:]] == [c["id"] for c in first.tool_calls]
         assert [b["toolResult"]["toolUseId"] for b in turn["content"]] == [c["id"] for c in first.tool_calls]
-    elif flavour in (AZURE, OPENAI):
+        assert [b["toolResult"].get("status") for b in turn["content"]] == ["error", None]  # Claude takes a status
+    else:
         assert sent[1]["messages"][1]["content"] == said
-        assert [m["tool_call_id"] for m in sent[1]["messages"] if m["role"] == "tool"] == [
-            c["id"] for c in first.tool_calls
+        tool_messages = [m for m in sent[1]["messages"] if m["role"] == "tool"]
+        assert [(m["tool_call_id"], m["content"]) for m in tool_messages] == [
+            (time_call["id"], "The tool failed. clock offline"),  # no error flag in chat completions: said so
+            (weather_call["id"], "get_weather is fine"),
         ]
 
 

@@ -131,6 +131,22 @@ class TestMockProvider:
         assert final.finish_reason == "stop" and final.tool_calls == ()
         assert "returned] 18 C" in final.content
 
+    async def test_results_in_tool_messages_of_their_own_are_each_quoted(self) -> None:
+        # Regression: only the last tool message was quoted, as if the other calls had not been answered.
+        asked = user("get_time then get_weather")
+        first = await MockProvider().generate(call(asked, tools=TOOLS))
+        time_call, weather_call = first.tool_calls
+        results = (
+            Message(role="tool", parts=(ToolResultPart(call_id=time_call.id, content="clock offline", is_error=True),)),
+            Message(role="tool", parts=(ToolResultPart(call_id=weather_call.id, content="18 C"),)),
+        )
+        final = await MockProvider().generate(
+            call(asked, Message(role="assistant", parts=first.tool_calls), *results, tools=TOOLS)
+        )
+        assert final.content == (
+            f"Mock answer (turn 1): [tool {time_call.id} error] clock offline [tool {weather_call.id} returned] 18 C"
+        )
+
     async def test_json_modes_answer_valid_json(self) -> None:
         schema = {"type": "object", "properties": {"n": {"type": "integer"}, "tags": {"type": "array"}}}
         as_schema = OutputFormat(type="json_schema", name="r", schema=schema)
