@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -127,10 +128,8 @@ def openai() -> Iterator[OpenAI]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def server(bedrock: Bedrock, openai: OpenAI) -> Iterator[ServerProcess]:
-    env = {
-        "CACHE_ENABLED": "false",
+def gateway_env(bedrock: Bedrock, openai: OpenAI) -> dict[str, str]:
+    return {
         "LOG_LEVEL": "warning",
         "PROVIDER_MAX_RETRIES": "0",
         "AWS_BEDROCK_ENDPOINT_URL": bedrock.fake.url,
@@ -143,7 +142,19 @@ def server(bedrock: Bedrock, openai: OpenAI) -> Iterator[ServerProcess]:
         "OPENAI_API_KEY": openai.fake.api_key,
         "OPENAI_MODELS": "gpt-4o-mini,o3-mini",
     }
-    with ServerProcess(env, ws=True, grpc=True) as running:
+
+
+@pytest.fixture(scope="module")
+def server(bedrock: Bedrock, openai: OpenAI) -> Iterator[ServerProcess]:
+    """The gateway of the matrix, without its response cache: every request reaches the provider."""
+    with ServerProcess({**gateway_env(bedrock, openai), "CACHE_ENABLED": "false"}, ws=True, grpc=True) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def caching_server(bedrock: Bedrock, openai: OpenAI) -> Iterator[ServerProcess]:
+    """The same gateway with its response cache (memory), for the replay case only."""
+    with ServerProcess({**gateway_env(bedrock, openai), "CACHE_ENABLED": "true"}, ws=True, grpc=True) as running:
         yield running
 
 
@@ -403,9 +414,13 @@ def sent_back_reasoning(flavour: Flavour, sent: dict[str, Any], first: Reply, at
     in the assistant turn; chat completions none (it has no field for it)."""
     assistant = sent["messages"][at]
     if flavour is AWS:
-        [block] = first.reasoning
-        back = {"reasoningContent": {"reasoningText": {"text": block["text"], "signature": block["signature"]}}}
-        assert assistant["content"][0] == back
+        back = [
+            {"reasoningContent": {"redactedContent": block["redacted"]}}
+            if "redacted" in block
+            else {"reasoningContent": {"reasoningText": {"text": block["text"], "signature": block["signature"]}}}
+            for block in first.reasoning
+        ]
+        assert assistant["content"][: len(back)] == back
     else:
         assert sent["reasoning_effort"] == "low" and "max_completion_tokens" in sent
         assert not any("reason" in key for key in assistant), assistant
@@ -416,18 +431,25 @@ async def test_a_reasoning_model_returns_its_reasoning_and_takes_it_back_next_tu
     flavour: Flavour, surface: str, server: ServerProcess, bedrock: Bedrock, openai: OpenAI
 ) -> None:
     openai.fake.script = openai_script.Script(reasoning="The user asks about Lima; it is south.")
+    bedrock.fake.script = bedrock_script.Script(redacted_reasoning=b"\x01encrypted thoughts")
     body = thinking(flavour)
     question = {"role": "user", "content": "Is Lima south of the equator?"}
     first = await ask(surface, server, {**body, "messages": [question]})
     answers(first, flavour, "stop")
     streamed_whole(first, surface)
     assert first.reasoning_fragments or surface == "http"
-    [block] = first.reasoning
+    block, *more = first.reasoning
     assert block["text"]
+    if flavour is AWS:  # Claude's redacted thinking comes back as its bytes, to be sent back as they are
+        assert more == [{"text": "", "redacted": base64.b64encode(b"\x01encrypted thoughts").decode()}]
+    else:
+        assert more == []
     if flavour in (MOCK, AWS):  # these sign their reasoning; chat completions has no signature
         assert block["signature"]
-    if flavour is not AWS:  # Converse reports no reasoning figure of its own (it is within outputTokens)
-        assert first.usage["reasoningTokens"] > 0
+    if flavour is AWS:  # Converse reports no reasoning figure of its own (it is within outputTokens)
+        assert "reasoningTokens" not in first.usage
+    else:
+        assert 0 < first.usage["reasoningTokens"] < first.usage["completionTokens"]
 
     follow = {"role": "user", "content": "And Cusco?"}
     second = await ask(surface, server, {**body, "messages": [question, first.echoed(), follow]})
@@ -493,7 +515,7 @@ async def test_prompt_cache_usage_is_counted(
 ) -> None:
     openai.fake.script = openai_script.Script(cached_tokens=3)
     # Long enough to cache (Bedrock: the gateway puts a cache point after it; the mock caches it alike).
-    system = " ".join(f"rule{n} answer briefly and politely" for n in range(400)) + f" ({surface})"
+    system = " ".join(f"rule{n} answer briefly and politely" for n in range(400)) + f" ({uuid.uuid4().hex})"
     written = await ask(surface, server, base(flavour, system=system, messages=[{"role": "user", "content": "one"}]))
     read = await ask(surface, server, base(flavour, system=system, messages=[{"role": "user", "content": "two"}]))
     answers(read, flavour, "stop")
@@ -505,6 +527,30 @@ async def test_prompt_cache_usage_is_counted(
     assert read.usage["promptTokens"] >= read.usage["cacheReadInputTokens"]
     if flavour is AWS:
         assert {"cachePoint": {"type": "default"}} in sent_bodies(flavour, bedrock, openai)[-1]["system"]
+
+
+@pytest.mark.parametrize(("flavour", "surface"), rotated(1, ("http", "sse", "ws", "grpc-stream")))
+async def test_a_cached_tool_call_answer_is_replayed_whole_and_can_be_answered(
+    flavour: Flavour, surface: str, caching_server: ServerProcess, bedrock: Bedrock, openai: OpenAI
+) -> None:
+    # A replay streams its reasoning blocks, its words and its calls again: what the client sends back from it
+    # must pass upstream as the fresh answer would (Bedrock checks the signature against its text).
+    script_calls(flavour, bedrock, openai, ("get_weather", {"city": "Lima"}), preamble="Let me look.")
+    openai.fake.script.reasoning = "I need the weather tool."
+    bedrock.fake.script.reasoning = "I need the weather tool."
+    question = asked(f"What does get_weather say? ({uuid.uuid4().hex})")  # a question the cache has not seen
+    body = {**thinking(flavour), "tools": [WEATHER], "messages": [question]}
+    fresh = await ask(surface, caching_server, body)
+    again = await ask(surface, caching_server, body)
+    assert again.provider == "cache" and fresh.provider == flavour.answered_by
+    assert (again.content, again.tool_calls, again.reasoning) == (fresh.content, fresh.tool_calls, fresh.reasoning)
+    streamed_whole(again, surface)
+
+    [call] = again.tool_calls
+    result = {"role": "tool", "toolCallId": call["id"], "content": "18 C"}
+    final = await ask(surface, caching_server, {**body, "messages": [*body["messages"], again.echoed(), result]})
+    answers(final, flavour, "stop")
+    assert len(sent_bodies(flavour, bedrock, openai)) == (0 if flavour is MOCK else 2)  # the replay sent nothing
 
 
 # ---- every validation rule, on every surface -------------------------------------------------------

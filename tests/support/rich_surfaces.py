@@ -71,7 +71,7 @@ def assembled_reasoning(fragments: list[dict[str, str]]) -> list[dict[str, str]]
         text += fragment.get("text", "")
         if fragment.get("signature") or fragment.get("redacted"):
             closing = {key: fragment[key] for key in ("signature", "redacted") if fragment.get(key)}
-            blocks.append({"text": text, **closing} if text else closing)
+            blocks.append({"text": text, **closing})
             text = ""
     return [*blocks, {"text": text}] if text else blocks
 
@@ -222,10 +222,13 @@ def _from_proto(answer: pb.GenerateResponse | pb.StreamChunk) -> Reply:
 
 
 def _reasoning_json(block: pb.Reasoning) -> dict[str, str]:
-    spelled = {"text": block.text, "signature": block.signature}
+    """As the JSON answer spells a block: its text always, a signature and redacted data when it has them."""
+    spelled = {"text": block.text}
+    if block.signature:
+        spelled["signature"] = block.signature
     if block.redacted:
         spelled["redacted"] = base64.b64encode(block.redacted).decode()
-    return {key: value for key, value in spelled.items() if value}
+    return spelled
 
 
 # ---- the HTTP body as a gRPC GenerateRequest -------------------------------------------------------
