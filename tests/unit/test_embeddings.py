@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,14 @@ from adapters.embeddings.mock import MockEmbeddings, unit_vector
 from application.embed import Embed
 from application.pool import WorkerPool
 from domain.embedding_catalogue import EMBEDDING_MODELS, EmbeddingCatalogue
-from domain.embeddings import EmbeddingBatch, EmbeddingCall, EmbeddingFields, EmbeddingLimits, InvalidEmbeddingRequest
+from domain.embeddings import (
+    EmbeddingBatch,
+    EmbeddingCall,
+    EmbeddingFields,
+    EmbeddingLimits,
+    EmbeddingRequest,
+    InvalidEmbeddingRequest,
+)
 from domain.errors import UnknownModel, UpstreamError
 from domain.validation import RequestContext
 from tests.fakes import FakeClock
@@ -24,11 +32,16 @@ def catalogue(*configured: str, limits: EmbeddingLimits | None = None) -> Embedd
     return EmbeddingCatalogue(EMBEDDING_MODELS, configured=configured or ALL, limits=limits)
 
 
-def build(model: str, texts: tuple[str, ...] = ("hello",), *, configured: tuple[str, ...] = ALL, **fields: object):  # type: ignore[no-untyped-def]
-    return catalogue(*configured).build(
-        EmbeddingFields(texts=texts, model=model, **fields),  # type: ignore[arg-type]
-        RequestContext(request_id="req-1"),
-    )
+def build(
+    model: str,
+    texts: tuple[str, ...] = ("hello",),
+    *,
+    configured: tuple[str, ...] = ALL,
+    dimensions: int | None = None,
+    input_type: str = "",
+) -> EmbeddingRequest:
+    fields = EmbeddingFields(texts=texts, model=model, dimensions=dimensions, input_type=input_type)
+    return catalogue(*configured).build(fields, RequestContext(request_id="req-1"))
 
 
 # ---- the domain rules ------------------------------------------------------------------------
@@ -75,7 +88,7 @@ def test_a_model_that_makes_no_embeddings_is_refused(model: str, error: type[Exc
     ],
 )
 def test_a_bad_request_is_refused_naming_the_field(
-    model: str, texts: tuple[str, ...], fields: dict[str, object], param: str, message: str
+    model: str, texts: tuple[str, ...], fields: dict[str, Any], param: str, message: str
 ) -> None:
     with pytest.raises(InvalidEmbeddingRequest, match=re.escape(message)) as refused:
         build(model, texts, **fields)
@@ -107,12 +120,16 @@ def test_the_mock_vector_is_a_deterministic_unit_vector_whose_prefix_is_the_shor
 
 
 class RecordingEmbeddings:
-    """Answers each text with a vector whose first component is the text as a number, records calls, fails or holds on demand."""
+    """Answers each text with a vector whose first component is the text read as a number.
+
+    It records the calls, and fails on a text or holds every call on demand.
+    """
 
     def __init__(
         self, *, size: int = 1536, fail_on: str = "", hold: asyncio.Event | None = None, short: bool = False
     ) -> None:
         self.size = size
+        self.three_in_flight = asyncio.Event()
         self.calls: list[EmbeddingCall] = []
         self.in_flight = 0
         self.most_in_flight = 0
@@ -127,6 +144,8 @@ class RecordingEmbeddings:
     async def embed(self, call: EmbeddingCall) -> EmbeddingBatch:
         self.calls.append(call)
         self.in_flight += 1
+        if self.in_flight >= 3:
+            self.three_in_flight.set()
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             await asyncio.sleep(0.001 * (len(self.calls) % 3))  # batches finish out of order
@@ -182,8 +201,7 @@ async def test_a_caller_that_leaves_cancels_every_batch_in_flight() -> None:
     task = asyncio.create_task(
         embed_with(upstream, fan_out=3, pool=pool).execute(build("amazon.titan-embed-text-v1", ("1", "2", "3", "4")))
     )
-    while upstream.in_flight < 3:
-        await asyncio.sleep(0)
+    await asyncio.wait_for(upstream.three_in_flight.wait(), 5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
