@@ -26,6 +26,7 @@ from domain.ports import Embeddings
 from tests.support.bedrock_adapter import ACCESS_KEY
 from tests.support.chat_completions_adapter import FakeUpstream
 from tests.vendors.bedrock import FakeBedrock, Garbled, HttpFailure, Reset, Script
+from tests.vendors.bedrock_script import Failure as BedrockFailure
 
 Failure = Literal["rate_limited", "server_error", "dropped", "garbled", "auth"]
 TIMEOUT_SECONDS = 0.5  # the adapters' first-byte limit in this suite: a stalled upstream is a timeout
@@ -82,7 +83,7 @@ class BedrockUnderTest:
         self.model = model
 
     def fail(self, how: Failure) -> None:
-        failures = {
+        failures: dict[str, BedrockFailure] = {
             "rate_limited": HttpFailure("ThrottlingException", "Too many requests", retry_after="2"),
             "server_error": HttpFailure("InternalServerException"),
             "dropped": Reset(after_chunks=0),
@@ -137,7 +138,8 @@ class OpenAIUnderTest:
 def _azure(client_kind: str) -> Callable[[], AbstractAsyncContextManager[EmbeddingsUnderTest]]:
     @asynccontextmanager
     async def azure() -> AsyncIterator[EmbeddingsUnderTest]:
-        async with FakeUpstream(client=client_kind) as fake:
+        fake = FakeUpstream(client=client_kind)
+        async with fake:
             client = (
                 azure_endpoint(fake.url, api_version="2024-10-21", api_key=fake.api_key, connect_timeout=2.0)
                 if client_kind == "http"
@@ -154,7 +156,8 @@ def _azure(client_kind: str) -> Callable[[], AbstractAsyncContextManager[Embeddi
 def _openai(client_kind: str) -> Callable[[], AbstractAsyncContextManager[EmbeddingsUnderTest]]:
     @asynccontextmanager
     async def openai_compatible() -> AsyncIterator[EmbeddingsUnderTest]:
-        async with FakeUpstream(client=client_kind) as fake:
+        fake = FakeUpstream(client=client_kind)
+        async with fake:
             client = (
                 openai_endpoint(fake.openai_base_url, api_key=fake.api_key, connect_timeout=2.0)
                 if client_kind == "http"
