@@ -13,6 +13,8 @@ from domain.errors import DomainError
 from entrypoints.asgi import ASGIApp
 from entrypoints.bootstrap.container import VERSION, Container
 from entrypoints.config import Settings
+from entrypoints.http.mcp.deps import build_mcp_surface
+from entrypoints.http.mcp.endpoint import McpEndpoint, McpSurface
 from entrypoints.http.native.admin import build_admin_routes
 from entrypoints.http.native.browser import build_browser_routes
 from entrypoints.http.native.deps import HttpDeps
@@ -52,9 +54,11 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
     )
 
 
-def create_http_app(container: Container, settings: Settings) -> ASGIApp:
+def create_http_app(container: Container, settings: Settings, *, mcp: McpSurface | None = None) -> ASGIApp:
+    """The HTTP port's app; ``/mcp`` answers once ``mcp.running()`` is entered (the listener's lifespan)."""
     litestar = cast(ASGIApp, create_litestar(container, settings))
+    mcp_endpoint = McpEndpoint(litestar, mcp or build_mcp_surface(container, settings))
     # The hot route skips Litestar's per-request machinery (see fast_generate); everything else goes through it.
-    app = FastGenerate(litestar, HttpDeps.from_container(container), max_body_bytes=settings.max_request_bytes)
+    app = FastGenerate(mcp_endpoint, HttpDeps.from_container(container), max_body_bytes=settings.max_request_bytes)
     proxies = TrustedProxies.parse(settings.trusted_proxies)
     return RequestIdMiddleware(protect_and_observe(app, container, settings), tls=settings.enable_tls, proxies=proxies)

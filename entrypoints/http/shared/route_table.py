@@ -44,6 +44,8 @@ _EXACT = {
         Route("health", "/healthz", public=True, observed=False),
         Route("ready", "/readyz", public=True, observed=False),
         Route("ws", "/ws"),
+        Route("mcp", "/mcp"),  # the MCP surface (Streamable HTTP): one JSON-RPC message per request
+        Route("mcp_servers", "/api/v1/mcp/servers", admin_methods=frozenset({"GET"})),
         METRICS,
     )
 }
