@@ -148,7 +148,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mcp_allowed_origins: str = (
         "http://localhost,http://localhost:*,http://127.0.0.1,http://127.0.0.1:*,http://[::1],http://[::1]:*"
     )
-    mcp_health_interval_seconds: Seconds = 10.0  # how often a connected upstream MCP server is pinged
+    mcp_health_interval_seconds: Seconds = 10.0  # how often a connected upstream MCP server is checked (tools/list)
     # Observability
     otel_exporter_otlp_endpoint: str = ""
     otel_service_name: str = "mcp-server-ai"

@@ -7,8 +7,8 @@ connection uses the initialize handshake, which every 2025 and 2026 server
 speaks and which carries ``notifications/tools/list_changed`` on the open
 connection; the list is fetched again when one arrives.
 
-``serve`` holds the connection: it pings the server every ``health_interval``
-seconds and ends (raises) when a ping or a call finds the connection broken,
+``serve`` holds the connection: it fetches the tool list again every
+``health_interval`` seconds and ends (raises) when that or a call finds the connection broken,
 so the supervisor (``application.tool_registry``) connects again. SDK types stay
 in here: tools and results leave as the plain data of ``domain.tool_servers``,
 and every SDK or transport failure is an ``UpstreamError``.
@@ -97,7 +97,9 @@ class McpToolServer:
                 transport: Any = stdio_client(params, errlog=cast(TextIO, errlog))
             else:
                 http = await stack.enter_async_context(
-                    httpx2.AsyncClient(headers=dict(config.headers), timeout=config.timeout_seconds)
+                    httpx2.AsyncClient(
+                        headers=dict(config.headers), timeout=httpx2.Timeout(config.timeout_seconds, read=None)
+                    )
                 )
                 transport = streamable_http_client(config.url, http_client=http)
             client = Client(
@@ -119,17 +121,10 @@ class McpToolServer:
                     waiter.cancel()
             if self._broken.is_set():
                 raise ConnectionBroken(self._broken_reason or "the connection broke")
-            if self._changed.is_set():
-                self._changed.clear()
-                events.tools_changed(await self._list_tools(client))
-            else:
-                await self._ping(client)
-
-    async def _ping(self, client: Client) -> None:
-        try:
-            await client.send_ping()
-        except (MCPError, *_BROKEN) as exc:
-            raise ConnectionBroken(f"ping failed: {exc}") from None
+            # A change announced, or the health check: fetching the list proves the server answers (ping is gone
+            # from the 2026 revision) and catches a change a server did not announce.
+            self._changed.clear()
+            events.tools_changed(await self._list_tools(client))
 
     async def _list_tools(self, client: Client) -> tuple[UpstreamTool, ...]:
         tools: list[UpstreamTool] = []

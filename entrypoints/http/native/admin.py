@@ -140,5 +140,5 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
 
     return [
         models, status, pool_stats, cache_stats, invalidate, clear_blacklist,
-        read_session, delete_session, health, healthz, readyz,
+        read_session, delete_session, health, healthz, readyz, mcp_servers,
     ]  # fmt: skip
