@@ -13,6 +13,8 @@ from domain.errors import DomainError
 from entrypoints.asgi import ASGIApp
 from entrypoints.bootstrap.container import VERSION, Container
 from entrypoints.config import Settings
+from entrypoints.http.mcp.deps import build_mcp_surface
+from entrypoints.http.mcp.endpoint import McpEndpoint, McpSurface
 from entrypoints.http.native.admin import build_admin_routes
 from entrypoints.http.native.browser import build_browser_routes
 from entrypoints.http.native.deps import HttpDeps
@@ -62,14 +64,16 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
     )
 
 
-def create_http_app(container: Container, settings: Settings) -> ASGIApp:
+def create_http_app(container: Container, settings: Settings, *, mcp: McpSurface | None = None) -> ASGIApp:
+    """The HTTP port's app; ``/mcp`` answers once ``mcp.running()`` is entered (the listener's lifespan)."""
     litestar = cast(ASGIApp, create_litestar(container, settings))
+    mcp_endpoint = McpEndpoint(litestar, mcp or build_mcp_surface(container, settings))
     # The hot routes of every dialect skip Litestar's per-request machinery (see fast_routes); the rest goes through it.
     routes: list[FastRoute[Any]] = [
         *native_fast_routes(HttpDeps.from_container(container)),
         *openai_fast_routes(OpenAIDeps.from_container(container)),
     ]
-    app = FastRoutes(litestar, routes, max_body_bytes=settings.max_request_bytes)
+    app = FastRoutes(mcp_endpoint, routes, max_body_bytes=settings.max_request_bytes)
     proxies = TrustedProxies.parse(settings.trusted_proxies)
     return RequestIdMiddleware(
         protect_and_observe(app, container, settings),
