@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from opentelemetry import trace
 
 from adapters.observability.prometheus import PrometheusMetrics
+from application.embed import Embed
 from application.generate import Generate
 from application.list_models import ListModels
 from application.sessions import GetSession
 from application.tool_registry import ToolRegistry
 from domain.catalogue import Catalogue
+from domain.embedding_catalogue import EmbeddingCatalogue
 from domain.validation import RequestLimits
 from entrypoints.bootstrap.container import VERSION, Container, resolve
 from entrypoints.config import Settings, split_list
@@ -28,6 +30,8 @@ class McpDeps:
     generate: Generate
     list_models: ListModels
     get_session: GetSession
+    embed: Embed
+    embedding_catalogue: EmbeddingCatalogue
     tool_registry: ToolRegistry
     metrics: PrometheusMetrics
     tracer: trace.Tracer | None
@@ -41,6 +45,8 @@ def build_mcp_surface(container: Container, settings: Settings) -> McpSurface:
         generate=deps.generate,
         list_models=deps.list_models,
         get_session=deps.get_session,
+        embed=deps.embed,
+        embedding_catalogue=deps.embedding_catalogue,
     )
     telemetry = ToolCallTelemetry(metrics=deps.metrics, tracer=deps.tracer)
     tools = McpTools(gateway=gateway, registry=deps.tool_registry, telemetry=telemetry)
