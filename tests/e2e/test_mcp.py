@@ -251,6 +251,36 @@ async def test_an_upstream_announcing_a_new_tool_is_listed_again(gateway: Server
     assert await grown()
 
 
+def test_native_generate_runs_the_models_mcp_tool_calls_and_answers_from_their_results(
+    gateway: ServerProcess,
+) -> None:
+    tools = [{"type": "mcp", "server": "web", "allowedTools": ["echo"]}]
+    body = {"prompt": "please call web__echo for me", "tools": tools}
+    answer = _http(gateway, "POST", "/api/v1/generate", ECHO_USER, json=body)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["toolRounds"] == 1 and "toolCalls" not in result
+    assert '"length":' in result["content"] and "returned]" in result["content"]  # the mock quotes the tool result
+    assert result["finishReason"] == "stop"
+    one_round = _http(gateway, "POST", "/api/v1/generate", ECHO_USER, json={"prompt": "please call web__echo for me"})
+    assert result["tokensUsed"] > one_round.json()["tokensUsed"]  # both rounds are in the usage
+
+
+def test_a_tool_the_key_may_not_use_is_not_offered_and_only_configured_servers_can_be_named(
+    gateway: ServerProcess,
+) -> None:
+    body = {"prompt": "please call web__echo", "tools": [{"type": "mcp", "server": "web"}]}
+    plain = _http(gateway, "POST", "/api/v1/generate", TIME_USER, json=body).json()
+    assert "toolRounds" not in plain and plain["content"].startswith("Mock answer (turn 1): please call")
+    for server, field in (("nowhere", "no MCP server named 'nowhere'"), ("http://evil.example/mcp", "server URL")):
+        refused = _http(
+            gateway, "POST", "/api/v1/generate", ADMIN, json={**body, "tools": [{"type": "mcp", "server": server}]}
+        )
+        assert refused.status_code == 400 and field in refused.json()["error"], refused.text
+    stream = _http(gateway, "POST", "/api/v1/generate/stream", ADMIN, json=body)
+    assert stream.status_code == 400 and "POST /api/v1/generate only" in stream.json()["error"]
+
+
 async def test_an_upstream_killed_mid_test_leaves_the_others_listed_and_comes_back(
     gateway: ServerProcess, upstream: HttpUpstream
 ) -> None:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opentelemetry import trace
-
-from adapters.observability.prometheus import PrometheusMetrics
 from application.embed import Embed
 from application.generate import Generate
 from application.list_models import ListModels
@@ -20,7 +17,7 @@ from entrypoints.config import Settings, split_list
 from entrypoints.http.mcp.endpoint import McpSurface, SessionManager
 from entrypoints.http.mcp.gateway_tools import GatewayTools
 from entrypoints.http.mcp.tools import McpTools
-from entrypoints.telemetry.tool_calls import ToolCallTelemetry
+from entrypoints.telemetry.tool_calls import ObservedToolCalls, ToolCallTelemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +30,8 @@ class McpDeps:
     embed: Embed
     embedding_catalogue: EmbeddingCatalogue
     tool_registry: ToolRegistry
-    metrics: PrometheusMetrics
-    tracer: trace.Tracer | None
+    tool_calls: ObservedToolCalls
+    tool_call_telemetry: ToolCallTelemetry
 
 
 def build_mcp_surface(container: Container, settings: Settings) -> McpSurface:
@@ -48,8 +45,9 @@ def build_mcp_surface(container: Container, settings: Settings) -> McpSurface:
         embed=deps.embed,
         embedding_catalogue=deps.embedding_catalogue,
     )
-    telemetry = ToolCallTelemetry(metrics=deps.metrics, tracer=deps.tracer)
-    tools = McpTools(gateway=gateway, registry=deps.tool_registry, telemetry=telemetry)
+    tools = McpTools(
+        gateway=gateway, registry=deps.tool_registry, calls=deps.tool_calls, telemetry=deps.tool_call_telemetry
+    )
 
     def build() -> SessionManager:
         from entrypoints.http.mcp.surface import build_session_manager
