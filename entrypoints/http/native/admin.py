@@ -109,7 +109,7 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         cleared = await deps.clear_blacklist.execute(cache_key)
         return {"cache_key": cache_key, "cleared": cleared}
 
-    @get("/api/v1/mcp/servers", summary="The upstream MCP servers: state, tool count, last error (admin key)")
+    @get("/api/v1/mcp/servers", summary="The upstream MCP servers: state, tool count, last error (admin)")
     async def mcp_servers() -> dict[str, object]:
         servers = [tool_server_json(status) for status in deps.tool_registry.statuses()]
         return {"servers": servers, "count": len(servers)}
