@@ -32,7 +32,7 @@ from application.sessions import DeleteSession, GetSession
 from domain.feedback import KeywordFeedbackDetector
 from domain.validation import RequestLimits
 from entrypoints.bootstrap import access as access_control
-from entrypoints.bootstrap import adapter_choice, observability, resources
+from entrypoints.bootstrap import adapter_choice, observability, resources, tool_servers
 from entrypoints.config import Settings
 from entrypoints.telemetry.embeddings import ObservedEmbed
 from entrypoints.telemetry.usecases import ObservedGenerate, ObservedGenerateStream
@@ -119,6 +119,8 @@ class Container(containers.DeclarativeContainer):
     session_activity = providers.Singleton(SessionActivity, sessions, clock=clock)
     observed_sessions = providers.Singleton(observability.trace_sessions, session_activity, tracing, settings)
     access = providers.Singleton(access_control.build_access, settings, clock, redis_client, metrics)
+    # The upstream MCP servers (MCP_SERVERS), supervised from start to shutdown
+    tool_registry = providers.Resource(tool_servers.tool_registry, settings, metrics)
 
     # Application services
     pool = providers.Singleton(

@@ -175,6 +175,12 @@ class FakeAzureOpenAI:
             self.requests.append(received)
             self._arrived.set()
         exchange.on_closed_early.append(lambda: self._note_closed_early(received))
+        try:
+            await self._respond(request, exchange, body)
+        finally:
+            received.status = exchange.status
+
+    async def _respond(self, request: HttpRequest, exchange: Exchange, body: Any) -> None:
         route, refusal = self._route(request, body)
         if refusal is None and route is not None:
             rules = openai_embeddings if route.embeddings else openai_rules

@@ -9,12 +9,11 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, Parameter
 
 from application.get_status import Status
-from domain.models import CacheKeyQuality, Session
-from domain.ownership import end_user_of
+from domain.models import CacheKeyQuality
+from domain.tool_servers import ToolServerStatus
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.shared.body import JsonBody, documented
-from entrypoints.native_json import InvalidateBody, model_json
-from entrypoints.native_messages import content_json
+from entrypoints.native_json import InvalidateBody, model_json, session_json
 from entrypoints.request_context import current_caller
 
 AnyRequest = Request[Any, Any, Any]
@@ -51,23 +50,15 @@ def quality_json(quality: CacheKeyQuality) -> dict[str, object]:
     }
 
 
-def session_json(session: Session) -> dict[str, object]:
+def tool_server_json(status: ToolServerStatus) -> dict[str, object]:
     return {
-        "sessionId": session.id,
-        "userId": end_user_of(session),
-        "createdAt": session.created_at,
-        "updatedAt": session.updated_at,
-        "messageCount": len(session.messages),
-        "messages": [
-            {
-                "role": m.role,
-                "content": content_json(m),
-                "model": m.model,
-                "tokens": m.tokens,
-                "timestamp": m.created_at,
-            }
-            for m in session.messages
-        ],
+        "name": status.name,
+        "transport": status.transport,
+        "state": status.state,
+        "toolCount": status.tool_count,
+        "lastError": status.last_error,
+        "restarts": status.restarts,
+        "failures": status.failures,
     }
 
 
@@ -118,6 +109,11 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         cleared = await deps.clear_blacklist.execute(cache_key)
         return {"cache_key": cache_key, "cleared": cleared}
 
+    @get("/api/v1/mcp/servers", summary="The upstream MCP servers: state, tool count, last error (admin)")
+    async def mcp_servers() -> dict[str, object]:
+        servers = [tool_server_json(status) for status in deps.tool_registry.statuses()]
+        return {"servers": servers, "count": len(servers)}
+
     @get("/api/v1/sessions/{session_id:str}", summary="A session's messages (owner or admin key only)")
     async def read_session(request: AnyRequest, session_id: FromPath[str]) -> dict[str, object]:
         session = await deps.get_session.execute(session_id, user_id=_end_user(request), caller=current_caller())
@@ -144,5 +140,5 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
 
     return [
         models, status, pool_stats, cache_stats, invalidate, clear_blacklist,
-        read_session, delete_session, health, healthz, readyz,
+        read_session, delete_session, health, healthz, readyz, mcp_servers,
     ]  # fmt: skip
