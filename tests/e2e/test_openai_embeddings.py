@@ -307,3 +307,13 @@ def test_a_request_costs_one_rate_limit_token_however_long_its_list() -> None:
         with pytest.raises(openai.RateLimitError) as limited_out:
             client.embeddings.create(model="mock-embed-1", input="one more")
     assert limited_out.value.response.headers["retry-after"]
+
+
+def test_every_spelling_of_the_path_is_the_same_route_behind_the_same_key_check(server: ServerProcess) -> None:
+    body = {"model": "mock-embed-1", "input": "a"}
+    for path in ("/v1/embeddings/", "//v1//embeddings"):
+        assert httpx.post(server.base_url + path, json=body, headers=AUTH).status_code == 200
+        unkeyed = httpx.post(server.base_url + path, json=body)
+        assert unkeyed.status_code == 401 and unkeyed.json()["error"]["code"] == "invalid_api_key"
+    other_method = httpx.get(server.base_url + "/v1/embeddings", headers=AUTH)
+    assert other_method.status_code == 405 and set(other_method.json()["error"]) == {"message", "type", "param", "code"}
