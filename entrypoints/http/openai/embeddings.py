@@ -18,6 +18,7 @@ OpenAI's shape; a refused field is named in ``param``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import sys
 from array import array
@@ -47,6 +48,7 @@ from entrypoints.http.shared.fast_routes import (
 )
 
 EMBEDDINGS_PATH = "/v1/embeddings"
+LARGE_ANSWER_FLOATS = 100_000  # about 50 ms of encoding
 TOKEN_ARRAYS_REFUSED = (
     "input as token arrays is not supported: send a string or a list of strings "
     "(LangChain's OpenAIEmbeddings sends token arrays unless check_embedding_ctx_length=False)"
@@ -129,7 +131,10 @@ class Embeddings:
             return
         answer = await unless_client_leaves(receive, deps.embed.execute(request))
         overhead = f"{max(0.0, answer.duration_ms - answer.upstream_ms):.3f}".encode()
-        payload = embeddings_json(answer, body.encoding_format)
+        if sum(len(vector) for vector in answer.vectors) < LARGE_ANSWER_FLOATS:
+            payload = embeddings_json(answer, body.encoding_format)
+        else:  # tens of megabytes: encoded in a worker thread, so that the loop keeps serving other requests
+            payload = await asyncio.to_thread(embeddings_json, answer, body.encoding_format)
         await send_json(send, 200, payload, [JSON_CONTENT, (OVERHEAD_HEADER, overhead)])
 
 
