@@ -21,6 +21,7 @@ from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.native.fast_generate import declared_routes, native_fast_routes
 from entrypoints.http.native.generate import build_generation_routes
 from entrypoints.http.openai.deps import OpenAIDeps
+from entrypoints.http.openai.embeddings import EmbeddingsDeps, embeddings_declared_routes, embeddings_fast_routes
 from entrypoints.http.openai.errors import OPENAI_ERRORS
 from entrypoints.http.openai.routes import build_openai_routes, openai_fast_routes
 from entrypoints.http.shared.client_address import TrustedProxies
@@ -44,6 +45,7 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
             *build_generation_routes(deps),
             *build_admin_routes(deps),
             *build_openai_routes(OpenAIDeps.from_container(container)),
+            *embeddings_declared_routes(),
             *build_browser_routes(container, settings),
         ],
         exception_handlers={
@@ -72,6 +74,7 @@ def create_http_app(container: Container, settings: Settings, *, mcp: McpSurface
     routes: list[FastRoute[Any]] = [
         *native_fast_routes(HttpDeps.from_container(container)),
         *openai_fast_routes(OpenAIDeps.from_container(container)),
+        *embeddings_fast_routes(EmbeddingsDeps.from_container(container)),
     ]
     app = FastRoutes(mcp_endpoint, routes, max_body_bytes=settings.max_request_bytes)
     proxies = TrustedProxies.parse(settings.trusted_proxies)

@@ -57,6 +57,7 @@ _EXACT = {
         Route("openai_models", "/v1/models", dialect=OPENAI),
         Route("mcp", "/mcp"),  # the MCP surface (Streamable HTTP): one JSON-RPC message per request
         Route("mcp_servers", "/api/v1/mcp/servers", admin_methods=frozenset({"GET"})),
+        Route("openai_embeddings", "/v1/embeddings", dialect=OPENAI),
         METRICS,
     )
 }
