@@ -149,6 +149,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "http://localhost,http://localhost:*,http://127.0.0.1,http://127.0.0.1:*,http://[::1],http://[::1]:*"
     )
     mcp_health_interval_seconds: Seconds = 10.0  # how often a connected upstream MCP server is checked (tools/list)
+    mcp_max_tool_rounds: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5  # MCP tool-call rounds of one generate
     # Observability
     otel_exporter_otlp_endpoint: str = ""
     otel_service_name: str = "mcp-server-ai"

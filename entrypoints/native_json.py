@@ -23,6 +23,7 @@ from domain.content import ReasoningDelta, ToolCallDelta, ToolCallPart
 from domain.errors import DomainError
 from domain.models import Answer, ModelInfo, Session, StreamDelta, StreamEvent, Usage
 from domain.ownership import end_user_of
+from domain.tool_servers import McpToolset
 from domain.validation import GenerateFields
 from entrypoints.native_messages import (
     MessageBody,
@@ -31,6 +32,7 @@ from entrypoints.native_messages import (
     ToolBody,
     ToolChoiceBody,
     content_json,
+    mcp_toolsets_of,
     messages_of,
     output_format_of,
     reasoning_json,
@@ -60,6 +62,14 @@ class GenerateBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     stop: str | list[str] | None = None
     seed: int | None = None
     reasoning: ReasoningConfigBody | None = None
+
+    def mcp_toolsets(self) -> tuple[McpToolset, ...]:
+        """The MCP servers its ``tools`` name (``type: "mcp"``): the tool loop's (``application.tool_loop``)."""
+        return mcp_toolsets_of(self.tools)
+
+    def without_mcp_tools(self) -> GenerateBody:
+        function_tools = [tool for tool in self.tools or () if tool.type != "mcp"]
+        return msgspec.structs.replace(self, tools=function_tools or None)
 
     def fields(self) -> GenerateFields:
         """The request's fields; ``InvalidRequest`` naming the field for a message that cannot be converted."""
@@ -124,6 +134,8 @@ def rich_answer_json(answer: Answer) -> dict[str, object]:
     if answer.reasoning:
         body["reasoning"] = [reasoning_json(block) for block in answer.reasoning]
     body.update(usage_details_json(answer.usage))
+    if answer.tool_rounds:
+        body["toolRounds"] = answer.tool_rounds
     return body
 
 

@@ -46,8 +46,13 @@ class NativeGeneration:
 
     async def generate(self, data: GenerateBody, headers: Headers, receive: Receive, send: Send) -> None:
         deps = self._deps
-        generation = deps.build(data.fields(), request_context_from(headers))
-        answer = await unless_client_leaves(receive, deps.generate.execute(generation))
+        toolsets = data.mcp_toolsets()
+        if toolsets:  # MCP servers named: the gateway runs their tools' calls (application.tool_loop)
+            generation = deps.build(data.without_mcp_tools().fields(), request_context_from(headers))
+            answer = await unless_client_leaves(receive, deps.tool_loop.execute(generation, toolsets))
+        else:
+            generation = deps.build(data.fields(), request_context_from(headers))
+            answer = await unless_client_leaves(receive, deps.generate.execute(generation))
         await send_json(send, 200, _encode(answer_json(answer)), [JSON_CONTENT, overhead_header(answer)])
 
     async def stream(self, data: GenerateBody, headers: Headers, receive: Receive, send: Send) -> None:
