@@ -13,27 +13,38 @@ from domain.errors import DomainError
 from entrypoints.asgi import ASGIApp
 from entrypoints.bootstrap.container import VERSION, Container
 from entrypoints.config import Settings
+from entrypoints.cors_policy import parse_cors
 from entrypoints.http.native.admin import build_admin_routes
 from entrypoints.http.native.browser import build_browser_routes
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.native.fast_generate import FastGenerate, declared_routes
 from entrypoints.http.native.generate import build_generation_routes
+from entrypoints.http.shared.allow import with_options_handlers
 from entrypoints.http.shared.client_address import TrustedProxies
 from entrypoints.http.shared.disconnect import ClientGone, handle_client_gone
 from entrypoints.http.shared.layers import protect_and_observe
 from entrypoints.http.shared.litestar_errors import handle_domain_error, handle_http_exception, handle_unexpected
+from entrypoints.http.shared.openapi import DocPolicy, describe_routes, security_components
 from entrypoints.http.shared.request_id import RequestIdMiddleware
 
 
 def create_litestar(container: Container, settings: Settings) -> Litestar:
     deps = HttpDeps.from_container(container)
-    return Litestar(
-        route_handlers=[
+    handlers = with_options_handlers(
+        [
             *declared_routes(),
             *build_generation_routes(deps),
             *build_admin_routes(deps),
             *build_browser_routes(container, settings),
-        ],
+        ]
+    )
+    access = container.access()
+    policy = DocPolicy(
+        keys_required=access.keys_required, limits_enabled=access.limits_enabled, cors=parse_cors(settings) is not None
+    )
+    describe_routes(handlers, policy)
+    return Litestar(
+        route_handlers=handlers,
         exception_handlers={
             DomainError: handle_domain_error,
             ClientGone: handle_client_gone,
@@ -45,6 +56,7 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
             title="MCP Server AI",
             version=VERSION,
             path="/schema",
+            components=security_components(policy),
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
         logging_config=None,

@@ -29,6 +29,7 @@ from domain.errors import DomainError, PayloadTooLarge
 from entrypoints.asgi import ASGIApp, Receive, Scope, Send
 from entrypoints.http.native.answers import overhead_header, render_stream_event
 from entrypoints.http.native.deps import HttpDeps
+from entrypoints.http.native.documents import GENERATION_ERRORS, SESSION_HEADERS, SSE_ANSWER, AnswerDoc, ok
 from entrypoints.http.shared.body import JsonBody, documented
 from entrypoints.http.shared.disconnect import ClientGone, record_client_gone, unless_client_leaves
 from entrypoints.http.shared.errors import answer_domain_error, error_answer, send_error
@@ -128,6 +129,11 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
     await send({"type": "http.response.body", "body": body})
 
 
+# What the OpenAPI document says of the two routes (``entrypoints.http.shared.openapi``).
+GENERATE_DOC = documented(GenerateBody, answers=(ok(AnswerDoc),), errors=GENERATION_ERRORS, headers=SESSION_HEADERS)
+STREAM_DOC = documented(GenerateBody, answers=(SSE_ANSWER,), errors=GENERATION_ERRORS, headers=SESSION_HEADERS)
+
+
 class NotServedHere(RuntimeError):
     """A declared-only handler was run: ``FastGenerate`` is not in front of this Litestar app."""
 
@@ -142,7 +148,7 @@ def declared_routes() -> list[HTTPRouteHandler]:
     from another code path.
     """
 
-    @post(GENERATE_PATH, status_code=200, summary="Generate one answer", operation_class=documented(GenerateBody))
+    @post(GENERATE_PATH, status_code=200, summary="Generate one answer", operation_class=GENERATE_DOC)
     async def generate() -> Response[Any]:
         raise NotServedHere(f"POST {GENERATE_PATH} is answered by FastGenerate")
 
@@ -150,7 +156,7 @@ def declared_routes() -> list[HTTPRouteHandler]:
         STREAM_PATH,
         status_code=200,
         summary="Stream one answer as Server-Sent Events",
-        operation_class=documented(GenerateBody),
+        operation_class=STREAM_DOC,
     )
     async def generate_stream() -> Response[Any]:
         raise NotServedHere(f"POST {STREAM_PATH} is answered by FastGenerate")
