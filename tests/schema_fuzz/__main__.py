@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="schemathesis's seed (default: random)")
     parser.add_argument("--verbose", action="store_true", help="print schemathesis's whole output")
     args = parser.parse_args(argv)
-    runs = (
+    runs: tuple[tuple[str, dict[str, str], dict[str, str], tuple[str, ...]], ...] = (
         ("open (no keys)", {}, {}, ()),
         ("keys and rate limits, admin key", KEYED_ENV, {"Authorization": f"Bearer {ADMIN_KEY}"}, ()),
         (

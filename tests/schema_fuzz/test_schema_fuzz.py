@@ -127,7 +127,13 @@ def test_errors_are_documented_in_the_shape_the_gateway_sends(open_server: Serve
 
 def test_the_limits_the_domain_checks_are_in_the_document(open_server: ServerProcess) -> None:
     schema = _body_schema(_document(open_server), "/api/v1/generate")
-    refused = [{"temperature": 3}, {"temperature": -0.5}, {"maxTokens": 0}, {"topP": 0}, {"prompt": "  \n"}]
+    refused: list[dict[str, Any]] = [
+        {"temperature": 3},
+        {"temperature": -0.5},
+        {"maxTokens": 0},
+        {"topP": 0},
+        {"prompt": "  \n"},
+    ]
     refused += [{"prompt": "a\x00b"}, {"stop": ["a", "b", "c", "d", "e"]}, {"tools": [{"name": "has space"}]}]
     for body in refused:
         assert not jsonschema.Draft202012Validator(schema).is_valid(body), body
