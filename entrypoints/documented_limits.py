@@ -93,9 +93,11 @@ BATCH_LIMITS = msgspec.Meta(  # the batch's own rule (a refusal of the whole bat
     }
 )
 ID_SCHEMA: dict[str, Any] = {"type": "string", "pattern": ID, "maxLength": MAX_ID_LENGTH}
-# A path parameter the path layer takes: no '/', no control character, not '.' or '..' (``paths.path_defect``).
+NOT_BLANK = limits(pattern=r"\S", description="Not blank")  # cache_admin: a key of only spaces is no key
+# A path parameter the path layer takes: no '/', no control character, not '.' or '..' (``paths.path_defect``),
+# and not blank (``cache_admin``).
 PATH_SEGMENT: dict[str, Any] = {
     "type": "string",
-    "pattern": r"^[^/\u0000-\u001f\u007f]+$",
+    "pattern": r"^[^/\u0000-\u001f\u007f]*[^/\s\u0000-\u001f\u007f][^/\u0000-\u001f\u007f]*$",
     "not": {"enum": [".", ".."]},
 }

@@ -26,6 +26,7 @@ from domain.validation import GenerateFields
 from entrypoints.documented_limits import (
     BATCH_LIMITS,
     MAX_TOKENS_LIMITS,
+    NOT_BLANK,
     PROMPT_LIMITS,
     SEED_LIMITS,
     STOP_LIMITS,
@@ -103,7 +104,7 @@ class ValidateBody(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class InvalidateBody(msgspec.Struct, frozen=True, kw_only=True):
-    cache_key: Annotated[str, msgspec.Meta(min_length=1)]
+    cache_key: Annotated[str, msgspec.Meta(min_length=1), NOT_BLANK]
     reason: str = ""
 
 

@@ -39,6 +39,9 @@ KEYED_ENV = {
     "RATE_LIMIT_BURST": "500",
 }
 
+# For a run over some operations only: the links between them and the others are then left out.
+NO_STATEFUL = ("--phases", "examples,coverage,fuzzing")
+
 _CASES = re.compile(r"(\d+) generated(?:, (\d+) found (\d+) unique failures?)?")
 
 

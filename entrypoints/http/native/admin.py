@@ -140,6 +140,7 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         "/api/v1/cache/blacklist/{cache_key:str}",
         status_code=200,
         summary="Lift a blacklist (admin)",
+        operation_id="clearBlacklist",
         operation_class=documented(answers=(ok(BlacklistClearedDoc),), parameters={"cache_key": PATH_SEGMENT}),
     )
     async def clear_blacklist(cache_key: FromPath[str]) -> dict[str, object]:
@@ -149,6 +150,7 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
     @get(
         "/api/v1/sessions/{session_id:str}",
         summary="A session's messages (owner or admin key only)",
+        operation_id="readSession",
         operation_class=documented(
             answers=(ok(SessionDoc),), errors=SESSION_ERRORS, parameters=SESSION_ID, headers=OWNER_HEADER
         ),
@@ -161,6 +163,7 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         "/api/v1/sessions/{session_id:str}",
         status_code=200,
         summary="Delete a session (owner or admin key)",
+        operation_id="deleteSession",
         operation_class=documented(
             answers=(ok(SessionDeletedDoc),), errors=SESSION_ERRORS, parameters=SESSION_ID, headers=OWNER_HEADER
         ),

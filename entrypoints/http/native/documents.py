@@ -8,6 +8,7 @@ line here fails there.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -134,8 +135,16 @@ class ReadyDoc(msgspec.Struct, frozen=True):
     sessions: bool
 
 
-def ok(body_type: Any, description: str = "The answer") -> Answer:
-    return Answer(200, description, json_schema(body_type))
+def ok(body_type: Any, description: str = "The answer", links: Mapping[str, JsonSchema] | None = None) -> Answer:
+    return Answer(200, description, json_schema(body_type), links=links or {})
+
+
+# The session an answer was stored in (both session headers sent), read back and deleted by its owner.
+_OWNED_SESSION = {"path.session_id": "$response.body#/sessionId", "header.X-User-ID": "$request.header.X-User-ID"}
+SESSION_LINKS: dict[str, JsonSchema] = {
+    "ReadTheSession": {"operationId": "readSession", "parameters": _OWNED_SESSION},
+    "DeleteTheSession": {"operationId": "deleteSession", "parameters": _OWNED_SESSION},
+}
 
 
 def _any_of(*schemas: JsonSchema) -> JsonSchema:

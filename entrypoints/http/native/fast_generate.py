@@ -29,7 +29,14 @@ from domain.errors import DomainError, PayloadTooLarge
 from entrypoints.asgi import ASGIApp, Receive, Scope, Send
 from entrypoints.http.native.answers import overhead_header, render_stream_event
 from entrypoints.http.native.deps import HttpDeps
-from entrypoints.http.native.documents import GENERATION_ERRORS, SESSION_HEADERS, SSE_ANSWER, AnswerDoc, ok
+from entrypoints.http.native.documents import (
+    GENERATION_ERRORS,
+    SESSION_HEADERS,
+    SESSION_LINKS,
+    SSE_ANSWER,
+    AnswerDoc,
+    ok,
+)
 from entrypoints.http.shared.body import JsonBody, documented
 from entrypoints.http.shared.disconnect import ClientGone, record_client_gone, unless_client_leaves
 from entrypoints.http.shared.errors import answer_domain_error, error_answer, send_error
@@ -130,7 +137,9 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
 
 
 # What the OpenAPI document says of the two routes (``entrypoints.http.shared.openapi``).
-GENERATE_DOC = documented(GenerateBody, answers=(ok(AnswerDoc),), errors=GENERATION_ERRORS, headers=SESSION_HEADERS)
+GENERATE_DOC = documented(
+    GenerateBody, answers=(ok(AnswerDoc, links=SESSION_LINKS),), errors=GENERATION_ERRORS, headers=SESSION_HEADERS
+)
 STREAM_DOC = documented(GenerateBody, answers=(SSE_ANSWER,), errors=GENERATION_ERRORS, headers=SESSION_HEADERS)
 
 

@@ -122,6 +122,8 @@ class Answer:
     schema: JsonSchema | None = None
     media_type: str = JSON
     headers: tuple[Header, ...] = ()
+    # OpenAPI links, for stateful fuzzing and clients: name -> {"operationId", "parameters": {"path.x": "$response…"}}
+    links: Mapping[str, JsonSchema] = field(default_factory=dict)
 
 
 def sse_answer(description: str, data: JsonSchema | None = None, *, status: int = 200) -> Answer:
@@ -300,7 +302,8 @@ def _parameter(parameter: Parameter, doc: RouteDoc) -> Parameter:
 def _response(answer: Answer, limited: bool) -> OpenAPIResponse:
     headers = (REQUEST_ID, *answer.headers, *(RATE_LIMIT if limited and answer.status < 400 else ()))
     content = {answer.media_type: OpenAPIMediaType(schema=_schema(answer.schema or {}))}
-    return OpenAPIResponse(description=answer.description, content=content, headers=_headers(headers))
+    links = cast(Any, dict(answer.links)) or None  # Litestar's serialiser writes the plain dicts as they are
+    return OpenAPIResponse(description=answer.description, content=content, headers=_headers(headers), links=links)
 
 
 def _with_headers(response: OpenAPIResponse, headers: dict[str, OpenAPIHeader | Reference]) -> OpenAPIResponse:
