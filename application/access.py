@@ -22,7 +22,7 @@ import asyncio
 from collections.abc import Mapping
 
 from application.key_verifier import KeyVerifier, Offload
-from domain.api_keys import ANONYMOUS, KeyRing, Principal, credential_from
+from domain.api_keys import ANONYMOUS, KEY_HEADERS, KeyRing, Principal, credential_from
 from domain.errors import PermissionDenied, RateLimited, Unauthenticated
 from domain.models import Caller
 from domain.ports import RateLimiter
@@ -49,11 +49,11 @@ class AccessControl:
     def verifier(self) -> KeyVerifier:
         return self._verifier
 
-    async def authenticate(self, authorization: str | None, api_key: str | None = None) -> Principal:
-        """The caller behind ``Authorization: Bearer`` or ``X-API-Key``."""
+    async def authenticate(self, authorization: str | None, *api_keys: str | None) -> Principal:
+        """The caller behind ``X-API-Key``, ``api-key`` or ``Authorization: Bearer`` (``credential_from``)."""
         if not self._keys.enabled:
             return ANONYMOUS
-        presented = credential_from(authorization, api_key)
+        presented = credential_from(authorization, *api_keys)
         if presented is None:
             self.refused_keys += 1
             raise Unauthenticated("an API key is required: send Authorization: Bearer <key> or X-API-Key")
@@ -65,7 +65,7 @@ class AccessControl:
 
     async def authenticate_headers(self, headers: Mapping[str, str]) -> Principal:
         """``authenticate`` over lower-case header names (gRPC metadata, a WebSocket handshake)."""
-        return await self.authenticate(headers.get("authorization"), headers.get("x-api-key"))
+        return await self.authenticate(headers.get("authorization"), *(headers.get(name) for name in KEY_HEADERS))
 
     def authorize(self, principal: Principal, *, admin_required: bool) -> None:
         if admin_required and self._keys.enabled and not principal.is_admin:

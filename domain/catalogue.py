@@ -3,6 +3,12 @@
 Resolution is deterministic: an explicit provider wins; else the catalogue
 entry of the model or alias names it; else ``DEFAULT_PROVIDER``; else the
 request is refused with the list of known models.
+
+The API dialects that carry only a model name (OpenAI's, Anthropic's) name a
+model as a catalogue id or alias (``gpt-4o``, ``claude-3-sonnet``) or as
+``provider/model`` (``azure/gpt-4o``, ``bedrock/anthropic.claude-3-haiku-20240307-v1:0``,
+``openai/llama3.1:8b``, ``mock/mock-1``): ``Catalogue.split_name`` reads one,
+for the configured providers only.
 """
 
 from __future__ import annotations
@@ -73,6 +79,33 @@ class Catalogue:
 
     def lookup(self, name: str) -> ModelInfo | None:
         return self._by_name.get(name.strip().lower())
+
+    def split_name(self, name: str) -> tuple[str, str]:
+        """``(provider, model)`` of a model name as other APIs carry it; ``provider`` is ``""`` unless named.
+
+        ``<provider>/<model>`` names a provider when the part before the first ``/`` is one of its spellings
+        (the model keeps any further ``/`` and ``:``, as Ollama tags and Bedrock ARNs have them); a provider
+        that is not configured is an unknown model to this gateway. Anything else is a catalogue id or
+        alias (or, with ``DEFAULT_PROVIDER``, a model of that provider), resolved by ``resolve``.
+        """
+        name = name.strip()
+        head, slash, rest = name.partition("/")
+        provider = PROVIDER_SPELLINGS.get(head.lower()) if slash else None
+        if provider is None:
+            return "", name
+        if provider not in self._configured:
+            configured = ", ".join(self._configured)
+            raise UnknownModel(f"unknown model '{name}': provider '{head}' is not configured; configured: {configured}")
+        if not rest.strip():
+            raise InvalidRequest(f"model '{name}' names a provider but no model")
+        return provider, rest.strip()
+
+    def resolve_name(self, name: str) -> Resolution:
+        """The model a client of another API names (``split_name``), resolved as ``resolve`` does."""
+        provider, model = self.split_name(name)
+        if not model:
+            raise InvalidRequest("model is required")
+        return self.resolve(model, provider)
 
     def resolve(self, model: str, provider: str) -> Resolution:
         model = model.strip()

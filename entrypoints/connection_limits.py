@@ -28,7 +28,8 @@ as well as connections, answers a bare ``text/plain`` 503, and leaves the
 slow heads it is meant to fend off untouched.
 
 Every answer made here has the gateway's error shape, ``{error, code,
-requestId}``, and an ``X-Request-ID`` header.
+requestId}``, and an ``X-Request-ID`` header; a stalled body on a path of
+another API dialect gets that dialect's shape (``errors.ErrorStyle``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallab
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from entrypoints.config import Settings
-from entrypoints.http.shared.errors import error_answer
+from entrypoints.http.shared.errors import ERROR_STYLE_STATE, NATIVE_ERRORS, ErrorStyle, error_answer
 from entrypoints.http.shared.request_id import SECURITY_HEADERS
 from entrypoints.request_context import accept_request_id, new_request_id
 
@@ -197,7 +198,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         cycle.message_event.set()
         state = self.scope.get("state") or {}
         request_id = str(state.get("request_id") or new_request_id())
-        self._answer_and_close(408, "request_timeout", "the request body stopped arriving", request_id)
+        style = state.get(ERROR_STYLE_STATE)  # the path's dialect, once the request-id layer has seen it
+        self._answer_and_close(408, "request_timeout", "the request body stopped arriving", request_id, style)
 
     def _cancel_timers(self) -> None:
         for timer in (self._head_timer, self._body_timer, self._close_timer):
@@ -207,7 +209,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     # -- answers ----------------------------------------------------------------------------------------
 
-    def _answer_and_close(self, status: int, code: str, message: str, request_id: str | None = None) -> None:
+    def _answer_and_close(
+        self, status: int, code: str, message: str, request_id: str | None = None, style: ErrorStyle | None = None
+    ) -> None:
         """Answer, then close without losing the answer.
 
         Closing a socket with unread bytes in it sends a reset, which may destroy the answer before
@@ -217,7 +221,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         request_id = request_id or new_request_id()
         self._cancel_timers()
         self._discarding = True
-        self.transport.write(_error_bytes(status, code, message, request_id))
+        self.transport.write(_error_bytes(status, code, message, request_id, style or NATIVE_ERRORS))
         if self.transport.can_write_eof():
             self.transport.write_eof()
             self._close_timer = self.loop.call_later(_LINGER_SECONDS, self.transport.close)
@@ -227,15 +231,17 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         log.warning("connection closed: %s", message, extra={"status": status, "code": code, "client": client})
 
 
-def _closing_error(status: int, code: str, message: str, request_id: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+def _closing_error(
+    status: int, code: str, message: str, request_id: str, style: ErrorStyle = NATIVE_ERRORS
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """The headers and body of the one error writer's answer, with what the request-id layer adds and the close."""
-    answer = error_answer(status, code, message, request_id, retry_after=1.0 if status == 503 else None)
+    answer = error_answer(status, code, message, request_id, retry_after=1.0 if status == 503 else None, style=style)
     headers = [*answer.wire_headers(), (b"connection", b"close"), (b"x-request-id", request_id.encode())]
     return [*headers, *SECURITY_HEADERS], answer.body
 
 
-def _error_bytes(status: int, code: str, message: str, request_id: str) -> bytes:
-    headers, body = _closing_error(status, code, message, request_id)
+def _error_bytes(status: int, code: str, message: str, request_id: str, style: ErrorStyle) -> bytes:
+    headers, body = _closing_error(status, code, message, request_id, style)
     lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}".encode()]
     lines += [name + b": " + value for name, value in headers]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body

@@ -21,7 +21,8 @@ import msgspec
 from domain.accounting import answer_metadata, format_seconds
 from domain.content import ReasoningDelta, ToolCallDelta, ToolCallPart
 from domain.errors import DomainError
-from domain.models import Answer, ModelInfo, StreamDelta, StreamEvent, Usage
+from domain.models import Answer, ModelInfo, Session, StreamDelta, StreamEvent, Usage
+from domain.ownership import end_user_of
 from domain.validation import GenerateFields
 from entrypoints.documented_limits import (
     BATCH_LIMITS,
@@ -43,6 +44,7 @@ from entrypoints.native_messages import (
     ResponseFormatBody,
     ToolBody,
     ToolChoiceBody,
+    content_json,
     messages_of,
     output_format_of,
     reasoning_json,
@@ -224,4 +226,24 @@ def model_json(model: ModelInfo) -> dict[str, object]:
         "description": model.description,
         "capabilities": list(model.capabilities),
         "aliases": list(model.aliases),
+    }
+
+
+def session_json(session: Session) -> dict[str, object]:
+    return {
+        "sessionId": session.id,
+        "userId": end_user_of(session),
+        "createdAt": session.created_at,
+        "updatedAt": session.updated_at,
+        "messageCount": len(session.messages),
+        "messages": [
+            {
+                "role": m.role,
+                "content": content_json(m),
+                "model": m.model,
+                "tokens": m.tokens,
+                "timestamp": m.created_at,
+            }
+            for m in session.messages
+        ],
     }

@@ -182,14 +182,14 @@ def _image(body: ImageBody, field: str) -> ImagePart:
     if body.url and body.url.startswith("data:"):
         if body.data is not None:
             raise InvalidRequest(f"{field}: an image has either data or a url")
-        media_type, data = _data_url(body.url, f"{field}.url")
+        media_type, data = decode_data_url(body.url, f"{field}.url")
         if body.mediaType and body.mediaType != media_type:
             raise InvalidRequest(f"{field}.mediaType {body.mediaType} differs from the data URL's {media_type}")
         return ImagePart(media_type=media_type, data=data)
     return ImagePart(media_type=body.mediaType or "", data=body.data or b"", url=body.url or "")
 
 
-def _data_url(url: str, field: str) -> tuple[str, bytes]:
+def decode_data_url(url: str, field: str) -> tuple[str, bytes]:
     """``data:<type>;base64,<data>``: the only data URL an image is sent as."""
     head, comma, payload = url[len("data:") :].partition(",")
     media_type, _, encoding = head.partition(";")

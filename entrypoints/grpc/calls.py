@@ -2,7 +2,7 @@
 
 Each call reads ``x-request-id`` (echoed in the initial and trailing metadata,
 or generated), ``x-user-id``/``x-session-id`` (the session), ``authorization``
-and ``x-api-key`` (kept for the auth hook) and ``cache-control``. Domain errors
+and ``x-api-key`` or ``api-key`` (kept for the auth hook) and ``cache-control``. Domain errors
 become a status with a readable message; a cancelled call is not answered at
 all, because the client has gone and the cancellation must reach the provider
 (grpclib cancels the handler's task when the client resets the stream or the
@@ -30,6 +30,7 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError, StreamTerminatedError
 from grpclib.server import Stream
 
+from domain.api_keys import KEY_HEADERS, key_header
 from domain.errors import DomainError, ShuttingDown
 from domain.models import Caller
 from domain.validation import RequestContext
@@ -75,7 +76,7 @@ class CallMetadata:
             user_id=text("x-user-id"),
             session_id=text("x-session-id"),
             authorization=text("authorization"),
-            api_key=text("x-api-key"),
+            api_key=key_header({name: text(name) for name in KEY_HEADERS}),
             skip_cache_read="no-cache" in text("cache-control").lower(),
             peer=_peer_host(stream),
         )
@@ -106,7 +107,7 @@ async def authorize_call(call: CallMetadata) -> None:
 
     Raise ``Unauthenticated`` (no key, unknown key) or ``PermissionDenied`` (the key's role may not
     call ``call.method``); return to let the call through. ``call.authorization`` holds the raw
-    ``authorization`` metadata (``Bearer <key>``) and ``call.api_key`` the ``x-api-key`` metadata.
+    ``authorization`` metadata (``Bearer <key>``) and ``call.api_key`` the ``x-api-key`` (else ``api-key``) metadata.
     Until API keys are configured, every call is allowed.
     """
     return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from litestar import Litestar
 from litestar.exceptions import HTTPException
@@ -14,18 +14,29 @@ from entrypoints.asgi import ASGIApp
 from entrypoints.bootstrap.container import VERSION, Container
 from entrypoints.config import Settings
 from entrypoints.cors_policy import parse_cors
+from entrypoints.http.mcp.deps import build_mcp_surface
+from entrypoints.http.mcp.endpoint import McpEndpoint, McpSurface
 from entrypoints.http.native.admin import build_admin_routes
 from entrypoints.http.native.browser import build_browser_routes
 from entrypoints.http.native.deps import HttpDeps
-from entrypoints.http.native.fast_generate import FastGenerate, declared_routes
+from entrypoints.http.native.fast_generate import declared_routes, native_fast_routes
 from entrypoints.http.native.generate import build_generation_routes
+from entrypoints.http.openai.deps import OpenAIDeps
+from entrypoints.http.openai.errors import OPENAI_ERRORS
+from entrypoints.http.openai.routes import build_openai_routes, openai_fast_routes
 from entrypoints.http.shared.allow import with_options_handlers
 from entrypoints.http.shared.client_address import TrustedProxies
 from entrypoints.http.shared.disconnect import ClientGone, handle_client_gone
+from entrypoints.http.shared.errors import ErrorStyle
+from entrypoints.http.shared.fast_routes import FastRoute, FastRoutes
 from entrypoints.http.shared.layers import protect_and_observe
 from entrypoints.http.shared.litestar_errors import handle_domain_error, handle_http_exception, handle_unexpected
 from entrypoints.http.shared.openapi import DocPolicy, describe_routes, security_components
 from entrypoints.http.shared.request_id import RequestIdMiddleware
+from entrypoints.http.shared.route_table import OPENAI
+
+# The error shape of each API dialect but the native one, by the route table's dialect name.
+ERROR_STYLES: dict[str, ErrorStyle] = {OPENAI: OPENAI_ERRORS}
 
 
 def create_litestar(container: Container, settings: Settings) -> Litestar:
@@ -35,6 +46,7 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
             *declared_routes(),
             *build_generation_routes(deps),
             *build_admin_routes(deps),
+            *build_openai_routes(OpenAIDeps.from_container(container)),
             *build_browser_routes(container, settings),
         ]
     )
@@ -64,9 +76,20 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
     )
 
 
-def create_http_app(container: Container, settings: Settings) -> ASGIApp:
+def create_http_app(container: Container, settings: Settings, *, mcp: McpSurface | None = None) -> ASGIApp:
+    """The HTTP port's app; ``/mcp`` answers once ``mcp.running()`` is entered (the listener's lifespan)."""
     litestar = cast(ASGIApp, create_litestar(container, settings))
-    # The hot route skips Litestar's per-request machinery (see fast_generate); everything else goes through it.
-    app = FastGenerate(litestar, HttpDeps.from_container(container), max_body_bytes=settings.max_request_bytes)
+    mcp_endpoint = McpEndpoint(litestar, mcp or build_mcp_surface(container, settings))
+    # The hot routes of every dialect skip Litestar's per-request machinery (see fast_routes); the rest goes through it.
+    routes: list[FastRoute[Any]] = [
+        *native_fast_routes(HttpDeps.from_container(container)),
+        *openai_fast_routes(OpenAIDeps.from_container(container)),
+    ]
+    app = FastRoutes(mcp_endpoint, routes, max_body_bytes=settings.max_request_bytes)
     proxies = TrustedProxies.parse(settings.trusted_proxies)
-    return RequestIdMiddleware(protect_and_observe(app, container, settings), tls=settings.enable_tls, proxies=proxies)
+    return RequestIdMiddleware(
+        protect_and_observe(app, container, settings),
+        tls=settings.enable_tls,
+        proxies=proxies,
+        error_styles=ERROR_STYLES,
+    )

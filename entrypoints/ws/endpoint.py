@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from domain.api_keys import ANONYMOUS, Principal
+from domain.api_keys import ANONYMOUS, Principal, key_header
 from domain.errors import DomainError, Overloaded, PermissionDenied, Unauthenticated
 from entrypoints.asgi import Receive, Scope, Send
 from entrypoints.bootstrap.container import Container
@@ -50,7 +50,7 @@ class Handshake:
             host=headers.get("host"),
             query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))),
             authorization=headers.get("authorization", ""),
-            api_key=headers.get("x-api-key", ""),
+            api_key=key_header(headers),
         )
 
 

@@ -1,7 +1,7 @@
-"""``/api/v1/generate`` and ``/generate/stream`` have one code path: ``FastGenerate``, whatever the spelling.
+"""``/api/v1/generate`` and ``/generate/stream`` have one code path: ``FastRoutes``, whatever the spelling.
 
 Litestar's router resolves ``/api/v1/generate/``, ``//api/v1//generate`` and the
-like to the same route; ``FastGenerate`` resolves them the same way
+like to the same route; ``FastRoutes`` resolves them the same way
 (``canonical_path``) and answers every one. Litestar only declares the two
 routes (OpenAPI, 405): a declared body that runs answers a logged 500
 ``internal_error`` (the in-process test below), so a 200 with the raw route's
@@ -25,7 +25,7 @@ from tests.security.edge_support import raw_request
 from tests.support.server import ServerProcess
 
 JSON = {"Content-Type": "application/json"}
-DECLARED_ONLY = "is answered by FastGenerate"
+DECLARED_ONLY = "is answered by FastRoutes"
 
 
 def spellings(path: str) -> list[str]:
@@ -63,7 +63,7 @@ def test_another_method_on_either_route_is_refused_by_the_litestar_declaration(s
 
 
 async def test_a_declared_only_handler_that_runs_answers_a_500_and_never_a_generation() -> None:
-    """Litestar without ``FastGenerate`` in front: what any spelling would get if the raw route missed it."""
+    """Litestar without ``FastRoutes`` in front: what any spelling would get if the raw route missed it."""
     async with in_process_gateway(traced=False) as gateway:
         litestar = create_litestar(gateway.container, load_settings([], environ={}, dotenv=None))
         transport = httpx.ASGITransport(app=cast(ASGIApp, litestar))

@@ -7,7 +7,16 @@ import io
 import pytest
 
 from application.access import AccessControl
-from domain.api_keys import ANONYMOUS, KeyRing, credential_from, hash_api_key, parse_key_entries, presented_key
+from domain.api_keys import (
+    ANONYMOUS,
+    KeyRing,
+    credential_from,
+    credential_from_headers,
+    hash_api_key,
+    key_header,
+    parse_key_entries,
+    presented_key,
+)
 from domain.errors import PermissionDenied, Unauthenticated
 from entrypoints.hash_key import hash_key_command
 
@@ -77,6 +86,54 @@ def test_the_credential_comes_from_x_api_key_or_a_bearer_token() -> None:
     assert credential_from("bearer   k3 ", None) == "k3"
     assert credential_from("Basic abc", None) is None
     assert credential_from(None, None) is None
+
+
+def test_azure_clients_api_key_header_is_a_credential_too() -> None:
+    assert credential_from_headers({"api-key": " azure-key "}) == "azure-key"
+    assert key_header({"api-key": "azure-key"}) == "azure-key"
+
+
+def test_x_api_key_wins_over_api_key_which_wins_over_bearer() -> None:
+    every = {"authorization": "Bearer from-bearer", "x-api-key": "from-x", "api-key": "from-azure"}
+    assert credential_from_headers(every) == "from-x"
+    assert credential_from_headers({**every, "x-api-key": ""}) == "from-azure"
+    assert credential_from_headers({"authorization": "Bearer from-bearer", "api-key": "   "}) == "from-bearer"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"x-api-key": ""},
+        {"x-api-key": " \t "},
+        {"api-key": ""},
+        {"authorization": ""},
+        {"authorization": "Bearer"},
+        {"authorization": "Bearer    "},
+        {"authorization": "Basic dXNlcjpwYXNz"},
+        {"authorization": "garbage"},
+        {"authorization": " ", "x-api-key": " ", "api-key": " "},
+    ],
+)
+def test_a_blank_or_foreign_header_is_no_key_at_all(headers: dict[str, str]) -> None:
+    assert credential_from_headers(headers) is None
+    assert key_header(headers) == ""
+
+
+@pytest.mark.parametrize(
+    "garbage", ["\x00\xff", "mcp_", "mcp__", "mcp_x_", "Bearer Bearer", "\u00e9" * 5000, "mcp_a b c"]
+)
+async def test_a_garbage_key_is_refused_as_invalid_and_never_crashes(garbage: str) -> None:
+    access = AccessControl(keys=ring(), limiter=None)
+    for presented in ({"x-api-key": garbage}, {"api-key": garbage}, {"authorization": f"Bearer {garbage}"}):
+        with pytest.raises(Unauthenticated):
+            await access.authenticate_headers(presented)
+
+
+async def test_a_blank_key_header_beside_a_valid_bearer_token_lets_the_token_through() -> None:
+    access = AccessControl(keys=ring(), limiter=None)
+    principal = await access.authenticate(f"Bearer {USER_KEY}", "", "  ")
+    assert principal.role == "user"
 
 
 async def test_without_keys_everyone_may_do_everything() -> None:

@@ -44,19 +44,25 @@ class HttpRequest:
 
 @dataclass
 class Exchange:
-    """One request/response on a connection; ``closed_early`` turns true if the peer leaves first."""
+    """One request/response on a connection; ``closed_early`` turns true if the peer leaves first.
+
+    ``status`` is the status line sent (0 until then), so that a fake can record what it answered.
+    """
 
     transport: asyncio.Transport
+    status: int = 0
     finished: bool = False
     closed_early: bool = False
     on_closed_early: list[Callable[[], None]] = field(default_factory=list)
 
     def respond(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.status = status
         head = _head(status, {"content-type": "application/json", **(headers or {})})
         self.transport.write(head + b"content-length: %d\r\n\r\n" % len(body) + body)
         self.finished = True
 
     def start_stream(self, status: int, headers: dict[str, str]) -> None:
+        self.status = status
         self.transport.write(_head(status, headers) + b"transfer-encoding: chunked\r\n\r\n")
 
     def send_chunk(self, data: bytes) -> None:

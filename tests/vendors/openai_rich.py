@@ -6,7 +6,8 @@ Deterministic, from the request and the test's ``Script``:
   whose names are among the tools; ``required`` with none scripted calls the
   first tool, a named choice calls that tool (``{}`` unless scripted); after a
   turn of tool results an ``auto`` choice answers ``Result:`` and the results;
-  ``parallel_tool_calls: false`` keeps only the first call;
+  ``parallel_tool_calls: false`` keeps only the first call; the script's
+  ``preamble`` is the text before them (streamed first);
 - ``response_format`` ``json_schema``: a small instance of the schema;
   ``json_object``: ``{"answer": <the echo>}``;
 - ``script.reasoning``: returned as ``reasoning_content`` (streamed first), its
@@ -36,8 +37,9 @@ def answer(body: dict[str, Any], script: Script, ids: Iterator[int]) -> wire.Ans
     base = wire.answer_for(messages, chunks=script.chunks, max_tokens=max_tokens)
     calls = tool_calls(body, script, ids)
     if calls:
-        spent = sum(1 + len(call.arguments) // 4 for call in calls)
-        base = wire.Answer((), base.prompt_tokens, spent, "tool_calls", tool_calls=calls)
+        said = tuple(word if i == 0 else " " + word for i, word in enumerate(script.preamble.split()))
+        spent = len(said) + sum(1 + len(call.arguments) // 4 for call in calls)
+        base = wire.Answer(said, base.prompt_tokens, spent, "tool_calls", tool_calls=calls)
     elif messages[-1].get("role") == "tool":
         base = _pieces_answer(["Result:", *(_results(messages))], base.prompt_tokens, script.chunks)
     json_text = _json_answer(body.get("response_format"), base.text)

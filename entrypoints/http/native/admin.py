@@ -9,8 +9,8 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, Parameter
 
 from application.get_status import Status
-from domain.models import CacheKeyQuality, Session
-from domain.ownership import end_user_of
+from domain.models import CacheKeyQuality
+from domain.tool_servers import ToolServerStatus
 from entrypoints.documented_limits import ID_SCHEMA, PATH_SEGMENT
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.native.documents import (
@@ -26,8 +26,7 @@ from entrypoints.http.native.documents import (
     ok,
 )
 from entrypoints.http.shared.body import JsonBody, documented
-from entrypoints.native_json import InvalidateBody, model_json
-from entrypoints.native_messages import content_json
+from entrypoints.native_json import InvalidateBody, model_json, session_json
 from entrypoints.request_context import current_caller
 
 AnyRequest = Request[Any, Any, Any]
@@ -66,23 +65,15 @@ def quality_json(quality: CacheKeyQuality) -> dict[str, object]:
     }
 
 
-def session_json(session: Session) -> dict[str, object]:
+def tool_server_json(status: ToolServerStatus) -> dict[str, object]:
     return {
-        "sessionId": session.id,
-        "userId": end_user_of(session),
-        "createdAt": session.created_at,
-        "updatedAt": session.updated_at,
-        "messageCount": len(session.messages),
-        "messages": [
-            {
-                "role": m.role,
-                "content": content_json(m),
-                "model": m.model,
-                "tokens": m.tokens,
-                "timestamp": m.created_at,
-            }
-            for m in session.messages
-        ],
+        "name": status.name,
+        "transport": status.transport,
+        "state": status.state,
+        "toolCount": status.tool_count,
+        "lastError": status.last_error,
+        "restarts": status.restarts,
+        "failures": status.failures,
     }
 
 
@@ -147,6 +138,11 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         cleared = await deps.clear_blacklist.execute(cache_key)
         return {"cache_key": cache_key, "cleared": cleared}
 
+    @get("/api/v1/mcp/servers", summary="The upstream MCP servers: state, tool count, last error (admin)")
+    async def mcp_servers() -> dict[str, object]:
+        servers = [tool_server_json(status) for status in deps.tool_registry.statuses()]
+        return {"servers": servers, "count": len(servers)}
+
     @get(
         "/api/v1/sessions/{session_id:str}",
         summary="A session's messages (owner or admin key only)",
@@ -192,5 +188,5 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
 
     return [
         models, status, pool_stats, cache_stats, invalidate, clear_blacklist,
-        read_session, delete_session, health, healthz, readyz,
+        read_session, delete_session, health, healthz, readyz, mcp_servers,
     ]  # fmt: skip

@@ -7,16 +7,9 @@ another route's module.
 
 from __future__ import annotations
 
-from domain.models import Answer, StreamEvent
+from domain.models import StreamEvent
 from entrypoints.http.shared.sse import frame
 from entrypoints.native_json import stream_event_json
-
-OVERHEAD_HEADER = b"x-gateway-overhead-ms"
-
-
-def overhead_header(answer: Answer) -> tuple[bytes, bytes]:
-    """``X-Gateway-Overhead-Ms``: the time the gateway itself added to the provider's (docs/api.md#generate)."""
-    return OVERHEAD_HEADER, f"{max(0.0, answer.duration_ms - answer.upstream_ms):.3f}".encode()
 
 
 def render_stream_event(event: StreamEvent) -> bytes:

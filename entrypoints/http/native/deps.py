@@ -17,12 +17,13 @@ from application.get_status import GetStatus
 from application.list_models import ListModels
 from application.pool import WorkerPool
 from application.sessions import DeleteSession, GetSession
+from application.tool_registry import ToolRegistry
 from domain.catalogue import Catalogue
 from domain.models import GenerationRequest
 from domain.validation import GenerateFields, RequestContext, RequestLimits, build_request
 from entrypoints.bootstrap.container import Container, resolve
 from entrypoints.config import Settings
-from entrypoints.request_context import bind_request, current_caller, current_request_id
+from entrypoints.http.shared.fast_routes import request_context_from
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,7 @@ class HttpDeps:
     invalidate_cache_key: InvalidateCacheKey
     clear_blacklist: ClearBlacklist
     access: AccessControl
+    tool_registry: ToolRegistry
 
     @classmethod
     def from_container(cls, container: Container) -> HttpDeps:
@@ -53,17 +55,7 @@ class HttpDeps:
 
     def context_from(self, headers: Mapping[str, str]) -> RequestContext:
         """The request's context from its headers (``headers`` looked up by lower-case name)."""
-        user_id = headers.get("x-user-id", "").strip()
-        session_id = headers.get("x-session-id", "").strip()
-        request_id = current_request_id()  # RequestIdMiddleware bound it
-        bind_request(request_id=request_id, user_id=user_id, session_id=session_id)
-        return RequestContext(
-            request_id=request_id,
-            user_id=user_id,
-            session_id=session_id,
-            skip_cache_read="no-cache" in headers.get("cache-control", "").lower(),
-            caller=current_caller(),
-        )
+        return request_context_from(headers)
 
     def build(self, fields: GenerateFields, context: RequestContext) -> GenerationRequest:
         return build_request(fields, catalogue=self.catalogue, limits=self.limits, context=context)

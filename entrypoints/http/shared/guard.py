@@ -2,11 +2,12 @@
 
 Before Litestar sees a request: the route table says whether it is public
 (health probes, static example pages, ``/metrics`` unless ``METRICS_AUTH``)
-or admin-only; ``AccessControl`` authenticates the key (401; 503 while too
+or admin-only; ``AccessControl`` authenticates the key (``X-API-Key``, ``api-key`` or
+``Authorization: Bearer``: ``domain.api_keys.credential_from``; 401; 503 while too
 many slow keys are being verified), checks the role (403) and takes a
 rate-limit token from the key's bucket, else the client address's (429 with
 ``Retry-After``); the batch routes take one more per further item. Refusals have
-the error shape of docs/api.md#errors. Admitted answers carry the ``RateLimit-*`` header
+the error shape of the path's dialect (docs/api.md#errors). Admitted answers carry the ``RateLimit-*`` header
 fields when limits are on. WebSocket upgrades are checked by the ``/ws``
 handler itself, which also limits each message.
 """
@@ -42,15 +43,17 @@ class GuardMiddleware:
         if route.public or (route is METRICS and not self._metrics_auth) or scope["method"] == "OPTIONS":
             await self._app(scope, receive, send)
             return
-        authorization = api_key = None
+        authorization = api_key = azure_key = None
         for key, value in scope.get("headers", ()):
             if key == b"authorization":
                 authorization = value.decode("latin-1")
             elif key == b"x-api-key":
                 api_key = value.decode("latin-1")
+            elif key == b"api-key":
+                azure_key = value.decode("latin-1")
         access = self._access
         try:
-            principal = await access.authenticate(authorization, api_key)
+            principal = await access.authenticate(authorization, api_key, azure_key)  # in KEY_HEADERS' order
             access.authorize(principal, admin_required=scope["method"] in route.admin_methods)
             caller = enter_caller(principal, current_caller().address)
         except DomainError as exc:

@@ -188,7 +188,7 @@ class RouteDoc:
     body_rules: bool = True  # False: a request's rules are not a refusal of the body (a batch answers them in place)
     answers: tuple[Answer, ...] = ()  # beside its errors; empty: Litestar's from the return annotation
     errors: frozenset[int] = frozenset()  # statuses the route's own code sends, in ``error_shape``
-    error_shape: ErrorShape = GATEWAY_ERROR
+    error_shape: ErrorShape | None = None  # None: the shape of the route's dialect (``DocPolicy.error_shapes``)
     parameters: Mapping[str, JsonSchema] = field(default_factory=dict)  # schema of a path or query parameter
     headers: tuple[tuple[str, JsonSchema, bool, str], ...] = ()  # request headers: name, schema, required, why
 
@@ -200,6 +200,8 @@ class DocPolicy:
     keys_required: bool = False
     limits_enabled: bool = False
     cors: bool = False
+    # The error shape of each dialect but the native one, by the route table's dialect (as ``ERROR_STYLES``).
+    error_shapes: Mapping[str, ErrorShape] = field(default_factory=dict)
 
 
 SECURITY_SCHEMES: dict[str, SecurityScheme] = {
@@ -249,7 +251,8 @@ def _complete(doc: RouteDoc, path: str, handler: HTTPRouteHandler, policy: DocPo
             errors.add(429)
     if policy.cors:
         errors.add(403)
-    return replace(doc, errors=frozenset(errors))
+    shape = doc.error_shape or policy.error_shapes.get(route.dialect, GATEWAY_ERROR)
+    return replace(doc, errors=frozenset(errors), error_shape=shape)
 
 
 def _operation_class(doc: RouteDoc, policy: DocPolicy) -> type[Operation]:
@@ -287,7 +290,8 @@ def _fill(operation: Operation, doc: RouteDoc, policy: DocPolicy) -> None:
         description, headers = ERROR_STATUSES[status]
         if status == 429:
             headers = (*headers, *RATE_LIMIT)
-        error = Answer(status, description, doc.error_shape.schema, doc.error_shape.media_type, headers)
+        shape = doc.error_shape or GATEWAY_ERROR
+        error = Answer(status, description, shape.schema, shape.media_type, headers)
         responses[str(status)] = _response(error, limited=False)
     operation.responses = responses
     if policy.keys_required and (401 in doc.errors):

@@ -7,6 +7,11 @@ resolved by ``canonical_path``, the router's own rule, so the guard classifies
 ``//api/v1/cache/invalidate`` as the admin route Litestar will run. A path the
 table does not know is ``other``: it needs a key like any API route; only the
 routes marked ``public`` go without.
+
+Each route names its API ``dialect`` (``native``, ``openai``, ...): the error
+shape of every answer on that path, the shared layers' refusals included
+(``errors.ErrorStyle``, made current by ``RequestIdMiddleware``). A new front
+door adds its routes here with its ``method`` label and its dialect.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from litestar.utils import normalize_path
+
+NATIVE = "native"
+OPENAI = "openai"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +31,7 @@ class Route:
     public: bool = False  # no API key needed
     admin_methods: frozenset[str] = frozenset()  # HTTP methods that need an admin key
     observed: bool = True  # counted and access-logged (probes and scrapes are not)
+    dialect: str = NATIVE  # whose error shape the answers on this path have (``errors.ErrorStyle``)
 
 
 METRICS = Route("metrics", "/metrics", observed=False)
@@ -44,6 +53,10 @@ _EXACT = {
         Route("health", "/healthz", public=True, observed=False),
         Route("ready", "/readyz", public=True, observed=False),
         Route("ws", "/ws"),
+        Route("openai_chat", "/v1/chat/completions", dialect=OPENAI),
+        Route("openai_models", "/v1/models", dialect=OPENAI),
+        Route("mcp", "/mcp"),  # the MCP surface (Streamable HTTP): one JSON-RPC message per request
+        Route("mcp_servers", "/api/v1/mcp/servers", admin_methods=frozenset({"GET"})),
         METRICS,
     )
 }
@@ -56,6 +69,7 @@ _PREFIXES = (
     ("/api/v1/sessions/", Route("session", "/api/v1/sessions/{session_id}")),
     ("/api/v1/cache/blacklist/", Route("cache_blacklist", "/api/v1/cache/blacklist/{cache_key}",
                                        admin_methods=frozenset({"DELETE"}))),
+    ("/v1/models/", Route("openai_models", "/v1/models/{model}", dialect=OPENAI)),
     ("/schema/", _SCHEMA),
     ("/swagger/", _SWAGGER),
     ("/examples/", _EXAMPLES),
@@ -82,3 +96,26 @@ def route_of(path: str) -> Route:
         if path.startswith(prefix):
             return candidate
     return OTHER
+
+
+# Below a route of another dialect (``/v1/chat/completions/../x``, ``/v1/models/a/b``), a path the table does not
+# know still gets that dialect's error shape: it is refused, and its client reads the refusal.
+_DIALECT_PREFIXES = tuple(
+    (route.template.split("{")[0].rstrip("/") + "/", route.dialect)
+    for route in (*_EXACT.values(), *(candidate for _, candidate in _PREFIXES))
+    if route.dialect != NATIVE
+)
+
+
+def known_routes() -> tuple[Route, ...]:
+    """Every route of the table (exact and below a prefix)."""
+    return (*_EXACT.values(), *(route for _, route in _PREFIXES))
+
+
+def dialect_of(path: str) -> str:
+    """The API dialect whose error shape the answers on ``path`` have."""
+    route = route_of(path)
+    if route is not OTHER:
+        return route.dialect
+    path = canonical_path(path)
+    return next((dialect for prefix, dialect in _DIALECT_PREFIXES if path.startswith(prefix)), NATIVE)

@@ -40,10 +40,25 @@ def frame(payload: object) -> bytes:
     return b"data: " + _encode(payload) + b"\n\n"
 
 
-class EventPump:
-    """Runs ``source`` in its own task and hands its frames to the response."""
+def native_error_frame(error: DomainError) -> bytes:
+    """A failure after the stream started, as the native API reports it: a final ``data:`` chunk with the error."""
+    return frame(error_chunk_json(error, current_request_id()))
 
-    def __init__(self, source: AsyncIterator[Any], render: Callable[[Any], bytes]) -> None:
+
+class EventPump:
+    """Runs ``source`` in its own task and hands its frames to the response.
+
+    ``render`` frames one event, ``render_error`` a failure once the stream has started (each dialect has its
+    own SSE framing: the native chunks, OpenAI's ``chat.completion.chunk`` events, ...).
+    """
+
+    def __init__(
+        self,
+        source: AsyncIterator[Any],
+        render: Callable[[Any], bytes],
+        render_error: Callable[[DomainError], bytes] = native_error_frame,
+    ) -> None:
+        self._render_error = render_error
         self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=64)
         self._task = asyncio.create_task(self._produce(source, render))
         self._last_sent = 0.0
@@ -88,7 +103,7 @@ class EventPump:
                 if item is _DONE:
                     return
                 if isinstance(item, DomainError):
-                    yield frame(error_chunk_json(item, current_request_id()))
+                    yield self._render_error(item)
                     return
                 assert isinstance(item, bytes)
                 yield item

@@ -1,0 +1,76 @@
+"""Errors in OpenAI's shape, so that the ``openai`` SDK raises its own exception classes (docs/api.md#openai-errors).
+
+    {"error": {"message": "...", "type": "invalid_request_error", "param": null, "code": "model_not_found"}}
+
+The SDK picks its class by status (400 ``BadRequestError``, 401
+``AuthenticationError``, 403 ``PermissionDeniedError``, 404 ``NotFoundError``,
+429 ``RateLimitError``, 5xx ``InternalServerError``); ``type`` and ``code`` follow
+OpenAI's spelling where it has one (``invalid_api_key``, ``model_not_found``,
+``rate_limit_exceeded``) and are the gateway's own code otherwise. Statuses are
+the native API's except an unknown model, which OpenAI answers 404.
+
+``OPENAI_ERRORS`` is the dialect's ``ErrorStyle``: the route table names the
+dialect of the ``/v1`` paths, so the shared layers' refusals (401/403/429 from
+the guard, 400 for a path, 413/408 for a body) come out in this shape too.
+``stream_error_frame`` is a failure once a stream has started: a ``data:``
+event holding the same error object, after which the stream ends.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from domain import errors
+from entrypoints.http.shared.errors import status_of
+from entrypoints.http.shared.sse import frame
+
+_encode = msgspec.json.Encoder().encode
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    408: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
+_CODES = {
+    "unknown_model": "model_not_found",
+    "unauthenticated": "invalid_api_key",
+    "rate_limited": "rate_limit_exceeded",
+    "upstream_rate_limited": "rate_limit_exceeded",
+}
+_PARAMS = {"unknown_model": "model"}
+
+
+def error_type(status: int) -> str:
+    if status in _TYPES:
+        return _TYPES[status]
+    return "server_error" if status >= 500 else "invalid_request_error"
+
+
+def error_object(status: int, code: str, message: str) -> dict[str, object]:
+    """The ``error`` member of an answer with this status and gateway code."""
+    return {"message": message, "type": error_type(status), "param": _PARAMS.get(code), "code": _CODES.get(code, code)}
+
+
+class OpenAIErrors:
+    """The ``ErrorStyle`` of the OpenAI dialect."""
+
+    def status_of(self, error: errors.DomainError) -> int:
+        if isinstance(error, errors.UnknownModel):
+            return 404
+        return status_of(error)
+
+    def body(self, status: int, code: str, message: str, request_id: str) -> bytes:
+        return _encode({"error": error_object(status, code, message)})
+
+
+OPENAI_ERRORS = OpenAIErrors()
+
+
+def stream_error_frame(error: errors.DomainError) -> bytes:
+    """A failure after the stream's 200: ``data: {"error": {...}}``; the SDK raises it as an ``APIError``."""
+    return frame({"error": error_object(OPENAI_ERRORS.status_of(error), error.code, error.message)})

@@ -1,0 +1,127 @@
+"""OpenAI's chat-completions request as it arrives on the wire, decoded strictly (docs/api.md#openai-compatible-api).
+
+Field names are OpenAI's. Unknown fields are ignored, as OpenAI's own clients
+expect of a server (``forbid_unknown_fields`` stays off); a known field of the
+wrong type is a 400 naming it. ``null`` is accepted wherever OpenAI accepts it,
+because some clients send it for a field they leave unset.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+
+class TextContent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="text"):
+    text: str
+
+
+class ImageUrl(msgspec.Struct, frozen=True, kw_only=True):
+    url: str
+    detail: str | None = None
+
+
+class ImageContent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="image_url"):
+    image_url: ImageUrl
+
+
+class RefusalContent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="refusal"):
+    refusal: str
+
+
+class AudioContent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="input_audio"):
+    """Accepted on the wire so that the refusal names the part (no provider behind the gateway takes audio)."""
+
+    input_audio: dict[str, Any] | None = None
+
+
+class FileContent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="file"):
+    file: dict[str, Any] | None = None
+
+
+ContentPart = TextContent | ImageContent | RefusalContent | AudioContent | FileContent
+
+
+class FunctionCall(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    arguments: str = "{}"
+
+
+class ToolCall(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    function: FunctionCall
+    type: Literal["function"] = "function"
+
+
+class ChatMessage(msgspec.Struct, frozen=True, kw_only=True):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    refusal: str | None = None
+    reasoning_content: str | None = None  # the convention of reasoning servers, sent back by some clients
+
+
+class FunctionDefinition(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ToolDefinition(msgspec.Struct, frozen=True, kw_only=True):
+    function: FunctionDefinition
+    type: Literal["function"] = "function"
+
+
+class NamedFunction(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+
+
+class NamedToolChoice(msgspec.Struct, frozen=True, kw_only=True):
+    function: NamedFunction
+    type: Literal["function"] = "function"
+
+
+class JsonSchemaFormat(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    description: str | None = None
+    schema: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ResponseFormat(msgspec.Struct, frozen=True, kw_only=True):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+
+class StreamOptions(msgspec.Struct, frozen=True, kw_only=True):
+    include_usage: bool | None = None
+
+
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high"]
+
+
+class ChatCompletionBody(msgspec.Struct, frozen=True, kw_only=True):
+    """``POST /v1/chat/completions``."""
+
+    model: str
+    messages: list[ChatMessage]
+    tools: list[ToolDefinition] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    user: str | None = None
+    metadata: dict[str, str] | None = None
+    n: int | None = None
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
