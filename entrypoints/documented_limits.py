@@ -93,6 +93,12 @@ BATCH_LIMITS = msgspec.Meta(  # the batch's own rule (a refusal of the whole bat
     }
 )
 ID_SCHEMA: dict[str, Any] = {"type": "string", "pattern": ID, "maxLength": MAX_ID_LENGTH}
+OPTIONAL_ID: dict[str, Any] = {**ID_SCHEMA, "pattern": f"^$|{ID}"}  # an empty header is none
+# The session headers every door reads (``fast_routes.request_context_from``): name, schema, required, why.
+SESSION_HEADERS: tuple[tuple[str, dict[str, Any], bool, str], ...] = (
+    ("X-User-ID", OPTIONAL_ID, False, "The end user; with X-Session-ID, the conversation to continue and store"),
+    ("X-Session-ID", OPTIONAL_ID, False, "The session; sent with X-User-ID or not at all (empty: none)"),
+)
 NOT_BLANK = limits(pattern=r"\S", description="Not blank")  # cache_admin: a key of only spaces is no key
 # A path parameter the path layer takes: no '/', no control character, not '.' or '..' (``paths.path_defect``),
 # and not blank (``cache_admin``).

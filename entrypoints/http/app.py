@@ -22,7 +22,7 @@ from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.native.fast_generate import declared_routes, native_fast_routes
 from entrypoints.http.native.generate import build_generation_routes
 from entrypoints.http.openai.deps import OpenAIDeps
-from entrypoints.http.openai.errors import OPENAI_ERRORS
+from entrypoints.http.openai.errors import OPENAI_ERROR_SHAPE, OPENAI_ERRORS
 from entrypoints.http.openai.routes import build_openai_routes, openai_fast_routes
 from entrypoints.http.shared.allow import with_options_handlers
 from entrypoints.http.shared.client_address import TrustedProxies
@@ -31,12 +31,13 @@ from entrypoints.http.shared.errors import ErrorStyle
 from entrypoints.http.shared.fast_routes import FastRoute, FastRoutes
 from entrypoints.http.shared.layers import protect_and_observe
 from entrypoints.http.shared.litestar_errors import handle_domain_error, handle_http_exception, handle_unexpected
-from entrypoints.http.shared.openapi import DocPolicy, describe_routes, security_components
+from entrypoints.http.shared.openapi import DocPolicy, ErrorShape, describe_routes, security_components
 from entrypoints.http.shared.request_id import RequestIdMiddleware
 from entrypoints.http.shared.route_table import OPENAI
 
 # The error shape of each API dialect but the native one, by the route table's dialect name.
 ERROR_STYLES: dict[str, ErrorStyle] = {OPENAI: OPENAI_ERRORS}
+ERROR_SHAPES: dict[str, ErrorShape] = {OPENAI: OPENAI_ERROR_SHAPE}  # the same, as the OpenAPI document states it
 
 
 def create_litestar(container: Container, settings: Settings) -> Litestar:
@@ -52,7 +53,10 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
     )
     access = container.access()
     policy = DocPolicy(
-        keys_required=access.keys_required, limits_enabled=access.limits_enabled, cors=parse_cors(settings) is not None
+        keys_required=access.keys_required,
+        limits_enabled=access.limits_enabled,
+        cors=parse_cors(settings) is not None,
+        error_shapes=ERROR_SHAPES,
     )
     describe_routes(handlers, policy)
     return Litestar(

@@ -155,12 +155,7 @@ SSE_ANSWER = sse_answer(
     "Server-Sent Events: `data: {json}` frames, the last one with `finished: true` (or an error frame)",
     {"type": "object"},
 )
-OPTIONAL_ID: JsonSchema = {**ID_SCHEMA, "pattern": f"^$|{ID_SCHEMA['pattern']}"}  # an empty header is none
 GENERATION_ERRORS = frozenset({400, 404, 429, 502, 503, 504})
-SESSION_HEADERS: tuple[tuple[str, JsonSchema, bool, str], ...] = (
-    ("X-User-ID", OPTIONAL_ID, False, "The end user; with X-Session-ID, the conversation to continue and store"),
-    ("X-Session-ID", OPTIONAL_ID, False, "The session; sent with X-User-ID or not at all (empty: none)"),
-)
 OWNER_HEADER: tuple[tuple[str, JsonSchema, bool, str], ...] = (
     ("X-User-ID", ID_SCHEMA, True, "The session's owner (an admin key may leave it out)"),
 )

@@ -15,11 +15,11 @@ from litestar.handlers import HTTPRouteHandler
 
 from domain.errors import DomainError
 from entrypoints.asgi import Receive, Send
+from entrypoints.documented_limits import SESSION_HEADERS
 from entrypoints.http.native.answers import render_stream_event
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.native.documents import (
     GENERATION_ERRORS,
-    SESSION_HEADERS,
     SESSION_LINKS,
     SSE_ANSWER,
     AnswerDoc,

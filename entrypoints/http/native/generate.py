@@ -17,10 +17,10 @@ from application.generate_batch import BatchItem, BatchItemResult, BatchSummary
 from domain.accounting import format_rate, format_seconds
 from domain.errors import DomainError, InvalidRequest, RateLimited
 from domain.validation import check_context, check_prompt
+from entrypoints.documented_limits import SESSION_HEADERS
 from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.native.documents import (
     GENERATION_ERRORS,
-    SESSION_HEADERS,
     SSE_ANSWER,
     VALIDATE_ANSWERS,
     BatchAnswerDoc,

@@ -278,12 +278,17 @@ def _fill(operation: Operation, doc: RouteDoc, policy: DocPolicy) -> None:
     responses: dict[str, Any] = {}
     limited = policy.limits_enabled and 429 in doc.errors
     if doc.answers:
-        for answer in doc.answers:
-            responses[str(answer.status)] = _response(answer, limited)
+        for answer in doc.answers:  # two answers of one status: one response with both media types
+            response = _response(answer, limited)
+            if isinstance(earlier := responses.get(str(answer.status)), OpenAPIResponse):
+                response = replace(earlier, content={**(earlier.content or {}), **(response.content or {})})
+            responses[str(answer.status)] = response
     else:  # Litestar's own, from the return annotation: its success answers only (its 400 is not the gateway's)
-        for code, response in (operation.responses or {}).items():
-            if isinstance(response, OpenAPIResponse) and code.startswith("2"):
-                responses[code] = _with_headers(response, _headers((REQUEST_ID, *(RATE_LIMIT if limited else ()))))
+        for code, litestar_response in (operation.responses or {}).items():
+            if isinstance(litestar_response, OpenAPIResponse) and code.startswith("2"):
+                responses[code] = _with_headers(
+                    litestar_response, _headers((REQUEST_ID, *(RATE_LIMIT if limited else ())))
+                )
     for status in sorted(doc.errors):
         if str(status) in responses:
             continue
