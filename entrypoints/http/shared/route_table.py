@@ -76,6 +76,10 @@ _PREFIXES = (
     ("/examples/", _EXAMPLES),
 )  # fmt: skip
 
+# Routes whose remainder is one opaque id that may itself hold a "/" (a model named provider/model): an encoded
+# slash there reads as the same route to a proxy and to the router, so ``PathMiddleware`` lets it through.
+OPAQUE_TAIL_PREFIXES = ("/v1/models/",)
+
 
 def canonical_path(path: str) -> str:
     """The path Litestar's router looks up for ``scope["path"]`` (percent-decoded by the server).
