@@ -183,6 +183,18 @@ def test_wrong_types_are_a_bad_request_and_unknown_fields_are_ignored(server: Se
     assert len(ok.data) == 1
 
 
+def test_the_embedding_models_are_listed_and_retrieved_by_name(server: ServerProcess) -> None:
+    client = sdk(server)
+    owners = {model.id: model.owned_by for model in client.models.list()}
+    assert owners["amazon.titan-embed-text-v2:0"] == "aws" and owners["mock-embed-1"] == "mock"
+    assert owners["text-embedding-3-small"] == "azure"  # once: the provider the bare id resolves to
+    assert [model.id for model in client.models.list()].count("text-embedding-3-small") == 1
+    assert client.models.retrieve("titan-embed-v2").id == "amazon.titan-embed-text-v2:0"
+    assert client.models.retrieve("openai/text-embedding-3-small").owned_by == "openai"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("no-such-model")
+
+
 def test_an_unknown_model_is_not_found(server: ServerProcess) -> None:
     for model in ("no-such-embedder", "gpt-4o", "anthropic/claude"):
         with pytest.raises(openai.NotFoundError) as missing:
