@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -35,6 +35,7 @@ from domain.content import (
 from domain.errors import InvalidRequest
 from domain.models import Message
 from domain.tool_servers import McpToolset
+from entrypoints.documented_limits import SCHEMA_NAME_LIMITS, TEXT_LIMITS, TOOL_NAME_LIMITS
 
 _encode = msgspec.json.Encoder().encode
 
@@ -98,8 +99,8 @@ class MessageBody(msgspec.Struct, frozen=True, kw_only=True):
 class ToolBody(msgspec.Struct, frozen=True, kw_only=True):
     """A function tool (``name``, ``description``, ``parameters``), or ``type: "mcp"``: an MCP server's tools."""
 
-    name: str = ""
-    description: str = ""
+    name: Annotated[str, TOOL_NAME_LIMITS] = ""
+    description: Annotated[str, TEXT_LIMITS] = ""
     parameters: dict[str, Any] | None = None
     type: Literal["function", "mcp"] = "function"
     server: str = ""
@@ -112,7 +113,7 @@ class NamedToolBody(msgspec.Struct, frozen=True, kw_only=True):
 
 class ResponseFormatBody(msgspec.Struct, frozen=True, kw_only=True):
     type: Literal["text", "json_object", "json_schema"] = "text"
-    name: str = ""
+    name: Annotated[str, SCHEMA_NAME_LIMITS] = ""
     schema: dict[str, Any] | None = None
     strict: bool = False
 

@@ -15,8 +15,16 @@ from litestar.handlers import HTTPRouteHandler
 
 from domain.errors import DomainError
 from entrypoints.asgi import Receive, Send
+from entrypoints.documented_limits import SESSION_HEADERS
 from entrypoints.http.native.answers import render_stream_event
 from entrypoints.http.native.deps import HttpDeps
+from entrypoints.http.native.documents import (
+    GENERATION_ERRORS,
+    SESSION_LINKS,
+    SSE_ANSWER,
+    AnswerDoc,
+    ok,
+)
 from entrypoints.http.shared.answer_headers import overhead_header
 from entrypoints.http.shared.body import JsonBody
 from entrypoints.http.shared.disconnect import unless_client_leaves
@@ -81,8 +89,22 @@ def native_fast_routes(deps: HttpDeps) -> list[FastRoute[GenerateBody]]:
 def declared_routes() -> list[HTTPRouteHandler]:
     """The two routes as Litestar knows them (``fast_routes.declared_post``)."""
     return [
-        declared_post(GENERATE_PATH, GenerateBody, summary="Generate one answer", name="generate"),
         declared_post(
-            STREAM_PATH, GenerateBody, summary="Stream one answer as Server-Sent Events", name="generate_stream"
+            GENERATE_PATH,
+            GenerateBody,
+            summary="Generate one answer",
+            name="generate",
+            answers=(ok(AnswerDoc, links=SESSION_LINKS),),
+            errors=GENERATION_ERRORS,
+            headers=SESSION_HEADERS,
+        ),
+        declared_post(
+            STREAM_PATH,
+            GenerateBody,
+            summary="Stream one answer as Server-Sent Events",
+            name="generate_stream",
+            answers=(SSE_ANSWER,),
+            errors=GENERATION_ERRORS,
+            headers=SESSION_HEADERS,
         ),
     ]
