@@ -11,6 +11,7 @@ says ``retriable = True`` (throttling, 5xx, resets, timeouts). Bad requests and
 auth errors are never retried. A stream is retried only before its first chunk
 was handed on; after that, the consumer has seen text and a retry would repeat it.
 Time is injected (``sleep``, ``clock``, ``random``) so tests never sleep.
+``ResilientEmbeddings`` gives an ``Embeddings`` adapter the same rule and its provider's circuit.
 """
 
 from __future__ import annotations
@@ -19,14 +20,57 @@ import asyncio
 import random as _random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Literal
+from typing import Literal, TypeVar
 
 from application.closing import close_iterator
+from domain.embeddings import EmbeddingBatch, EmbeddingCall
 from domain.errors import CircuitOpen, UpstreamError
 from domain.models import Completion, ProviderCall, ProviderChunk
-from domain.ports import Provider
+from domain.ports import Embeddings, Provider
 
 CircuitState = Literal["closed", "open", "half_open"]
+T = TypeVar("T")
+
+
+class RetryPolicy:
+    """When a failed call is tried again, and after how long (the rule of ``RetryingProvider``)."""
+
+    def __init__(
+        self,
+        *,
+        max_retries: int,
+        base_delay: float = 0.2,
+        max_delay: float = 5.0,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self._max_retries = max(0, max_retries)
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._random = random
+
+    def delay(self, exc: UpstreamError, attempt: int) -> float | None:
+        """How long to wait before the next attempt, or ``None`` when the error must go back."""
+        if not exc.retriable or attempt >= self._max_retries:
+            return None
+        if exc.retry_after is not None:
+            return exc.retry_after if exc.retry_after <= self._max_delay else None
+        return self._random() * min(self._max_delay, self._base_delay * 2.0**attempt)
+
+
+async def retrying(
+    operation: Callable[[], Awaitable[T]], policy: RetryPolicy, sleep: Callable[[float], Awaitable[None]]
+) -> T:
+    """``operation()``, tried again on the retriable upstream failures ``policy`` allows."""
+    attempt = 0
+    while True:
+        try:
+            return await operation()
+        except UpstreamError as exc:
+            delay = policy.delay(exc, attempt)
+            if delay is None:
+                raise
+        attempt += 1
+        await sleep(delay)
 
 
 class RetryingProvider:
@@ -48,27 +92,15 @@ class RetryingProvider:
         random: Callable[[], float] = _random.random,
     ) -> None:
         self._inner = inner
-        self._max_retries = max(0, max_retries)
-        self._base_delay = base_delay
-        self._max_delay = max_delay
+        self._policy = RetryPolicy(max_retries=max_retries, base_delay=base_delay, max_delay=max_delay, random=random)
         self._sleep = sleep
-        self._random = random
 
     @property
     def name(self) -> str:
         return self._inner.name
 
     async def generate(self, call: ProviderCall) -> Completion:
-        attempt = 0
-        while True:
-            try:
-                return await self._inner.generate(call)
-            except UpstreamError as exc:
-                delay = self._delay_before_retry(exc, attempt)
-                if delay is None:
-                    raise
-            attempt += 1
-            await self._sleep(delay)
+        return await retrying(lambda: self._inner.generate(call), self._policy, self._sleep)
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[ProviderChunk]:
         attempt = 0
@@ -81,21 +113,13 @@ class RetryingProvider:
                     yield chunk
                 return
             except UpstreamError as exc:
-                delay = None if started else self._delay_before_retry(exc, attempt)
+                delay = None if started else self._policy.delay(exc, attempt)
                 if delay is None:
                     raise
             finally:
                 await close_iterator(chunks)  # closing, not garbage collection, cancels the upstream call
             attempt += 1
             await self._sleep(delay)
-
-    def _delay_before_retry(self, exc: UpstreamError, attempt: int) -> float | None:
-        """How long to wait before the next attempt, or ``None`` when the error must go back."""
-        if not exc.retriable or attempt >= self._max_retries:
-            return None
-        if exc.retry_after is not None:
-            return exc.retry_after if exc.retry_after <= self._max_delay else None
-        return self._random() * min(self._max_delay, self._base_delay * 2.0**attempt)
 
 
 class CircuitBreakerProvider:
@@ -141,9 +165,13 @@ class CircuitBreakerProvider:
         return self._failures
 
     async def generate(self, call: ProviderCall) -> Completion:
+        return await self.call(lambda: self._inner.generate(call))
+
+    async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """``operation()`` through this circuit: any other call to the same upstream (embeddings) counts too."""
         trial = self._admit()
         try:
-            completion = await self._inner.generate(call)
+            result = await operation()
         except UpstreamError as exc:
             self._record_failure(exc, trial)
             raise
@@ -151,7 +179,7 @@ class CircuitBreakerProvider:
             self._abandon(trial)
             raise
         self._record_success(trial)
-        return completion
+        return result
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[ProviderChunk]:
         trial = self._admit()
@@ -208,3 +236,31 @@ class CircuitBreakerProvider:
             f"{self.name} is unavailable: circuit open after {self._failures} consecutive failures",
             retry_after=max(0.0, retry_after),
         )
+
+
+class ResilientEmbeddings:
+    """An ``Embeddings`` adapter behind its provider's circuit breaker, with the same retries as its text calls.
+
+    The breaker is the one of the provider's text calls (``CircuitBreakerProvider.call``): one upstream,
+    one circuit, so an outage seen by either kind of call stops both.
+    """
+
+    def __init__(
+        self,
+        inner: Embeddings,
+        *,
+        breaker: CircuitBreakerProvider,
+        policy: RetryPolicy,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._inner = inner
+        self._breaker = breaker
+        self._policy = policy
+        self._sleep = sleep
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    async def embed(self, call: EmbeddingCall) -> EmbeddingBatch:
+        return await retrying(lambda: self._breaker.call(lambda: self._inner.embed(call)), self._policy, self._sleep)

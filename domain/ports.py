@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from domain.embeddings import EmbeddingBatch, EmbeddingCall
 from domain.images import FetchedImage
 from domain.models import (
     CacheEntry,
@@ -43,6 +44,23 @@ class Provider(Protocol):
     async def generate(self, call: ProviderCall) -> Completion: ...
 
     def stream(self, call: ProviderCall) -> AsyncIterator[ProviderChunk]: ...
+
+
+class Embeddings(Protocol):
+    """An embedding model vendor behind one API (Bedrock InvokeModel, OpenAI's ``/embeddings``, the mock).
+
+    ``embed`` turns the call's texts (no more than the model takes at once: the
+    use-case batches) into one vector each, in the same order, of the call's
+    ``dimensions`` when it names a size. It raises ``UpstreamError`` subclasses,
+    never vendor exceptions; cancelling the awaiting task cancels the upstream request.
+    """
+
+    @property
+    def name(self) -> str:
+        """The provider's display name in answers (``aws-bedrock``, ``azure-openai``, ...)."""
+        ...
+
+    async def embed(self, call: EmbeddingCall) -> EmbeddingBatch: ...
 
 
 class Cache(Protocol):

@@ -1,4 +1,6 @@
-"""Tracing decorators for the ports: provider calls, the cache and the session store (docs/api.md#observability).
+"""Tracing decorators for the ports: provider and embeddings calls, the cache, the session store.
+
+(docs/api.md#observability)
 
 Each satisfies its port and opens one span per call, child of whatever span
 is current (the use-case's). Provider spans carry the OpenTelemetry GenAI
@@ -20,8 +22,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from domain.embeddings import EmbeddingBatch, EmbeddingCall
 from domain.models import CacheEntry, Completion, Message, ProviderCall, ProviderChunk, Session, Usage
-from domain.ports import Cache, Provider, SessionRepo
+from domain.ports import Cache, Embeddings, Provider, SessionRepo
 
 # gen_ai.system values of the semantic conventions, by provider key.
 GEN_AI_SYSTEMS = {"aws": "aws.bedrock", "azure": "az.ai.openai", "openai": "openai", "mock": "mock"}
@@ -180,3 +183,35 @@ class TracedSessionRepo:
 
     async def ping(self) -> bool:
         return await self._repo.ping()
+
+
+class TracedEmbeddings:
+    """An ``Embeddings`` adapter whose calls are ``embeddings <model>`` client spans."""
+
+    def __init__(self, embeddings: Embeddings, *, key: str, tracer: trace.Tracer) -> None:
+        self._embeddings = embeddings
+        self._tracer = tracer
+        self._system = GEN_AI_SYSTEMS.get(key, key)
+
+    @property
+    def name(self) -> str:
+        return self._embeddings.name
+
+    async def embed(self, call: EmbeddingCall) -> EmbeddingBatch:
+        attributes: dict[str, str | int] = {
+            "gen_ai.operation.name": "embeddings",
+            "gen_ai.system": self._system,
+            "gen_ai.request.model": call.model,
+            "mcp.embeddings.inputs": len(call.texts),
+        }
+        if call.dimensions is not None:
+            attributes["gen_ai.embeddings.dimension.count"] = call.dimensions
+        span = self._tracer.start_span(f"embeddings {call.model}", kind=SpanKind.CLIENT, attributes=attributes)
+        with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
+            try:
+                batch = await self._embeddings.embed(call)
+            except BaseException as exc:
+                record_failure(span, exc)
+                raise
+            span.set_attribute("gen_ai.usage.input_tokens", batch.input_tokens)
+            return batch

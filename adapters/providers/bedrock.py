@@ -50,11 +50,14 @@ _NO_SYSTEM_MARKERS = (
 
 
 class BedrockRuntimeClient(Protocol):
-    """The two calls of an aioboto3 ``bedrock-runtime`` client this adapter uses."""
+    """The calls of an aioboto3 ``bedrock-runtime`` client the gateway uses: Converse here, InvokeModel for
+    the embeddings (``adapters.embeddings.bedrock``)."""
 
     async def converse(self, **kwargs: Any) -> dict[str, Any]: ...
 
     async def converse_stream(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    async def invoke_model(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
 SystemSupport = Catalogue | Callable[[str], bool]

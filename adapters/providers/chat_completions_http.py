@@ -59,14 +59,15 @@ class ChatEndpoint:
             return fixed
         return fixed + b"".join(hook() for hook in self.header_hooks)
 
-    def path(self, target: str) -> str:
+    def path(self, target: str, operation: str = "chat/completions") -> str:
+        """Where ``operation`` (``chat/completions``, ``embeddings``) of deployment or model ``target`` lives."""
         base = self.client.base_path
         if self.azure_api_version:
             return (
-                f"{base}/openai/deployments/{quote(target, safe='')}/chat/completions"
+                f"{base}/openai/deployments/{quote(target, safe='')}/{operation}"
                 f"?api-version={quote(self.azure_api_version, safe='')}"
             )
-        return f"{base}/chat/completions"
+        return f"{base}/{operation}"
 
     async def close(self) -> None:
         await self.client.close()
@@ -209,7 +210,7 @@ class HttpChatCompletions:
             raise self._connection_error(exc) from exc
 
     def _status_error(self, response: Http1Response, raw: bytes, target: Target) -> UpstreamError:
-        code, message = _error_fields(raw, response.status)
+        code, message = error_fields(raw, response.status)
         return status_error(response.status, code, message, response.headers, self._hints, target.name)
 
     def _connection_error(self, exc: OSError) -> UpstreamError:
@@ -221,7 +222,7 @@ class HttpChatCompletions:
         return UpstreamTimeout(f"{self._hints.provider} did not send {waiting_for} within {seconds:g} s")
 
 
-def _error_fields(raw: bytes, status: int) -> tuple[str | None, str]:
+def error_fields(raw: bytes, status: int) -> tuple[str | None, str]:
     """``(code, message)`` from an error body (``{"error": {"code", "message"}}`` or a bare object)."""
     try:
         body: Any = _decode_any(raw)

@@ -10,7 +10,8 @@ upstream clients send (the SDK takes it as keyword arguments)::
     assistant reasoning ───────── not sent: chat completions has no field for it (the model's earlier
                                   reasoning is not part of its input there)
     tool results ──────────────── one {"role": "tool", tool_call_id, content} per result; images of a
-                                  result follow in one user message (tool messages take text only)
+                                  result follow in one user message (tool messages take text only); a
+                                  failed result says so first (a tool message has no error flag)
     tools / tool choice ───────── tools [{type: function, function: {name, description, parameters}}],
                                   tool_choice auto | none | required | {type: function, function: {name}},
                                   parallel_tool_calls: all three only when tools are sent
@@ -144,10 +145,15 @@ def image_url(part: ImagePart) -> str:
     return f"data:{part.media_type};base64,{base64.b64encode(part.data).decode('ascii')}"
 
 
+# What a failed tool result's content starts with: chat completions' tool message has no error flag, and a model
+# told only the output would take an error message for the tool's answer.
+TOOL_FAILED = "The tool failed."
+
+
 def _tool_messages(message: Message) -> list[JsonObject]:
     results = [part for part in message.parts if isinstance(part, ToolResultPart)]
     wire: list[JsonObject] = [
-        {"role": "tool", "tool_call_id": result.call_id, "content": result.text} for result in results
+        {"role": "tool", "tool_call_id": result.call_id, "content": _result_text(result)} for result in results
     ]
     images = [
         {"type": "image_url", "image_url": {"url": image_url(inner)}}
@@ -159,6 +165,12 @@ def _tool_messages(message: Message) -> list[JsonObject]:
         caption = {"type": "text", "text": "Images returned by the tool calls above."}
         wire.append({"role": "user", "content": [caption, *images]})
     return wire
+
+
+def _result_text(result: ToolResultPart) -> str:
+    if not result.is_error:
+        return result.text
+    return f"{TOOL_FAILED} {result.text}" if result.text.strip() else TOOL_FAILED
 
 
 def wire_tool(tool: ToolSpec) -> JsonObject:

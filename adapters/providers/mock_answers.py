@@ -5,7 +5,7 @@
   ``required`` or one named tool): a call of each tool named, in the order the
   prompt names them (only the first when parallel calls are off), with
   arguments that satisfy the tool's schema; no text, finish reason ``tool_calls``.
-* The last message is tool results: a text answer quoting each result.
+* The last messages are tool results: a text answer quoting each result, of every tool message at the end.
 * Images in the last user message: a short description of each (type and size).
 * ``json_object``: ``{"answer": <the text>}``; ``json_schema``: an instance of the schema.
 * A reasoning config: a reasoning block before the answer, whose signature is
@@ -13,12 +13,15 @@
   client that alters it is told.
 
 Token counts: one per whitespace-separated word sent and returned (a JSON
-answer: one per 16 characters); reasoning words count as reasoning tokens.
+answer: one per 16 characters; a tool call: one for its name and one per 16
+characters of its arguments, so that a call costs output as it does upstream);
+reasoning words count as reasoning tokens.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import msgspec
 
@@ -46,7 +49,10 @@ class MockAnswer(msgspec.Struct, frozen=True, kw_only=True):
     def usage(self, call: ProviderCall) -> Usage:
         sent = sum(len(_words_of(message)) for message in call.messages) + len(call.system.split())
         thought = sum(len(block.text.split()) for block in self.reasoning)
-        return Usage(prompt_tokens=sent, completion_tokens=len(self.pieces) + thought, reasoning_tokens=thought)
+        calling = sum(1 + -(-len(call.arguments) // JSON_PIECE_CHARS) for call in self.tool_calls)
+        return Usage(
+            prompt_tokens=sent, completion_tokens=len(self.pieces) + calling + thought, reasoning_tokens=thought
+        )
 
 
 def answer(call: ProviderCall) -> MockAnswer:
@@ -109,11 +115,18 @@ def _chosen_tools(call: ProviderCall, prompt: str) -> list[ToolSpec]:
 
 def _words(call: ProviderCall) -> list[str]:
     turn = sum(1 for message in call.messages if message.role == "user")
-    last = call.messages[-1] if call.messages else Message(role="user")
-    words = ["Mock", "answer", f"(turn {turn}):", *_words_of(last)]
+    words = ["Mock", "answer", f"(turn {turn}):", *(w for message in _last_turn(call) for w in _words_of(message))]
     if call.system:
         words += ["[system:", *call.system.split(), "]"]
     return words
+
+
+def _last_turn(call: ProviderCall) -> list[Message]:
+    """The last message, or all the tool messages at the end (one per result, as a client may send them)."""
+    if not call.messages:
+        return [Message(role="user")]
+    trailing = list(itertools.takewhile(lambda message: message.role == "tool", reversed(call.messages)))
+    return trailing[::-1] or [call.messages[-1]]
 
 
 def _words_of(message: Message) -> list[str]:

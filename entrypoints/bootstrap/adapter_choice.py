@@ -7,6 +7,10 @@ from typing import Any
 
 from adapters.cache.memory import MemoryCache
 from adapters.cache.redis import RedisCache
+from adapters.embeddings.azure_openai import AzureOpenAIEmbeddings
+from adapters.embeddings.bedrock import BedrockEmbeddings
+from adapters.embeddings.mock import MockEmbeddings
+from adapters.embeddings.openai_compatible import OpenAICompatibleEmbeddings
 from adapters.feedback.failsafe import FailSafeFeedbackRepo
 from adapters.feedback.memory import MemoryFeedbackRepo
 from adapters.feedback.postgres import PostgresFeedbackRepo
@@ -22,11 +26,13 @@ from adapters.sessions.memory import MemorySessionRepo
 from adapters.sessions.postgres import PostgresSessionRepo
 from adapters.sessions.redis import RedisSessionRepo
 from adapters.sessions.redis_copy import RedisSessionCopy
-from application.resilience import CircuitBreakerProvider, RetryingProvider
+from application.resilience import CircuitBreakerProvider, ResilientEmbeddings, RetryingProvider, RetryPolicy
 from domain.catalogue import Catalogue
 from domain.catalogue_data import AWS_MODELS, AZURE_MODELS, DEFAULT_MODELS, MOCK_MODELS
+from domain.embedding_catalogue import EMBEDDING_MODELS, EmbeddingCatalogue
+from domain.embeddings import EmbeddingLimits
 from domain.models import ModelInfo
-from domain.ports import Cache, Clock, FeedbackRepo, ImageFetcher, Provider, SessionRepo
+from domain.ports import Cache, Clock, Embeddings, FeedbackRepo, ImageFetcher, Provider, SessionRepo
 from entrypoints.config import ConfigError, Settings
 
 
@@ -117,6 +123,44 @@ def build_providers(settings: Settings, breakers: Mapping[str, CircuitBreakerPro
     if settings.mock_provider_enabled:
         providers["mock"] = MockProvider(latency_ms=settings.mock_latency_ms)
     return providers
+
+
+def build_embedding_catalogue(settings: Settings) -> EmbeddingCatalogue:
+    """The embedding models of the configured providers; one input is bounded like a prompt (``MAX_PROMPT_CHARS``)."""
+    return EmbeddingCatalogue(
+        EMBEDDING_MODELS,
+        configured=configured_providers(settings),
+        limits=EmbeddingLimits(max_input_chars=settings.max_prompt_chars),
+    )
+
+
+def build_embedders(
+    settings: Settings,
+    breakers: Mapping[str, CircuitBreakerProvider],
+    *,
+    bedrock_client: Any,
+    azure_client: Any,
+    openai_client: Any,
+) -> Mapping[str, Embeddings]:
+    """An embeddings adapter per configured provider, on the provider's own client, behind its circuit and retries."""
+    timeout = settings.provider_first_byte_timeout
+    upstreams: dict[str, Embeddings] = {}
+    if bedrock_client is not None:
+        upstreams["aws"] = BedrockEmbeddings(bedrock_client)
+    if azure_client is not None:
+        upstreams["azure"] = AzureOpenAIEmbeddings(
+            azure_client, deployments=settings.azure_deployments, first_byte_timeout=timeout
+        )
+    if openai_client is not None:
+        upstreams["openai"] = OpenAICompatibleEmbeddings(openai_client, first_byte_timeout=timeout)
+    policy = RetryPolicy(max_retries=settings.provider_max_retries)
+    embedders: dict[str, Embeddings] = {
+        name: ResilientEmbeddings(upstream, breaker=breakers[name], policy=policy)
+        for name, upstream in upstreams.items()
+    }
+    if settings.mock_provider_enabled:
+        embedders["mock"] = MockEmbeddings(latency_ms=settings.mock_latency_ms)
+    return embedders
 
 
 def build_cache(settings: Settings, clock: Clock, redis: Any, on_error: Callable[[str], None] | None = None) -> Cache:

@@ -17,6 +17,7 @@ from dependency_injector import containers, providers
 from adapters.clock.system import SystemClock
 from application.cache_admin import ClearBlacklist, GetCacheStats, InvalidateCacheKey
 from application.conversation import Conversations
+from application.embed import Embed
 from application.feedback_loop import FeedbackLoop
 from application.generate import Generate
 from application.generate_batch import GenerateBatch, GenerateBatchStream
@@ -28,11 +29,14 @@ from application.pool import WorkerPool
 from application.response_cache import ResponseCache
 from application.session_activity import SessionActivity
 from application.sessions import DeleteSession, GetSession
+from application.tool_loop import ToolLoop
 from domain.feedback import KeywordFeedbackDetector
 from domain.validation import RequestLimits
 from entrypoints.bootstrap import access as access_control
-from entrypoints.bootstrap import adapter_choice, observability, resources
+from entrypoints.bootstrap import adapter_choice, observability, resources, tool_servers
 from entrypoints.config import Settings
+from entrypoints.telemetry.embeddings import ObservedEmbed
+from entrypoints.telemetry.tool_calls import ObservedToolCalls, ToolCallTelemetry
 from entrypoints.telemetry.usecases import ObservedGenerate, ObservedGenerateStream
 
 if TYPE_CHECKING:
@@ -56,8 +60,9 @@ class Container(containers.DeclarativeContainer):
     started_at = providers.Singleton(lambda clock: clock.now(), clock)
 
     catalogue = providers.Singleton(adapter_choice.build_catalogue, settings)
+    embedding_catalogue = providers.Singleton(adapter_choice.build_embedding_catalogue, settings)
     limits = providers.Singleton(request_limits, settings)
-    metrics = providers.Singleton(observability.build_metrics, settings, catalogue)
+    metrics = providers.Singleton(observability.build_metrics, settings, catalogue, embedding_catalogue)
 
     # Clients and pools (opened by init_resources, closed by shutdown_resources)
     redis_client = providers.Resource(resources.redis_client, settings)
@@ -91,11 +96,20 @@ class Container(containers.DeclarativeContainer):
         image_fetcher=image_fetcher,
     )
     provider_map = providers.Singleton(adapter_choice.build_providers, settings, breakers)
+    embedder_map = providers.Singleton(
+        adapter_choice.build_embedders,
+        settings,
+        breakers,
+        bedrock_client=bedrock_client,
+        azure_client=azure_client,
+        openai_client=openai_client,
+    )
 
     # Observability and protection: decorators around the ports (spans only when tracing is on)
     tracing = providers.Resource(observability.tracing, settings, VERSION)
     tracer = providers.Singleton(observability.tracer_of, tracing)
     observed_providers = providers.Singleton(observability.trace_providers, provider_map, tracing)
+    observed_embedders = providers.Singleton(observability.trace_embedders, embedder_map, tracing)
     trace_propagation = providers.Singleton(
         observability.propagate_trace_context,
         tracing,
@@ -107,6 +121,10 @@ class Container(containers.DeclarativeContainer):
     session_activity = providers.Singleton(SessionActivity, sessions, clock=clock)
     observed_sessions = providers.Singleton(observability.trace_sessions, session_activity, tracing, settings)
     access = providers.Singleton(access_control.build_access, settings, clock, redis_client, metrics)
+    # The upstream MCP servers (MCP_SERVERS), supervised from start to shutdown
+    tool_registry = providers.Resource(tool_servers.tool_registry, settings, metrics)
+    tool_call_telemetry = providers.Singleton(ToolCallTelemetry, metrics=metrics, tracer=tracer)
+    tool_calls = providers.Singleton(ObservedToolCalls, tool_registry, tool_call_telemetry)
 
     # Application services
     pool = providers.Singleton(
@@ -154,6 +172,13 @@ class Container(containers.DeclarativeContainer):
     generate = providers.Singleton(
         ObservedGenerate, providers.Singleton(Generate, pipeline=pipeline), metrics=metrics, tracer=tracer
     )
+    tool_loop = providers.Singleton(
+        ToolLoop,
+        generate=generate,
+        registry=tool_registry,
+        calls=tool_calls,
+        max_rounds=settings.provided.mcp_max_tool_rounds,
+    )
     generate_stream = providers.Singleton(
         ObservedGenerateStream, providers.Singleton(GenerateStream, pipeline=pipeline), metrics=metrics, tracer=tracer
     )
@@ -162,6 +187,19 @@ class Container(containers.DeclarativeContainer):
     )
     generate_batch_stream = providers.Singleton(
         GenerateBatchStream, generate=generate, clock=clock, fan_out=settings.provided.batch_fan_out
+    )
+    embed = providers.Singleton(
+        ObservedEmbed,
+        providers.Singleton(
+            Embed,
+            catalogue=embedding_catalogue,
+            embedders=observed_embedders,
+            pool=pool,
+            clock=clock,
+            fan_out=settings.provided.batch_fan_out,
+        ),
+        metrics=metrics,
+        tracer=tracer,
     )
     list_models = providers.Singleton(ListModels, catalogue=catalogue)
     get_status = providers.Singleton(

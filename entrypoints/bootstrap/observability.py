@@ -20,20 +20,23 @@ from adapters.observability.otel import (
     register_openai_trace_hook,
 )
 from adapters.observability.prometheus import PrometheusMetrics
-from adapters.observability.traced import TracedCache, TracedProvider, TracedSessionRepo
+from adapters.observability.traced import TracedCache, TracedEmbeddings, TracedProvider, TracedSessionRepo
 from adapters.providers.chat_completions_http import ChatEndpoint
 from application.pool import WorkerPool
 from application.response_cache import ResponseCache
 from application.session_activity import SessionActivity
 from domain.catalogue import PROVIDER_ORDER, Catalogue
-from domain.ports import Cache, Provider, SessionRepo
+from domain.embedding_catalogue import EmbeddingCatalogue
+from domain.ports import Cache, Embeddings, Provider, SessionRepo
 from entrypoints.config import Settings
 from entrypoints.telemetry.observer import Telemetry
 from entrypoints.telemetry.record import MIXED
 
 
-def build_metrics(settings: Settings, catalogue: Catalogue) -> PrometheusMetrics:
-    models = [model.id for model in catalogue.models]
+def build_metrics(
+    settings: Settings, catalogue: Catalogue, embedding_catalogue: EmbeddingCatalogue
+) -> PrometheusMetrics:
+    models = [*(model.id for model in catalogue.models), *(model.id for model in embedding_catalogue.models)]
     return PrometheusMetrics(providers=(*PROVIDER_ORDER, MIXED), models=(*models, MIXED))
 
 
@@ -80,6 +83,12 @@ def trace_providers(providers: Mapping[str, Provider], tracing: OtelTracing | No
     if tracing is None:
         return providers
     return {key: TracedProvider(provider, key=key, tracer=tracing.tracer) for key, provider in providers.items()}
+
+
+def trace_embedders(embedders: Mapping[str, Embeddings], tracing: OtelTracing | None) -> Mapping[str, Embeddings]:
+    if tracing is None:
+        return embedders
+    return {key: TracedEmbeddings(embedder, key=key, tracer=tracing.tracer) for key, embedder in embedders.items()}
 
 
 def trace_cache(cache: Cache, tracing: OtelTracing | None, settings: Settings) -> Cache:

@@ -99,6 +99,28 @@ class TestMockProvider:
         assert [c.name for c in completion.tool_calls] == called
         assert len({c.id for c in completion.tool_calls}) == len(called)
 
+    async def test_a_tool_call_answer_costs_output_tokens_whole_and_streamed(self) -> None:
+        # Regression: the mock counted only text words, so a tool-call answer reported 0 completion tokens.
+        provider = MockProvider()
+        completion = await provider.generate(call(user("get_weather and get_time"), tools=TOOLS))
+        expected = sum(1 + -(-len(c.arguments) // 16) for c in completion.tool_calls)
+        assert completion.usage.completion_tokens == expected > len(completion.tool_calls)
+        [end] = [c for c in await streamed(provider, call(user("get_weather and get_time"), tools=TOOLS)) if c.usage]
+        assert end.usage is not None and end.usage.completion_tokens == expected
+
+    async def test_a_long_system_prompt_is_written_to_its_prompt_cache_then_read(self) -> None:
+        provider = MockProvider()
+        system = " ".join(f"rule{n}" for n in range(1024))
+        written = await provider.generate(call(user("one"), system=system))
+        read = [c for c in await streamed(provider, call(user("two"), system=system)) if c.usage]
+        short = await provider.generate(call(user("three"), system="be brief"))
+        assert (written.usage.cache_write_input_tokens, written.usage.cache_read_input_tokens) == (1024, 0)
+        assert read[0].usage is not None
+        assert (read[0].usage.cache_write_input_tokens, read[0].usage.cache_read_input_tokens) == (0, 1024)
+        assert read[0].usage.prompt_tokens == 1024 + 1  # the cached words are among the input tokens
+        assert (short.usage.cache_read_input_tokens, short.usage.cache_write_input_tokens) == (0, 0)
+        assert (await MockProvider().generate(call(user("one"), system=system))).usage.cache_write_input_tokens == 1024
+
     async def test_after_the_tool_results_it_answers_in_text(self) -> None:
         asked = user("get_weather please")
         first = await MockProvider().generate(call(asked, tools=TOOLS))
@@ -108,6 +130,22 @@ class TestMockProvider:
         )
         assert final.finish_reason == "stop" and final.tool_calls == ()
         assert "returned] 18 C" in final.content
+
+    async def test_results_in_tool_messages_of_their_own_are_each_quoted(self) -> None:
+        # Regression: only the last tool message was quoted, as if the other calls had not been answered.
+        asked = user("get_time then get_weather")
+        first = await MockProvider().generate(call(asked, tools=TOOLS))
+        time_call, weather_call = first.tool_calls
+        results = (
+            Message(role="tool", parts=(ToolResultPart(call_id=time_call.id, content="clock offline", is_error=True),)),
+            Message(role="tool", parts=(ToolResultPart(call_id=weather_call.id, content="18 C"),)),
+        )
+        final = await MockProvider().generate(
+            call(asked, Message(role="assistant", parts=first.tool_calls), *results, tools=TOOLS)
+        )
+        assert final.content == (
+            f"Mock answer (turn 1): [tool {time_call.id} error] clock offline [tool {weather_call.id} returned] 18 C"
+        )
 
     async def test_json_modes_answer_valid_json(self) -> None:
         schema = {"type": "object", "properties": {"n": {"type": "integer"}, "tags": {"type": "array"}}}

@@ -2,7 +2,9 @@
 
 Routes:
     POST /openai/deployments/{deployment}/chat/completions?api-version=...   (``api-key`` or Entra bearer)
+    POST /openai/deployments/{deployment}/embeddings?api-version=...         (embedding deployments only)
     POST /v1/chat/completions                                                (``Authorization: Bearer``)
+    POST /v1/embeddings                                                      (``tests.vendors.openai_embeddings``)
 
 It validates requests as the service does (known api-version, deployment, and
 ``tests.vendors.openai_rules``: messages, tool calls answered by tool messages,
@@ -30,7 +32,7 @@ from typing import Any
 
 import msgspec
 
-from tests.vendors import openai_rich, openai_rules
+from tests.vendors import openai_embeddings, openai_rich, openai_rules
 from tests.vendors import openai_wire as wire
 from tests.vendors._http11 import Exchange, HttpRequest, HttpServer
 from tests.vendors.openai_script import Failure, FailureKind, ReceivedRequest, Script
@@ -63,11 +65,15 @@ _MALFORMED = {
 }
 
 
+EMBEDDING_DEPLOYMENTS = frozenset(openai_embeddings.NATIVE_SIZES)
+
+
 @dataclass
 class _Route:
     azure: bool
     model: str
     api_version: str = ""
+    embeddings: bool = False
 
 
 class FakeAzureOpenAI:
@@ -79,6 +85,7 @@ class FakeAzureOpenAI:
         api_key: str = "test-key",
         ad_token: str = "test-entra-token",
         deployments: frozenset[str] = DEFAULT_DEPLOYMENTS,
+        embedding_deployments: frozenset[str] = EMBEDDING_DEPLOYMENTS,
         openai_models: frozenset[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -88,6 +95,7 @@ class FakeAzureOpenAI:
         self.api_key = api_key
         self.ad_token = ad_token
         self.deployments = deployments
+        self.embedding_deployments = embedding_deployments
         self.openai_models = openai_models
         self.script = script or Script()
         self.requests: list[ReceivedRequest] = []
@@ -167,9 +175,14 @@ class FakeAzureOpenAI:
             self.requests.append(received)
             self._arrived.set()
         exchange.on_closed_early.append(lambda: self._note_closed_early(received))
+        exchange.on_status.append(lambda status: setattr(received, "status", status))
+        await self._respond(request, exchange, body)
+
+    async def _respond(self, request: HttpRequest, exchange: Exchange, body: Any) -> None:
         route, refusal = self._route(request, body)
         if refusal is None and route is not None:
-            refusal = openai_rules.validate_body(body, route.model, model_required=not route.azure)
+            rules = openai_embeddings if route.embeddings else openai_rules
+            refusal = rules.validate_body(body, route.model, model_required=not route.azure)
         if refusal is not None:
             exchange.respond(*refusal)
             return
@@ -186,11 +199,17 @@ class FakeAzureOpenAI:
             return None, (405, wire.error_body("405", "Method not allowed"))
         if len(parts) == 5 and parts[:2] == ["openai", "deployments"] and parts[3:] == ["chat", "completions"]:
             return self._azure_route(request, parts[2])
+        if len(parts) == 4 and parts[:2] == ["openai", "deployments"] and parts[3] == "embeddings":
+            return self._azure_route(request, parts[2], embeddings=True)
         if parts == ["v1", "chat", "completions"]:
             return self._openai_route(request, body)
+        if parts == ["v1", "embeddings"]:
+            return self._openai_route(request, body, embeddings=True)
         return None, (404, wire.RESOURCE_NOT_FOUND_BODY)
 
-    def _azure_route(self, request: HttpRequest, deployment: str) -> tuple[_Route | None, tuple[int, bytes] | None]:
+    def _azure_route(
+        self, request: HttpRequest, deployment: str, *, embeddings: bool = False
+    ) -> tuple[_Route | None, tuple[int, bytes] | None]:
         version = request.query.get("api-version")
         if version is None:
             return None, (404, wire.RESOURCE_NOT_FOUND_BODY)
@@ -199,18 +218,24 @@ class FakeAzureOpenAI:
         headers = request.headers
         if headers.get("api-key") != self.api_key and headers.get("authorization") != f"Bearer {self.ad_token}":
             return None, (401, wire.AZURE_AUTH_BODY)
-        if deployment not in self.deployments:
+        if deployment not in self.deployments | self.embedding_deployments:
             return None, (404, wire.DEPLOYMENT_NOT_FOUND_BODY)
-        return _Route(azure=True, model=deployment, api_version=version), None
+        if embeddings != (deployment in self.embedding_deployments):
+            operation = "embeddings" if embeddings else "chatCompletion"
+            return None, (400, wire.operation_not_supported_body(operation, deployment))
+        return _Route(azure=True, model=deployment, api_version=version, embeddings=embeddings), None
 
-    def _openai_route(self, request: HttpRequest, body: Any) -> tuple[_Route | None, tuple[int, bytes] | None]:
+    def _openai_route(
+        self, request: HttpRequest, body: Any, *, embeddings: bool = False
+    ) -> tuple[_Route | None, tuple[int, bytes] | None]:
         given = request.headers.get("authorization", "").removeprefix("Bearer ")
         if given != self.api_key:
             return None, (401, wire.openai_auth_body(given))
         model = body.get("model", "") if isinstance(body, dict) else ""
-        if self.openai_models is not None and isinstance(model, str) and model not in self.openai_models:
+        known = self.openai_models if not embeddings else None  # every embedding model name is served
+        if known is not None and isinstance(model, str) and model not in known:
             return None, (404, wire.model_not_found_body(model))
-        return _Route(azure=False, model=model if isinstance(model, str) else ""), None
+        return _Route(azure=False, model=model if isinstance(model, str) else "", embeddings=embeddings), None
 
     async def _answer(self, exchange: Exchange, route: _Route, body: dict[str, Any]) -> None:
         script = self.script
@@ -222,6 +247,9 @@ class FakeAzureOpenAI:
             exchange.respond(200, *_MALFORMED[streaming])
             return
         if failure is not None and await self._fail_before_answer(exchange, route, failure):
+            return
+        if route.embeddings:
+            exchange.respond(200, openai_embeddings.body(body, route.model))
             return
         answer = openai_rich.answer(body, script, self._call_ids)
         ident, created = f"chatcmpl-fake{next(self._ids):08x}", int(time.time())

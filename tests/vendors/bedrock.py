@@ -1,6 +1,8 @@
 """A fake AWS Bedrock runtime that speaks the real wire protocol.
 
-``POST /model/{modelId}/converse`` answers JSON; ``POST /model/{modelId}/converse-stream``
+``POST /model/{modelId}/converse`` answers JSON; ``POST /model/{modelId}/invoke`` answers the embedding
+models' own JSON (``tests.vendors.bedrock_embeddings``: Titan Text Embeddings, Cohere Embed v3, their
+bodies checked as Bedrock checks them); ``POST /model/{modelId}/converse-stream``
 answers AWS event-stream frames (``messageStart``, ``contentBlockStart``,
 ``contentBlockDelta``..., ``contentBlockStop``, ``messageStop``, ``metadata``).
 Every request must carry a SigV4 (scope service ``bedrock``) or bearer
@@ -29,7 +31,7 @@ import socket
 import struct
 import uuid
 
-from tests.vendors import eventstream
+from tests.vendors import bedrock_embeddings, eventstream
 from tests.vendors._http11 import Exchange, HttpRequest, HttpServer
 from tests.vendors.bedrock_answers import FakeModel, stream_events
 from tests.vendors.bedrock_schema import RequestInvalid, validate_request
@@ -74,10 +76,14 @@ ERROR_STATUS = {
     "InternalServerException": 500,
     "ServiceUnavailableException": 503,
 }
-_OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream"}
-_CONTENT_TYPES = {"Converse": "application/json", "ConverseStream": "application/vnd.amazon.eventstream"}
+_OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream", "invoke": "InvokeModel"}
+_CONTENT_TYPES = {
+    "Converse": "application/json",
+    "ConverseStream": "application/vnd.amazon.eventstream",
+    "InvokeModel": "application/json",
+}
 _PADDING = "abcdefghijkl"  # Bedrock pads each event's payload with a "p" member of varying length
-_ROUTE = re.compile(r"^/model/(?P<model>.+)/(?P<operation>converse|converse-stream)$")
+_ROUTE = re.compile(r"^/model/(?P<model>.+)/(?P<operation>converse|converse-stream|invoke)$")
 
 
 class FakeBedrock:
@@ -141,7 +147,7 @@ class FakeBedrock:
             return _send_error(exchange, record, refusal)
         await asyncio.sleep(self.script.first_byte_delay)
         failure = self.script.next_failure()
-        if record.operation == "Converse" and isinstance(failure, StreamException):
+        if record.operation != "ConverseStream" and isinstance(failure, StreamException):
             failure = HttpFailure(failure.exception_type[0].upper() + failure.exception_type[1:], failure.message)
         if isinstance(failure, HttpFailure):
             return _send_error(exchange, record, failure)
@@ -152,6 +158,8 @@ class FakeBedrock:
             return await self._converse_stream(exchange, record, failure)
         if isinstance(failure, Reset):
             return _reset(exchange, record)
+        if record.operation == "InvokeModel":
+            return self._invoke(exchange, record)
         return self._converse(exchange, record)
 
     def _refusal(self, request: HttpRequest, record: RecordedRequest) -> HttpFailure | None:
@@ -160,6 +168,8 @@ class FakeBedrock:
         auth_problem = _auth_problem(request.headers.get("authorization", ""))
         if auth_problem is not None:
             return auth_problem
+        if record.operation == "InvokeModel":
+            return _invoke_refusal(request, record)
         if not isinstance(record.body, dict):
             return HttpFailure(
                 "ValidationException", "Malformed input request, please reformat your input and try again."
@@ -169,6 +179,16 @@ class FakeBedrock:
         except RequestInvalid as exc:
             return HttpFailure("ValidationException", str(exc))
         return None
+
+    def _invoke(self, exchange: Exchange, record: RecordedRequest) -> None:
+        body, tokens = bedrock_embeddings.answer(record.model_id, record.body)
+        headers = {
+            "x-amzn-RequestId": str(uuid.uuid4()),
+            "X-Amzn-Bedrock-Input-Token-Count": str(tokens),
+            "X-Amzn-Bedrock-Invocation-Latency": str(int(self.script.first_byte_delay * 1000)),
+        }
+        record.status = 200
+        exchange.respond(200, json.dumps(body).encode(), headers)
 
     def _converse(self, exchange: Exchange, record: RecordedRequest) -> None:
         answer = self.model.answer(record.body, self.script)
@@ -202,6 +222,15 @@ class FakeBedrock:
         latency = {"latencyMs": int(self.script.first_byte_delay * 1000)}
         exchange.send_chunk(eventstream.event("metadata", {"p": "a", "usage": answer.usage, "metrics": latency}))
         exchange.end_stream()
+
+
+def _invoke_refusal(request: HttpRequest, record: RecordedRequest) -> HttpFailure | None:
+    try:
+        bedrock_embeddings.validate_invoke(record.model_id, request.headers, request.body)
+        bedrock_embeddings.check_body(record.model_id, record.body)
+    except RequestInvalid as exc:
+        return HttpFailure("ValidationException", str(exc))
+    return None
 
 
 def _reset(exchange: Exchange, record: RecordedRequest) -> None:

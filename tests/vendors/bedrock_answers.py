@@ -6,7 +6,8 @@ thinking is on (``reasoningText`` with a signature the fake remembers, and a
 ``text`` block. Tool calls: the scripted calls (``Script.tool_calls``) whose
 tool is offered and not yet called in the conversation; a forced
 ``toolChoice`` narrows them to its tool, or calls it (``tool``) or the last
-offered tool (``any``) with an empty input when none is scripted. The text
+offered tool (``any``) with an empty input when none is scripted; a scripted
+``preamble`` is a text block before the calls. The text
 answers the last user turn's words, or the results it carries.
 
 Streams send the real order: ``messageStart``; per block ``contentBlockStart``
@@ -42,16 +43,17 @@ class Answer:
 
 
 class FakeModel:
-    """Answers requests, remembering the signatures it gave and the prompt prefixes it cached."""
+    """Answers requests, remembering the signatures it gave (each with its text) and the prompt prefixes it cached."""
 
     def __init__(self) -> None:
-        self.signatures: set[str] = set()
+        self.signatures: dict[str, str] = {}
         self.prompt_cache: set[str] = set()
 
     def answer(self, body: dict[str, Any], script: Script) -> Answer:
         blocks = self._reasoning(body, script)
         calls = _calls(body, script)
         if calls:
+            blocks += [{"text": script.preamble}] if script.preamble else []
             blocks += [{"toolUse": {"toolUseId": f"tooluse_{uuid.uuid4().hex[:22]}", **call}} for call in calls]
             stop_reason = "tool_use"
         else:
@@ -64,7 +66,7 @@ class FakeModel:
             return []
         text = script.reasoning or f"Thinking about: {_last_user_words(body)}"
         signature = base64.b64encode(hashlib.sha256(f"{uuid.uuid4()}{text}".encode()).digest()).decode()
-        self.signatures.add(signature)
+        self.signatures[signature] = text
         blocks: list[Block] = [{"reasoningContent": {"reasoningText": {"text": text, "signature": signature}}}]
         if script.redacted_reasoning is not None:
             redacted = base64.b64encode(script.redacted_reasoning).decode()

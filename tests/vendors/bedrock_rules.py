@@ -15,12 +15,14 @@ Claude's thinking (``additionalModelRequestFields.thinking``, Claude 3.7 and 4
 only), as Anthropic's messages come back through Bedrock: a budget of at least
 1024 tokens and below ``maxTokens``, no temperature but 1, no forced tool; the
 last assistant turn with tool calls starts with its reasoning; and every
-reasoning block sent back carries the signature the model gave it, unchanged.
+reasoning block sent back carries the signature the model gave it, and the
+very text that signature was given for (a signature covers its text: either
+changed is refused alike).
 """
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Mapping
 from typing import Any
 
 FORCED_CHOICE_FAMILIES = ("anthropic.claude", "amazon.nova", "mistral.mistral-large")
@@ -124,7 +126,7 @@ def _cache_point_allowed(model_id: str, body: dict[str, Any]) -> bool:
     return "anthropic.claude" in model_id or not any("cachePoint" in tool for tool in tools)
 
 
-def check_thinking(model_id: str, body: dict[str, Any], signatures: Container[str]) -> None:
+def check_thinking(model_id: str, body: dict[str, Any], signatures: Mapping[str, str]) -> None:
     thinking = body.get("additionalModelRequestFields", {}).get("thinking")
     if thinking is None:
         return
@@ -153,11 +155,11 @@ def check_thinking(model_id: str, body: dict[str, Any], signatures: Container[st
     _check_reasoning_sent_back(body["messages"], signatures)
 
 
-def _check_reasoning_sent_back(messages: list[dict[str, Any]], signatures: Container[str]) -> None:
+def _check_reasoning_sent_back(messages: list[dict[str, Any]], signatures: Mapping[str, str]) -> None:
     for index, message in enumerate(messages):
         for position, block in enumerate(message["content"]):
             text = block.get("reasoningContent", {}).get("reasoningText")
-            if text is not None and text.get("signature") not in signatures:
+            if text is not None and signatures.get(text.get("signature", "")) != text.get("text"):
                 raise RequestInvalid(
                     f"{_MODEL_SAYS}messages.{index}.content.{position}: Invalid `signature` in `thinking` block"
                 )

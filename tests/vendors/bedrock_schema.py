@@ -12,7 +12,7 @@ Claude's thinking), and some models take no ``system`` block.
 from __future__ import annotations
 
 import functools
-from collections.abc import Container
+from collections.abc import Mapping
 from typing import Any
 
 import botocore.session
@@ -35,15 +35,16 @@ def input_shape(operation: str) -> StructureShape:
     return shape
 
 
-def validate_request(operation: str, model_id: str, body: Any, signatures: Container[str] = ()) -> None:
+def validate_request(operation: str, model_id: str, body: Any, signatures: Mapping[str, str] | None = None) -> None:
     """Raise ``RequestInvalid`` with Bedrock's wording if ``body`` is not a valid ``operation`` input.
 
-    ``signatures``: those of the reasoning blocks the model gave, which Claude takes back unchanged only.
+    ``signatures``: the reasoning text each signature the model gave was made for; Claude takes a reasoning
+    block back only with that signature and that text, unchanged.
     """
     _check(input_shape(operation), body, "", body_level=True)
     check_conversation(body.get("messages", []), body.get("toolConfig"))
     check_model_features(model_id, body)
-    check_thinking(model_id, body, signatures)
+    check_thinking(model_id, body, signatures or {})
     if "system" in body and model_id.removeprefix("us.").startswith(NO_SYSTEM_PREFIXES):
         raise RequestInvalid("This model doesn't support system messages. Try again without a system message.")
 

@@ -72,6 +72,7 @@ class Script:
     input_tokens: int | None = None
     output_tokens: int | None = None
     tool_calls: tuple[ScriptedCall, ...] = ()
+    preamble: str | None = None  # a text block before the tool calls ("Let me check."), as Claude often sends
     reasoning: str | None = None
     redacted_reasoning: bytes | None = None
     failures_served: int = field(default=0, init=False)

@@ -47,6 +47,7 @@ class Script:
     chunks: int | None = None
     failure: Failure | None = None
     tool_calls: list[tuple[str, str]] = field(default_factory=list)
+    preamble: str = ""  # text the model says before its tool calls, in the same message
     reasoning: str = ""
     reasoning_tokens: int = 0
     cached_tokens: int = 0
@@ -54,9 +55,12 @@ class Script:
 
 @dataclass
 class ReceivedRequest:
+    """One request as the fake received it; ``status``: what it answered (0 while answering, or if it never did)."""
+
     method: str
     path: str
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
     closed_early: bool = False
+    status: int = 0

@@ -250,6 +250,13 @@ RESOURCE_NOT_FOUND_BODY = error_body("404", "Resource not found")
 API_VERSION_BODY = error_body("BadRequest", "API version not supported")
 
 
+def operation_not_supported_body(operation: str, deployment: str) -> bytes:
+    """Azure's 400 for a chat call to an embedding deployment, or the reverse."""
+    return error_body(
+        "OperationNotSupported", f"The {operation} operation does not work with the specified model, {deployment}."
+    )
+
+
 def rate_limit_body(api_version: str, seconds: float) -> bytes:
     return error_body(
         "429",

@@ -55,6 +55,9 @@ _EXACT = {
         Route("ws", "/ws"),
         Route("openai_chat", "/v1/chat/completions", dialect=OPENAI),
         Route("openai_models", "/v1/models", dialect=OPENAI),
+        Route("mcp", "/mcp"),  # the MCP surface (Streamable HTTP): one JSON-RPC message per request
+        Route("mcp_servers", "/api/v1/mcp/servers", admin_methods=frozenset({"GET"})),
+        Route("openai_embeddings", "/v1/embeddings", dialect=OPENAI),
         METRICS,
     )
 }

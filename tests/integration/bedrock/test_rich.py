@@ -263,7 +263,7 @@ async def test_reasoning_is_returned_with_its_signature_and_sent_back_unchanged(
     assert second.content == answer_for("cold")
 
 
-async def test_reasoning_with_a_changed_signature_or_left_out_is_refused_as_bedrock_does(fake, provider):
+async def test_reasoning_with_a_changed_signature_or_text_or_left_out_is_refused_as_bedrock_does(fake, provider):
     fake.script = Script(tool_calls=(ScriptedCall("get_weather"),))
     thinking = {"reasoning": ReasoningConfig(effort="low"), "max_tokens": 4096, "tools": (WEATHER,)}
     question = user("weather in Bern")
@@ -273,6 +273,16 @@ async def test_reasoning_with_a_changed_signature_or_left_out_is_refused_as_bedr
 
     with pytest.raises(UpstreamBadRequest, match="Invalid `signature`"):
         turn = Message(role="assistant", parts=(forged, weather))
+        await provider.generate(call(question, turn, result(weather.id, "cold"), model=SONNET_4, **thinking))
+    with pytest.raises(UpstreamBadRequest, match="Invalid `signature`"):
+        edited = ReasoningPart(text=reasoning.text + " (edited)", signature=reasoning.signature)
+        turn = Message(role="assistant", parts=(edited, weather))
+        await provider.generate(call(question, turn, result(weather.id, "cold"), model=SONNET_4, **thinking))
+    with pytest.raises(UpstreamBadRequest, match="Invalid `signature`"):
+        # A genuine signature moved onto another genuine block's text: the signature is bound to its own text.
+        other = (await provider.generate(call(user("and in Basel?"), model=SONNET_4, **thinking))).reasoning[0]
+        swapped = ReasoningPart(text=other.text, signature=reasoning.signature)
+        turn = Message(role="assistant", parts=(swapped, weather))
         await provider.generate(call(question, turn, result(weather.id, "cold"), model=SONNET_4, **thinking))
     with pytest.raises(UpstreamBadRequest, match="must start with a thinking block"):
         await provider.generate(
@@ -372,6 +382,30 @@ RULES = {
             "toolConfig": _TOOLS,
         },
         "for the following Ids: a1",
+    ),
+    "a result two turns after its call": (
+        CLAUDE_PATH,
+        {
+            "messages": [_ASK, _USE, _RESULT, {"role": "assistant", "content": [{"text": "done"}]}, _RESULT],
+            "toolConfig": _TOOLS,
+        },
+        "toolResult blocks at messages.4.content exceeds the number of toolUse blocks of previous turn",
+    ),
+    "a result in the assistant's own turn": (
+        CLAUDE_PATH,
+        {
+            "messages": [_ASK, {"role": "assistant", "content": [*_USE["content"], *_RESULT["content"]]}, _RESULT],
+            "toolConfig": _TOOLS,
+        },
+        "exceeds the number of toolUse blocks of previous turn",
+    ),
+    "a blank text block beside a tool result": (
+        CLAUDE_PATH,
+        {
+            "messages": [_ASK, _USE, {"role": "user", "content": [*_RESULT["content"], {"text": ""}]}],
+            "toolConfig": _TOOLS,
+        },
+        "is blank",
     ),
     "tool blocks without a toolConfig": (CLAUDE_PATH, {"messages": [_ASK, _USE, _RESULT]}, "toolConfig field must be"),
     "two user turns in a row": (CLAUDE_PATH, {"messages": [_ASK, _ASK]}, "must alternate"),

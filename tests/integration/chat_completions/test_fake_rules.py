@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from tests.vendors.azure_openai import FakeAzureOpenAI
@@ -144,6 +145,7 @@ async def test_the_fake_refuses_what_openai_refuses(
 ) -> None:
     response = await post(upstream, {"model": "gpt-4o-mini", **body})
     assert response.status_code == 400, what
+    assert [r.status for r in upstream.requests] == [400]  # recorded as refused, for the e2e tests to check
     error = response.json()["error"]
     assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, code)
     assert error["message"]
@@ -180,3 +182,30 @@ async def test_the_fake_takes_a_complete_tool_turn_and_valid_images(upstream: Fa
     response = await post(upstream, body)
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"] == "{}"
+    assert [r.status for r in upstream.requests] == [200]
+
+
+async def test_a_tool_message_must_answer_the_assistant_message_right_before_it(upstream: FakeAzureOpenAI) -> None:
+    # call_1 was made two assistant turns earlier and answered already: answering it again is refused.
+    answered = {"role": "tool", "tool_call_id": "call_1", "content": "done"}
+    later = {"role": "assistant", "content": "It is done."}
+    body = {"model": "gpt-4o-mini", "messages": [USER, ASKED, answered, later, answered], "tools": [TOOL]}
+    response = await post(upstream, body)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "messages.[4].role"
+
+
+async def test_streamed_tool_calls_come_split_across_chunks_by_index(upstream: FakeAzureOpenAI) -> None:
+    upstream.script.tool_calls = [("f", '{"city": "Lima", "days": 3}'), ("f", '{"city": "Cusco"}')]
+    body = {"model": "gpt-4o-mini", "messages": [USER], "tools": [TOOL], "stream": True}
+    async with httpx.AsyncClient(headers={"authorization": f"Bearer {upstream.api_key}"}) as client:
+        response = await client.post(f"{upstream.openai_base_url}/chat/completions", json=body)
+    events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    fragments = [f for e in events[:-1] for f in msgspec.json.decode(e)["choices"][0]["delta"].get("tool_calls", [])]
+    assert all(len(msgspec.json.decode(e)["choices"][0]["delta"].get("tool_calls", [])) <= 1 for e in events[:-1])
+    by_index: dict[int, str] = {}
+    for fragment in fragments:
+        by_index[fragment["index"]] = by_index.get(fragment["index"], "") + fragment["function"]["arguments"]
+    assert by_index == {0: '{"city": "Lima", "days": 3}', 1: '{"city": "Cusco"}'}
+    assert sum(1 for f in fragments if f["index"] == 0) > 2  # the arguments come in several pieces
+    assert [f["index"] for f in fragments if "id" in f] == [0, 1]  # only each call's first fragment has its id

@@ -221,6 +221,25 @@ async def test_images_in_a_tool_result_follow_the_tool_messages_as_a_user_messag
     assert images["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
 
 
+async def test_a_failed_tool_result_says_so_since_a_tool_message_has_no_error_flag(fake: FakeAzureOpenAI) -> None:
+    # Regression: the error flag was dropped, so the model read "connection refused" as the weather.
+    calls = (
+        ToolCallPart(id="call_1", name="get_weather", arguments='{"city": "Paris"}'),
+        ToolCallPart(id="call_2", name="get_weather", arguments='{"city": "Lyon"}'),
+    )
+    results = (
+        ToolResultPart(call_id="call_1", content="connection refused", is_error=True),
+        ToolResultPart(call_id="call_2", content="", is_error=True),
+    )
+    async with azure_provider(fake) as provider:
+        await provider.generate(
+            rich_call(QUESTION, Message(role="assistant", parts=calls), Message(role="tool", parts=results))
+        )
+    *_, first, second = fake.requests[0].body["messages"]
+    assert first == {"role": "tool", "tool_call_id": "call_1", "content": "The tool failed. connection refused"}
+    assert second == {"role": "tool", "tool_call_id": "call_2", "content": "The tool failed."}
+
+
 # ---- structured output and sampling --------------------------------------------------------------
 
 
