@@ -77,3 +77,9 @@ def test_an_error_after_a_stream_started_is_one_data_event_with_the_error_object
     framed = stream_error_frame(errors.UpstreamError("cut short"))
     assert framed.startswith(b"data: ") and framed.endswith(b"\n\n")
     assert json.loads(framed[6:])["error"]["code"] == "upstream_error"
+
+
+def test_a_field_the_strict_decoder_refused_is_the_param() -> None:
+    message = "invalid request body: Expected `float`, got `str` - at `$.messages[0].temperature`"
+    body = json.loads(domain_error_answer(errors.InvalidRequest(message), "r", style=OPENAI_ERRORS).body)
+    assert body["error"]["param"] == "messages[0].temperature"

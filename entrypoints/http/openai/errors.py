@@ -18,6 +18,8 @@ event holding the same error object, after which the stream ends.
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from domain import errors
@@ -44,6 +46,7 @@ _CODES = {
     "upstream_rate_limited": "rate_limit_exceeded",
 }
 _PARAMS = {"unknown_model": "model"}
+_DECODED_FIELD = re.compile(r"at `\$\.([^`]+)`")
 
 
 def error_type(status: int) -> str:
@@ -53,8 +56,11 @@ def error_type(status: int) -> str:
 
 
 def error_object(status: int, code: str, message: str) -> dict[str, object]:
-    """The ``error`` member of an answer with this status and gateway code."""
-    return {"message": message, "type": error_type(status), "param": _PARAMS.get(code), "code": _CODES.get(code, code)}
+    """The ``error`` member of an answer with this status and gateway code; ``param`` names the field a strict
+    decoding refused (``... - at `$.messages[0].content```), as OpenAI does, when the message says which."""
+    field = _DECODED_FIELD.search(message)
+    param = field.group(1) if field else _PARAMS.get(code)
+    return {"message": message, "type": error_type(status), "param": param, "code": _CODES.get(code, code)}
 
 
 class OpenAIErrors:
