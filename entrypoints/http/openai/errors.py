@@ -47,6 +47,15 @@ _CODES = {
 }
 _PARAMS = {"unknown_model": "model"}
 _DECODED_FIELD = re.compile(r"at `\$\.([^`]+)`")
+_OPENAI_NAMES = {
+    "maxTokens": "max_tokens",
+    "topP": "top_p",
+    "toolChoice": "tool_choice",
+    "responseFormat.schema": "response_format.json_schema.schema",
+    "responseFormat": "response_format",
+    "callId": "tool_call_id",
+}
+_NATIVE_NAME = re.compile(r"\b(?:" + "|".join(re.escape(name) for name in _OPENAI_NAMES) + r")\b")
 
 
 def error_type(status: int) -> str:
@@ -55,9 +64,19 @@ def error_type(status: int) -> str:
     return "server_error" if status >= 500 else "invalid_request_error"
 
 
+def in_openai_terms(message: str) -> str:
+    """A message of the shared rules, which name fields as the native API spells them, in OpenAI's names."""
+    return (
+        _NATIVE_NAME.sub(lambda found: _OPENAI_NAMES[found.group(0)], message)
+        if _NATIVE_NAME.search(message)
+        else message
+    )
+
+
 def error_object(status: int, code: str, message: str) -> dict[str, object]:
     """The ``error`` member of an answer with this status and gateway code; ``param`` names the field a strict
     decoding refused (``... - at `$.messages[0].content```), as OpenAI does, when the message says which."""
+    message = in_openai_terms(message)
     field = _DECODED_FIELD.search(message)
     param = field.group(1) if field else _PARAMS.get(code)
     return {"message": message, "type": error_type(status), "param": param, "code": _CODES.get(code, code)}
