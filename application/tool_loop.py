@@ -27,8 +27,9 @@ import msgspec
 from application.generate import Generate
 from application.tool_registry import ToolRegistry
 from domain.content import TextPart, ToolCallPart, ToolResultPart, ToolSpec
-from domain.errors import DomainError, InvalidRequest, UpstreamError
+from domain.errors import DomainError, InvalidRequest, PermissionDenied, UpstreamError
 from domain.models import Answer, Caller, GenerationRequest, Message, Usage
+from domain.option_rules import check_tool_choice
 from domain.tool_servers import McpToolset, ProgressSink, ToolOutcome, UpstreamTool, qualified_name
 
 
@@ -50,6 +51,7 @@ class ToolLoop:
     async def execute(self, request: GenerationRequest, toolsets: tuple[McpToolset, ...]) -> Answer:
         offered = self._offered(request.caller, toolsets)
         request = msgspec.structs.replace(request, tools=(*request.tools, *(_spec(n, t) for n, t in offered.items())))
+        check_tool_choice(request.tool_choice, request.tools)  # a choice may name, or require, an MCP tool
         usage, rounds = Usage(), 0
         while True:
             answer = await self._generate.execute(request)
@@ -65,15 +67,20 @@ class ToolLoop:
         visible = dict(self._registry.tools_for(caller))
         offered: dict[str, UpstreamTool] = {}
         for index, toolset in enumerate(toolsets):
+            field = toolset.field or f"tools[{index}].server"
             if not self._registry.has_server(toolset.server):
                 raise InvalidRequest(
-                    f"tools[{index}].server: no MCP server named {toolset.server!r} is configured "
+                    f"{field}: no MCP server named {toolset.server!r} is configured "
                     "(only the servers of MCP_SERVERS can be named)"
                 )
             prefix = qualified_name(toolset.server, "")
-            tools = {
-                name: tool for name, tool in visible.items() if name.startswith(prefix) and toolset.offers(tool.name)
-            }
+            granted = {name: tool for name, tool in visible.items() if name.startswith(prefix)}
+            if not granted and self._registry.offers_tools(toolset.server):  # said, not silently left out
+                raise PermissionDenied(
+                    f"{field}: this API key may use no tool of the MCP server {toolset.server!r} "
+                    "(the tools= grant of its API_KEYS entry)"
+                )
+            tools = {name: tool for name, tool in granted.items() if toolset.offers(tool.name)}
             if not tools and not self._registry.is_up(toolset.server):
                 raise UpstreamError(f"the MCP server {toolset.server!r} is not available")
             offered.update(tools)

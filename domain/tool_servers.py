@@ -58,6 +58,7 @@ class McpToolset(msgspec.Struct, frozen=True, kw_only=True):
 
     server: str
     allowed_tools: tuple[str, ...] = ()  # glob patterns over the server's own tool names; empty: every tool
+    field: str = ""  # where the request named the server, as its door spells it (for a refusal naming it)
 
     def offers(self, tool: str) -> bool:
         return not self.allowed_tools or any(fnmatchcase(tool, pattern) for pattern in self.allowed_tools)

@@ -243,7 +243,11 @@ def mcp_toolsets_of(bodies: list[ToolBody] | None) -> tuple[McpToolset, ...]:
             raise InvalidRequest(
                 f"tools[{index}].server: name a server of MCP_SERVERS; a server URL from the client is not accepted"
             )
-        toolsets.append(McpToolset(server=body.server.strip(), allowed_tools=tuple(body.allowedTools or ())))
+        toolsets.append(
+            McpToolset(
+                server=body.server.strip(), allowed_tools=tuple(body.allowedTools or ()), field=f"tools[{index}].server"
+            )
+        )
     return tuple(toolsets)
 
 

@@ -295,8 +295,8 @@ def test_a_tool_the_key_may_not_use_is_not_offered_and_only_configured_servers_c
     gateway: ServerProcess,
 ) -> None:
     body = {"prompt": "please call web__echo", "tools": [{"type": "mcp", "server": "web"}]}
-    plain = _http(gateway, "POST", "/api/v1/generate", TIME_USER, json=body).json()
-    assert "toolRounds" not in plain and plain["content"].startswith("Mock answer (turn 1): please call")
+    plain = _http(gateway, "POST", "/api/v1/generate", TIME_USER, json=body)  # refused, not silently toolless
+    assert plain.status_code == 403 and "may use no tool of the MCP server 'web'" in plain.json()["error"], plain.text
     for server, field in (("nowhere", "no MCP server named 'nowhere'"), ("http://evil.example/mcp", "server URL")):
         refused = _http(
             gateway, "POST", "/api/v1/generate", ADMIN, json={**body, "tools": [{"type": "mcp", "server": server}]}

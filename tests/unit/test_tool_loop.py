@@ -12,7 +12,7 @@ from application.generate import Generate
 from application.tool_loop import ToolLoop
 from application.tool_registry import ToolRegistry
 from domain.content import ToolCallPart, ToolResultPart
-from domain.errors import InvalidRequest, UpstreamTimeout
+from domain.errors import InvalidRequest, PermissionDenied, UpstreamTimeout
 from domain.models import Answer, Caller, GenerationRequest, Usage
 from domain.tool_servers import McpToolset, ProgressSink, ToolOutcome, ToolServerConfig, ToolServerEvents, UpstreamTool
 from tests.unit.usecases import request
@@ -117,9 +117,11 @@ async def test_only_configured_servers_and_the_tools_the_key_may_use_are_offered
     loop, registry = await loop_with(generate)
     with pytest.raises(InvalidRequest, match="no MCP server named 'nowhere'"):
         await loop.execute(request(caller=USER_WITH_WEB), (McpToolset(server="nowhere"),))
-    await loop.execute(request(caller=Caller(key_id="k")), WEB)  # a key without ;tools=
+    with pytest.raises(PermissionDenied, match=r"tools\[0\].server_label: this API key may use no tool of .*'web'"):
+        without_grant = McpToolset(server="web", field="tools[0].server_label")
+        await loop.execute(request(caller=Caller(key_id="k")), (without_grant,))  # a key without ;tools=
     await loop.execute(request(caller=USER_WITH_WEB), (McpToolset(server="web", allowed_tools=("ec*",)),))
-    assert [tool.name for tool in generate.requests[0].tools] == []
-    assert [tool.name for tool in generate.requests[1].tools] == ["web__echo"]
-    assert msgspec.structs.asdict(generate.requests[1].tools[0])["parameters"] == {"type": "object"}
+    assert len(generate.requests) == 1  # the refused request reached no model
+    assert [tool.name for tool in generate.requests[0].tools] == ["web__echo"]
+    assert msgspec.structs.asdict(generate.requests[0].tools[0])["parameters"] == {"type": "object"}
     await registry.close()

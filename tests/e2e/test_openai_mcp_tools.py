@@ -1,0 +1,181 @@
+"""MCP tools in ``/v1/chat/completions``: the ``openai`` SDK names a configured MCP server, the gateway runs the loop.
+
+The model (the mock, the Bedrock fake, the Azure OpenAI fake) calls the tests'
+HTTP MCP server's ``echo``; the gateway runs the call, sends the result on and
+returns the model's answer from it, the usage of every round added up. A key
+without the grant, a server URL from the client, an approval step and a stream
+are refused in OpenAI's error shape (the SDK's own exception classes).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from domain.api_keys import hash_api_key, presented_key
+from tests.support.mcp_peers import HttpUpstream
+from tests.support.server import ServerProcess
+from tests.support.services import eventually
+from tests.support.upstreams import ThreadedFake
+from tests.vendors import bedrock_script, openai_script
+from tests.vendors.azure_openai import FakeAzureOpenAI
+from tests.vendors.bedrock import FakeBedrock
+
+Bedrock = ThreadedFake[FakeBedrock]
+Azure = ThreadedFake[FakeAzureOpenAI]
+CLAUDE = "bedrock/us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+ADMIN = presented_key("admin1", secrets.token_hex(24))
+ECHO_USER = presented_key("echouser", secrets.token_hex(24))
+PLAIN_USER = presented_key("plainuser", secrets.token_hex(24))
+ECHO: Any = {"type": "mcp", "server_label": "web", "allowed_tools": ["echo"], "require_approval": "never"}
+MAX_ROUNDS = 2
+
+
+def _entry(key: str, role: str, tools: str = "") -> str:
+    _, lookup_id, secret = key.split("_", 2)
+    entry = hash_api_key(secret, role=role, salt=secrets.token_bytes(16), lookup_id=lookup_id)  # type: ignore[arg-type]
+    return entry + (f";tools={tools}" if tools else "")
+
+
+@pytest.fixture(scope="module")
+def bedrock() -> Iterator[Bedrock]:
+    with ThreadedFake(FakeBedrock) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def azure() -> Iterator[Azure]:
+    with ThreadedFake(FakeAzureOpenAI) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def gateway(bedrock: Bedrock, azure: Azure) -> Iterator[ServerProcess]:
+    with HttpUpstream() as upstream:
+        env = {
+            "PROVIDER_MAX_RETRIES": "0",
+            "CACHE_ENABLED": "false",
+            "AWS_BEDROCK_ENDPOINT_URL": bedrock.fake.url,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "fake-secret",
+            "AZURE_ENDPOINT": azure.fake.url,
+            "AZURE_API_KEY": azure.fake.api_key,
+            "MCP_SERVERS": json.dumps({"mcpServers": {"web": {"url": upstream.url}}}),
+            "MCP_MAX_TOOL_ROUNDS": str(MAX_ROUNDS),
+            "API_KEYS": ",".join(
+                [_entry(ADMIN, "admin"), _entry(ECHO_USER, "user", "web__echo"), _entry(PLAIN_USER, "user")]
+            ),
+        }
+        with ServerProcess(env) as running:
+            eventually(lambda: _web_up(running), timeout=30, what="the MCP server up")
+            yield running
+
+
+def _web_up(gateway: ServerProcess) -> bool:
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    servers = httpx.get(gateway.base_url + "/api/v1/mcp/servers", headers=headers, timeout=10).json()["servers"]
+    return bool(servers) and servers[0]["state"] == "up"
+
+
+def _sdk(gateway: ServerProcess, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.base_url + "/v1", api_key=key, max_retries=0)
+
+
+def _ask(gateway: ServerProcess, key: str, model: str, prompt: str, **extra: Any) -> Any:
+    messages: Any = [{"role": "user", "content": prompt}]
+    return _sdk(gateway, key).chat.completions.create(model=model, messages=messages, tools=[ECHO], **extra)
+
+
+def test_the_mock_calls_an_upstream_mcp_tool_and_answers_from_its_result(gateway: ServerProcess) -> None:
+    completion = _ask(gateway, ECHO_USER, "mock-1", "please call web__echo for me")
+    choice = completion.choices[0]
+    assert (choice.finish_reason, choice.message.tool_calls) == ("stop", None)
+    assert '"length":' in (choice.message.content or "")  # the mock quotes the tool's structured result
+    assert (completion.model_extra or {}).get("tool_rounds") == 1
+    messages: Any = [{"role": "user", "content": "please call web__echo for me"}]
+    one_round = _sdk(gateway, ECHO_USER).chat.completions.create(model="mock-1", messages=messages)
+    assert completion.usage is not None and one_round.usage is not None
+    assert completion.usage.total_tokens > one_round.usage.total_tokens  # both rounds are in the usage
+
+
+def test_a_bedrock_model_calls_an_upstream_mcp_tool_and_answers_from_its_result(
+    gateway: ServerProcess, bedrock: Bedrock
+) -> None:
+    call = bedrock_script.ScriptedCall("web__echo", {"text": "said on bedrock"})
+    bedrock.fake.script = bedrock_script.Script(tool_calls=(call,))
+    bedrock.fake.requests.clear()
+    completion = _ask(gateway, ADMIN, CLAUDE, "echo something")
+    assert completion.choices[0].finish_reason == "stop"
+    assert "said on bedrock" in (completion.choices[0].message.content or "")
+    first, second = (request.body for request in bedrock.fake.requests)
+    assert [tool["toolSpec"]["name"] for tool in first["toolConfig"]["tools"]] == ["web__echo"]
+    assert "said on bedrock" in json.dumps(second["messages"][-1]["content"][0]["toolResult"])
+
+
+def test_an_azure_model_calls_an_upstream_mcp_tool_and_answers_from_its_result(
+    gateway: ServerProcess, azure: Azure
+) -> None:
+    azure.fake.script = openai_script.Script(tool_calls=[("web__echo", json.dumps({"text": "said on azure"}))])
+    azure.fake.requests.clear()
+    completion = _ask(gateway, ADMIN, "azure/gpt-4o", "echo something")
+    content = completion.choices[0].message.content or ""
+    assert content.startswith("Result:") and "said on azure" in content
+    first, second = (request.body for request in azure.fake.requests)
+    assert [tool["function"]["name"] for tool in first["tools"]] == ["web__echo"]
+    assert second["messages"][-1]["role"] == "tool" and "said on azure" in second["messages"][-1]["content"]
+
+
+def test_the_round_limit_ends_the_loop_with_the_models_last_calls(gateway: ServerProcess, azure: Azure) -> None:
+    azure.fake.script = openai_script.Script(tool_calls=[("web__echo", json.dumps({"text": "again"}))])
+    azure.fake.requests.clear()
+    completion = _ask(gateway, ADMIN, "azure/gpt-4o", "keep calling", tool_choice="required")
+    assert len(azure.fake.requests) == MAX_ROUNDS + 1  # every round, then the answer that still calls
+    assert (completion.model_extra or {}).get("tool_rounds") == MAX_ROUNDS
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.tool_calls is not None
+    assert [call.function.name for call in choice.message.tool_calls] == ["web__echo"]
+
+
+def test_a_key_without_the_grant_is_refused(gateway: ServerProcess) -> None:
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        _ask(gateway, PLAIN_USER, "mock-1", "please call web__echo for me")
+    assert "tools[0].server_label: this API key may use no tool of the MCP server 'web'" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("tool", "field"),
+    [
+        pytest.param({"server_label": "nowhere"}, "tools[0].server_label: no MCP server named 'nowhere'", id="unknown"),
+        pytest.param(
+            {"server_label": "web", "server_url": "http://127.0.0.1:9/mcp"}, "tools[0].server_url", id="client-url"
+        ),
+        pytest.param(
+            {"server_label": "web", "server_url": "http://169.254.169.254/latest"}, "tools[0].server_url", id="meta"
+        ),
+        pytest.param({"server_label": "web", "require_approval": "always"}, "tools[0].require_approval", id="approval"),
+        pytest.param({"server_label": "web", "headers": {"Authorization": "x"}}, "tools[0].headers", id="headers"),
+        pytest.param({"server_label": ""}, "tools[0].server_label is required", id="no-label"),
+        pytest.param({"server_label": "web", "allowed_tools": []}, "tools[0].allowed_tools", id="allows-nothing"),
+    ],
+)
+def test_what_cannot_be_honoured_is_a_400_naming_the_field(
+    gateway: ServerProcess, tool: dict[str, Any], field: str
+) -> None:
+    messages: Any = [{"role": "user", "content": "please call web__echo"}]
+    tools: Any = [{"type": "mcp", **tool}]
+    with pytest.raises(openai.BadRequestError) as refused:
+        _sdk(gateway, ADMIN).chat.completions.create(model="mock-1", messages=messages, tools=tools)
+    assert field in refused.value.message
+
+
+def test_a_streamed_completion_with_mcp_tools_is_refused_before_any_chunk(gateway: ServerProcess) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        _ask(gateway, ADMIN, "mock-1", "please call web__echo", stream=True)
+    assert "non-streamed chat completion only" in refused.value.message
