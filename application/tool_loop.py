@@ -19,6 +19,7 @@ turn of it) and the generation metrics and spans apply per round.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any, Protocol
 
@@ -30,7 +31,19 @@ from domain.content import TextPart, ToolCallPart, ToolResultPart, ToolSpec
 from domain.errors import DomainError, InvalidRequest, PermissionDenied, UpstreamError
 from domain.models import Answer, Caller, GenerationRequest, Message, Usage
 from domain.option_rules import check_tool_choice
-from domain.tool_servers import McpToolset, ProgressSink, ToolOutcome, UpstreamTool, qualified_name
+from domain.tool_access import may_use_tool
+from domain.tool_servers import (
+    MAX_TOOL_NAME,
+    ClientToolServers,
+    ClientToolSession,
+    McpToolset,
+    ProgressSink,
+    ToolOutcome,
+    UpstreamTool,
+    qualified_name,
+)
+
+_ClientTools = dict[str, tuple[ClientToolSession, str]]  # an offered tool of a client's server: its session, name
 
 
 class ToolCalls(Protocol):
@@ -42,14 +55,31 @@ class ToolCalls(Protocol):
 
 
 class ToolLoop:
-    def __init__(self, *, generate: Generate, registry: ToolRegistry, calls: ToolCalls, max_rounds: int) -> None:
+    def __init__(
+        self,
+        *,
+        generate: Generate,
+        registry: ToolRegistry,
+        calls: ToolCalls,
+        max_rounds: int,
+        client_servers: ClientToolServers | None = None,
+    ) -> None:
         self._generate = generate
         self._registry = registry
         self._calls = calls
         self._max_rounds = max_rounds
+        self._client_servers = client_servers  # None: a server URL from the client is refused
 
     async def execute(self, request: GenerationRequest, toolsets: tuple[McpToolset, ...]) -> Answer:
-        offered = self._offered(request.caller, toolsets)
+        configured = tuple(toolset for toolset in toolsets if not toolset.url)
+        offered = self._offered(request.caller, configured)
+        async with contextlib.AsyncExitStack() as stack:
+            sessions = await self._client_tools(request.caller, toolsets, offered, stack)
+            return await self._rounds(request, offered, sessions)
+
+    async def _rounds(
+        self, request: GenerationRequest, offered: dict[str, UpstreamTool], sessions: _ClientTools
+    ) -> Answer:
         request = msgspec.structs.replace(request, tools=(*request.tools, *(_spec(n, t) for n, t in offered.items())))
         check_tool_choice(request.tool_choice, request.tools)  # a choice may name, or require, an MCP tool
         usage, rounds = Usage(), 0
@@ -59,9 +89,50 @@ class ToolLoop:
             calls = answer.tool_calls
             if not calls or any(call.name not in offered for call in calls) or rounds >= self._max_rounds:
                 return msgspec.structs.replace(answer, usage=usage, tool_rounds=rounds)
-            results = await asyncio.gather(*(self._run(call, request.caller) for call in calls))
+            results = await asyncio.gather(*(self._run(call, request.caller, sessions) for call in calls))
             rounds += 1
             request = _next_round(request, answer, results)
+
+    async def _client_tools(
+        self,
+        caller: Caller,
+        toolsets: tuple[McpToolset, ...],
+        offered: dict[str, UpstreamTool],
+        stack: contextlib.AsyncExitStack,
+    ) -> _ClientTools:
+        """Connect to the servers the client gave by URL (``MCP_ALLOW_CLIENT_SERVERS``), list and offer their tools.
+
+        The same per-key grants apply, over ``<label>__<tool>``; a label may not be a configured server's name."""
+        sessions: _ClientTools = {}
+        for index, toolset in enumerate(toolsets):
+            if not toolset.url:
+                continue
+            url_field = toolset.url_field or f"tools[{index}].url"
+            if self._client_servers is None:
+                raise InvalidRequest(
+                    f"{url_field}: a server URL from the client is not accepted (MCP_ALLOW_CLIENT_SERVERS is off); "
+                    "name a configured MCP server"
+                )
+            label_field = toolset.field or f"tools[{index}].server"
+            if self._registry.has_server(toolset.server) or any(
+                name.startswith(qualified_name(toolset.server, "")) for name in offered
+            ):
+                raise InvalidRequest(
+                    f"{label_field}: {toolset.server!r} is already in use; give the URL a label of its own"
+                )
+            session = await stack.enter_async_context(self._client_servers.connect(toolset.url, field=url_field))
+            listed = {qualified_name(toolset.server, tool.name): tool for tool in await session.list_tools()}
+            granted = {name: tool for name, tool in listed.items() if may_use_tool(caller, name)}
+            if listed and not granted:
+                raise PermissionDenied(
+                    f"{label_field}: this API key may use no tool of the MCP server {toolset.server!r} "
+                    "(the tools= grant of its API_KEYS entry)"
+                )
+            for name, tool in granted.items():
+                if toolset.offers(tool.name) and len(name) <= MAX_TOOL_NAME:
+                    offered[name] = tool
+                    sessions[name] = (session, tool.name)
+        return sessions
 
     def _offered(self, caller: Caller, toolsets: tuple[McpToolset, ...]) -> dict[str, UpstreamTool]:
         visible = dict(self._registry.tools_for(caller))
@@ -86,7 +157,7 @@ class ToolLoop:
             offered.update(tools)
         return offered
 
-    async def _run(self, call: ToolCallPart, caller: Caller) -> ToolResultPart:
+    async def _run(self, call: ToolCallPart, caller: Caller, sessions: _ClientTools) -> ToolResultPart:
         try:
             arguments = json.loads(call.arguments or "{}")
             if not isinstance(arguments, dict):
@@ -95,7 +166,12 @@ class ToolLoop:
             refusal = "invalid_request: the arguments are not a JSON object"
             return ToolResultPart(call_id=call.id, content=refusal, is_error=True)
         try:
-            outcome = await self._calls.call(call.name, arguments, caller=caller)
+            client_tool = sessions.get(call.name)
+            if client_tool is not None:
+                session, tool = client_tool
+                outcome = await session.call_tool(tool, arguments)
+            else:
+                outcome = await self._calls.call(call.name, arguments, caller=caller)
         except DomainError as exc:
             return ToolResultPart(call_id=call.id, content=f"{exc.code}: {exc.message}", is_error=True)
         return ToolResultPart(call_id=call.id, content=_result_text(outcome), is_error=outcome.is_error)

@@ -33,6 +33,7 @@ from domain.embedding_catalogue import EMBEDDING_MODELS, EmbeddingCatalogue
 from domain.embeddings import EmbeddingLimits
 from domain.models import ModelInfo
 from domain.ports import Cache, Clock, Embeddings, FeedbackRepo, ImageFetcher, Provider, SessionRepo
+from domain.tool_servers import ClientToolServers
 from entrypoints.config import ConfigError, Settings
 
 
@@ -206,3 +207,12 @@ def build_image_fetcher(settings: Settings) -> ImageFetcher:
 
 def circuit_states(breakers: Mapping[str, CircuitBreakerProvider]) -> dict[str, str]:
     return {name: breaker.state for name, breaker in breakers.items()}
+
+
+def build_client_tool_servers(settings: Settings) -> ClientToolServers | None:
+    """MCP servers a request names by URL: ``None`` (refused) unless ``MCP_ALLOW_CLIENT_SERVERS``."""
+    if not settings.mcp_allow_client_servers:
+        return None
+    from adapters.mcp.client_servers import GuardedClientServers  # the mcp SDK loads only when used
+
+    return GuardedClientServers(timeout_seconds=settings.mcp_client_server_timeout_seconds)

@@ -178,6 +178,7 @@ class Container(containers.DeclarativeContainer):
         registry=tool_registry,
         calls=tool_calls,
         max_rounds=settings.provided.mcp_max_tool_rounds,
+        client_servers=providers.Singleton(adapter_choice.build_client_tool_servers, settings),
     )
     generate_stream = providers.Singleton(
         ObservedGenerateStream, providers.Singleton(GenerateStream, pipeline=pipeline), metrics=metrics, tracer=tracer

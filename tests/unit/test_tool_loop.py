@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -14,7 +16,15 @@ from application.tool_registry import ToolRegistry
 from domain.content import ToolCallPart, ToolResultPart
 from domain.errors import InvalidRequest, PermissionDenied, UpstreamTimeout
 from domain.models import Answer, Caller, GenerationRequest, Usage
-from domain.tool_servers import McpToolset, ProgressSink, ToolOutcome, ToolServerConfig, ToolServerEvents, UpstreamTool
+from domain.tool_servers import (
+    ClientToolSession,
+    McpToolset,
+    ProgressSink,
+    ToolOutcome,
+    ToolServerConfig,
+    ToolServerEvents,
+    UpstreamTool,
+)
 from tests.unit.usecases import request
 
 USER_WITH_WEB = Caller(key_id="k", tool_patterns=("web",))
@@ -124,4 +134,61 @@ async def test_only_configured_servers_and_the_tools_the_key_may_use_are_offered
     assert len(generate.requests) == 1  # the refused request reached no model
     assert [tool.name for tool in generate.requests[0].tools] == ["web__echo"]
     assert msgspec.structs.asdict(generate.requests[0].tools[0])["parameters"] == {"type": "object"}
+    await registry.close()
+
+
+class FakeClientServers:
+    """A server a request names by URL: ``echo`` and ``drop``; remembers what was connected and whether it closed."""
+
+    def __init__(self) -> None:
+        self.connected: list[tuple[str, str]] = []
+        self.closed = 0
+
+    @contextlib.asynccontextmanager
+    async def connect(self, url: str, *, field: str) -> AsyncIterator[ClientToolSession]:
+        self.connected.append((url, field))
+        try:
+            yield _FakeSession()
+        finally:
+            self.closed += 1
+
+
+class _FakeSession:
+    async def list_tools(self) -> tuple[UpstreamTool, ...]:
+        return (UpstreamTool(name="echo"), UpstreamTool(name="drop"))
+
+    async def call_tool(self, tool: str, arguments: dict[str, Any]) -> ToolOutcome:
+        return ToolOutcome(content=({"type": "text", "text": f"client {tool} {arguments}"},))
+
+
+MINE = McpToolset(server="mine", url="https://mcp.example/mcp", url_field="tools[1].server_url", field="tools[1].label")
+
+
+async def test_a_server_named_by_url_is_offered_called_and_closed_when_client_servers_are_allowed() -> None:
+    generate = ScriptedGenerate(("mine__echo", '{"text": "hi"}'))
+    registry = ToolRegistry([WebServer()])
+    servers = FakeClientServers()
+    loop = ToolLoop(generate=generate, registry=registry, calls=registry, max_rounds=3, client_servers=servers)
+    narrowed = msgspec.structs.replace(MINE, allowed_tools=("ech*",))
+    answer = await loop.execute(request("say hi", caller=Caller(key_id="k", tool_patterns=("mine",))), (narrowed,))
+    assert [tool.name for tool in generate.requests[0].tools] == ["mine__echo"]
+    result = generate.requests[1].messages[-1].parts[0]
+    assert isinstance(result, ToolResultPart) and result.content == "client echo {'text': 'hi'}"
+    assert answer.tool_rounds == 1 and servers.connected == [("https://mcp.example/mcp", "tools[1].server_url")]
+    assert servers.closed == 1
+
+
+async def test_a_server_named_by_url_is_refused_when_off_without_a_grant_or_under_a_configured_name() -> None:
+    generate = ScriptedGenerate()
+    loop, registry = await loop_with(generate)
+    with pytest.raises(InvalidRequest, match=r"^tools\[1\]\.server_url: .*MCP_ALLOW_CLIENT_SERVERS is off"):
+        await loop.execute(request(caller=USER_WITH_WEB), (MINE,))
+    servers = FakeClientServers()
+    allowing = ToolLoop(generate=generate, registry=registry, calls=registry, max_rounds=3, client_servers=servers)
+    with pytest.raises(PermissionDenied, match=r"^tools\[1\]\.label: this API key may use no tool of .*'mine'"):
+        await allowing.execute(request(caller=USER_WITH_WEB), (MINE,))
+    taken = msgspec.structs.replace(MINE, server="web")
+    with pytest.raises(InvalidRequest, match=r"^tools\[1\]\.label: 'web' is already in use"):
+        await allowing.execute(request(caller=Caller()), (taken,))
+    assert generate.requests == [] and servers.closed == len(servers.connected) == 1
     await registry.close()

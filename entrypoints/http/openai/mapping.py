@@ -32,7 +32,7 @@ from domain.content import (
 )
 from domain.errors import InvalidRequest
 from domain.models import Answer, Message, Usage
-from domain.tool_servers import McpToolset
+from domain.tool_servers import SERVER_NAME, McpToolset
 from domain.validation import GenerateFields
 from entrypoints.http.openai.shapes import (
     AllowedToolsFilter,
@@ -191,11 +191,6 @@ def mcp_toolsets_of(body: ChatCompletionBody) -> tuple[McpToolset, ...]:
         if tool.type != "mcp":
             continue
         field = f"tools[{index}]"
-        if tool.server_url is not None:
-            raise InvalidRequest(
-                f"{field}.server_url: a server URL from the client is not accepted; "
-                "name a configured MCP server (MCP_SERVERS) in server_label"
-            )
         if tool.connector_id is not None:
             raise InvalidRequest(f"{field}.connector_id: connectors are not offered; name a server in server_label")
         if tool.headers:
@@ -203,11 +198,15 @@ def mcp_toolsets_of(body: ChatCompletionBody) -> tuple[McpToolset, ...]:
         label = (tool.server_label or "").strip()
         if not label:
             raise InvalidRequest(f"{field}.server_label is required on a tool of type mcp")
+        if not SERVER_NAME.fullmatch(label):
+            raise InvalidRequest(f"{field}.server_label: 1-32 letters, digits or '-', starting with a letter or digit")
         toolsets.append(
             McpToolset(
                 server=label,
                 allowed_tools=_allowed_tools(tool.allowed_tools, f"{field}.allowed_tools"),
                 field=f"{field}.server_label",
+                url=tool.server_url or "",  # refused unless MCP_ALLOW_CLIENT_SERVERS (application.tool_loop)
+                url_field=f"{field}.server_url",
             )
         )
         _check_approval(tool.require_approval, f"{field}.require_approval")
