@@ -21,15 +21,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import msgspec
 
+from application.closing import closing_iterator
 from application.generate import Generate
+from application.generate_stream import GenerateStream
 from application.tool_registry import ToolRegistry
 from domain.content import TextPart, ToolCallPart, ToolResultPart, ToolSpec
 from domain.errors import DomainError, InvalidRequest, PermissionDenied, UpstreamError
-from domain.models import Answer, Caller, GenerationRequest, Message, Usage
+from domain.models import Answer, Caller, GenerationRequest, Message, StreamDelta, StreamEnd, StreamEvent, Usage
 from domain.option_rules import check_tool_choice
 from domain.tool_access import may_use_tool
 from domain.tool_servers import (
@@ -54,6 +57,14 @@ class ToolCalls(Protocol):
     ) -> ToolOutcome: ...
 
 
+class ToolRound(msgspec.Struct, frozen=True, kw_only=True):
+    """In a streamed loop, between two rounds: the MCP tool calls the gateway ran, and their results."""
+
+    round: int
+    calls: tuple[ToolCallPart, ...]
+    results: tuple[ToolResultPart, ...]
+
+
 class ToolLoop:
     def __init__(
         self,
@@ -63,8 +74,10 @@ class ToolLoop:
         calls: ToolCalls,
         max_rounds: int,
         client_servers: ClientToolServers | None = None,
+        generate_stream: GenerateStream | None = None,
     ) -> None:
         self._generate = generate
+        self._generate_stream = generate_stream
         self._registry = registry
         self._calls = calls
         self._max_rounds = max_rounds
@@ -75,23 +88,68 @@ class ToolLoop:
         offered = self._offered(request.caller, configured)
         async with contextlib.AsyncExitStack() as stack:
             sessions = await self._client_tools(request.caller, toolsets, offered, stack)
-            return await self._rounds(request, offered, sessions)
+            request = _with_tools(request, offered)
+            usage, rounds = Usage(), 0
+            while True:
+                answer = await self._generate.execute(request)
+                usage = _added(usage, answer.usage)
+                if not self._continues(answer, offered, rounds):
+                    return msgspec.structs.replace(answer, usage=usage, tool_rounds=rounds)
+                results = await self._run_all(answer, request.caller, sessions)
+                rounds += 1
+                request = _next_round(request, answer, results)
 
-    async def _rounds(
-        self, request: GenerationRequest, offered: dict[str, UpstreamTool], sessions: _ClientTools
-    ) -> Answer:
-        request = msgspec.structs.replace(request, tools=(*request.tools, *(_spec(n, t) for n, t in offered.items())))
-        check_tool_choice(request.tool_choice, request.tools)  # a choice may name, or require, an MCP tool
-        usage, rounds = Usage(), 0
-        while True:
-            answer = await self._generate.execute(request)
-            usage = _added(usage, answer.usage)
-            calls = answer.tool_calls
-            if not calls or any(call.name not in offered for call in calls) or rounds >= self._max_rounds:
-                return msgspec.structs.replace(answer, usage=usage, tool_rounds=rounds)
-            results = await asyncio.gather(*(self._run(call, request.caller, sessions) for call in calls))
-            rounds += 1
-            request = _next_round(request, answer, results)
+    async def stream(
+        self, request: GenerationRequest, toolsets: tuple[McpToolset, ...]
+    ) -> AsyncIterator[StreamEvent | ToolRound]:
+        """The same rounds, each streamed (``GenerateStream``): text and reasoning as they come; a round's tool-call
+        fragments held until its end, then sent on if the loop ends there (the client's own calls, or the limit),
+        else a ``ToolRound`` with the calls the gateway ran and their results; one ``StreamEnd`` with every round's
+        usage last. Indexes run on across rounds."""
+        if self._generate_stream is None:
+            raise InvalidRequest("tools: MCP tools are not run on a stream here")
+        configured = tuple(toolset for toolset in toolsets if not toolset.url)
+        offered = self._offered(request.caller, configured)
+        async with contextlib.AsyncExitStack() as stack:
+            sessions = await self._client_tools(request.caller, toolsets, offered, stack)
+            request = _with_tools(request, offered)
+            usage, rounds, index = Usage(), 0, 0
+            while True:
+                held: list[StreamDelta] = []
+                answer: Answer | None = None
+                events = self._generate_stream.execute(request)
+                async with closing_iterator(events):
+                    async for event in events:
+                        if isinstance(event, StreamEnd):
+                            answer = event.answer
+                        elif event.tool_calls:
+                            held.append(event)
+                        else:
+                            yield msgspec.structs.replace(event, index=index)
+                            index += 1
+                if answer is None:
+                    raise UpstreamError("the model's stream ended without an answer")
+                usage = _added(usage, answer.usage)
+                if not self._continues(answer, offered, rounds):
+                    for delta in held:
+                        yield msgspec.structs.replace(delta, index=index)
+                        index += 1
+                    yield StreamEnd(
+                        index=index, answer=msgspec.structs.replace(answer, usage=usage, tool_rounds=rounds)
+                    )
+                    return
+                results = await self._run_all(answer, request.caller, sessions)
+                rounds += 1
+                yield ToolRound(round=rounds, calls=answer.tool_calls, results=tuple(results))
+                request = _next_round(request, answer, results)
+
+    def _continues(self, answer: Answer, offered: dict[str, UpstreamTool], rounds: int) -> bool:
+        """Whether the gateway runs this answer's calls: all of offered MCP tools, and rounds left."""
+        calls = answer.tool_calls
+        return bool(calls) and all(call.name in offered for call in calls) and rounds < self._max_rounds
+
+    async def _run_all(self, answer: Answer, caller: Caller, sessions: _ClientTools) -> list[ToolResultPart]:
+        return list(await asyncio.gather(*(self._run(call, caller, sessions) for call in answer.tool_calls)))
 
     async def _client_tools(
         self,
@@ -175,6 +233,12 @@ class ToolLoop:
         except DomainError as exc:
             return ToolResultPart(call_id=call.id, content=f"{exc.code}: {exc.message}", is_error=True)
         return ToolResultPart(call_id=call.id, content=_result_text(outcome), is_error=outcome.is_error)
+
+
+def _with_tools(request: GenerationRequest, offered: dict[str, UpstreamTool]) -> GenerationRequest:
+    request = msgspec.structs.replace(request, tools=(*request.tools, *(_spec(n, t) for n, t in offered.items())))
+    check_tool_choice(request.tool_choice, request.tools)  # a choice may name, or require, an MCP tool
+    return request
 
 
 def _spec(name: str, tool: UpstreamTool) -> ToolSpec:

@@ -221,7 +221,8 @@ def tools_of(bodies: list[ToolBody] | None) -> tuple[ToolSpec, ...]:
     for index, body in enumerate(bodies or ()):
         if body.type == "mcp":
             raise InvalidRequest(
-                f"tools[{index}]: MCP tools (type mcp) are run on POST /api/v1/generate only, not on this surface"
+                f"tools[{index}]: MCP tools (type mcp) are run on POST /api/v1/generate and its stream only, "
+                "not on this surface"
             )
     return tuple(
         ToolSpec(name=t.name, description=t.description)

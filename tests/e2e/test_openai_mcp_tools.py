@@ -3,8 +3,9 @@
 The model (the mock, the Bedrock fake, the Azure OpenAI fake) calls the tests'
 HTTP MCP server's ``echo``; the gateway runs the call, sends the result on and
 returns the model's answer from it, the usage of every round added up. A key
-without the grant, a server URL from the client, an approval step and a stream
-are refused in OpenAI's error shape (the SDK's own exception classes).
+without the grant, a server URL from the client and an approval step
+are refused in OpenAI's error shape (the SDK's own exception classes); a stream
+runs the same loop, each round's text streamed and each round of calls a ``tool_round`` chunk.
 """
 
 from __future__ import annotations
@@ -175,7 +176,22 @@ def test_what_cannot_be_honoured_is_a_400_naming_the_field(
     assert field in refused.value.message
 
 
-def test_a_streamed_completion_with_mcp_tools_is_refused_before_any_chunk(gateway: ServerProcess) -> None:
-    with pytest.raises(openai.BadRequestError) as refused:
-        _ask(gateway, ADMIN, "mock-1", "please call web__echo", stream=True)
-    assert "non-streamed chat completion only" in refused.value.message
+def test_a_streamed_completion_runs_the_loop_and_streams_each_round(gateway: ServerProcess) -> None:
+    stream = _ask(gateway, ECHO_USER, "mock-1", "please call web__echo for me", stream=True)
+    chunks = list(stream)
+    rounds = [chunk.model_extra["tool_round"] for chunk in chunks if (chunk.model_extra or {}).get("tool_round")]
+    assert len(rounds) == 1 and rounds[0]["round"] == 1
+    assert [call["name"] for call in rounds[0]["calls"]] == ["web__echo"]
+    assert '"length":' in rounds[0]["results"][0]["content"] and not rounds[0]["results"][0]["is_error"]
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    assert '"length":' in text  # the second round's answer quotes the result
+    assert not any(chunk.choices and chunk.choices[0].delta.tool_calls for chunk in chunks)  # the gateway ran them
+    assert [chunk.choices[0].finish_reason for chunk in chunks if chunk.choices][-1] == "stop"
+
+
+def test_a_streamed_azure_completion_answers_from_the_tool_result(gateway: ServerProcess, azure: Azure) -> None:
+    azure.fake.script = openai_script.Script(tool_calls=[("web__echo", json.dumps({"text": "streamed on azure"}))])
+    chunks = list(_ask(gateway, ADMIN, "azure/gpt-4o", "echo something", stream=True))
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    assert text.startswith("Result:") and "streamed on azure" in text
+    assert sum(1 for chunk in chunks if (chunk.model_extra or {}).get("tool_round")) == 1

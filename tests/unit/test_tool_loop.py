@@ -11,11 +11,12 @@ import msgspec
 import pytest
 
 from application.generate import Generate
-from application.tool_loop import ToolLoop
+from application.generate_stream import GenerateStream
+from application.tool_loop import ToolLoop, ToolRound
 from application.tool_registry import ToolRegistry
-from domain.content import ToolCallPart, ToolResultPart
+from domain.content import ToolCallDelta, ToolCallPart, ToolResultPart
 from domain.errors import InvalidRequest, PermissionDenied, UpstreamTimeout
-from domain.models import Answer, Caller, GenerationRequest, Usage
+from domain.models import Answer, Caller, GenerationRequest, StreamDelta, StreamEnd, StreamEvent, Usage
 from domain.tool_servers import (
     ClientToolSession,
     McpToolset,
@@ -191,4 +192,62 @@ async def test_a_server_named_by_url_is_refused_when_off_without_a_grant_or_unde
     with pytest.raises(InvalidRequest, match=r"^tools\[1\]\.label: 'web' is already in use"):
         await allowing.execute(request(caller=Caller()), (taken,))
     assert generate.requests == [] and servers.closed == len(servers.connected) == 1
+    await registry.close()
+
+
+class ScriptedStream(GenerateStream):
+    """Streams each answer of a ``ScriptedGenerate``: its text as one delta, each call as one fragment, the end."""
+
+    def __init__(self, generate: ScriptedGenerate) -> None:
+        self._generate = generate
+
+    async def execute(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
+        answer = await self._generate.execute(request)
+        yield StreamDelta(content=f"round {len(self._generate.requests)}. ", index=0)
+        for i, call in enumerate(answer.tool_calls):
+            fragment = ToolCallDelta(index=i, id=call.id, name=call.name, arguments=call.arguments)
+            yield StreamDelta(content="", index=1 + i, tool_calls=(fragment,))
+        yield StreamEnd(index=1 + len(answer.tool_calls), answer=answer)
+
+
+async def streamed(loop: ToolLoop, toolsets: tuple[McpToolset, ...]) -> list[StreamEvent | ToolRound]:
+    return [event async for event in loop.stream(request("say hi", caller=USER_WITH_WEB), toolsets)]
+
+
+async def test_a_stream_runs_the_rounds_and_says_each_one() -> None:
+    generate = ScriptedGenerate(("web__echo", '{"text": "hi"}'))
+    registry = ToolRegistry([WebServer()])
+    registry.start()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    loop = ToolLoop(
+        generate=generate, registry=registry, calls=registry, max_rounds=3, generate_stream=ScriptedStream(generate)
+    )
+    events = await streamed(loop, WEB)
+    first, tool_round, second, end = events
+    assert isinstance(first, StreamDelta) and first.content == "round 1. " and not first.tool_calls
+    assert isinstance(tool_round, ToolRound) and tool_round.round == 1 and tool_round.calls[0].name == "web__echo"
+    assert tool_round.results[0].content == "echo {'text': 'hi'}"
+    assert isinstance(second, StreamDelta) and (second.content, second.index) == ("round 2. ", 1)
+    assert isinstance(end, StreamEnd) and end.index == 2
+    assert (end.answer.content, end.answer.tool_rounds, end.answer.usage.total) == ("final", 1, 24)
+    await registry.close()
+
+
+async def test_a_streamed_call_the_gateway_does_not_run_reaches_the_client_as_it_came() -> None:
+    generate = ScriptedGenerate(*[("web__echo", "{}")] * 3)
+    registry = ToolRegistry([WebServer()])
+    registry.start()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    loop = ToolLoop(
+        generate=generate, registry=registry, calls=registry, max_rounds=1, generate_stream=ScriptedStream(generate)
+    )
+    events = await streamed(loop, WEB)
+    kinds = [type(event).__name__ for event in events]
+    assert kinds == ["StreamDelta", "ToolRound", "StreamDelta", "StreamDelta", "StreamEnd"]  # the limit: calls kept
+    held = events[3]
+    assert isinstance(held, StreamDelta) and held.tool_calls[0].name == "web__echo" and held.index == 2
+    end = events[-1]
+    assert isinstance(end, StreamEnd) and end.answer.tool_rounds == 1 and end.answer.tool_calls
     await registry.close()

@@ -20,6 +20,7 @@ from domain.content import AUTO_TOOLS
 from domain.embedding_catalogue import EmbeddingCatalogue
 from domain.errors import DomainError, InvalidRequest, UnknownModel
 from domain.models import GenerationRequest, ModelInfo
+from domain.tool_servers import McpToolset
 from domain.validation import build_request
 from entrypoints.asgi import Receive, Send
 from entrypoints.documented_limits import PATH_SEGMENT, SESSION_HEADERS
@@ -64,11 +65,7 @@ class ChatCompletions:
         if toolsets:
             generation = msgspec.structs.replace(generation, tool_choice=choice)
         if body.stream:
-            if toolsets:
-                raise InvalidRequest(
-                    "tools: MCP tools (type mcp) are run on a non-streamed chat completion only; send stream false"
-                )
-            await self._stream(generation, body, receive, send)
+            await self._stream(generation, body, toolsets, receive, send)
             return
         if body.stream_options is not None:
             raise InvalidRequest("stream_options: only allowed when stream is true")
@@ -80,7 +77,12 @@ class ChatCompletions:
         await send_json(send, 200, payload, [JSON_CONTENT, cache_header(answer), overhead_header(answer)])
 
     async def _stream(
-        self, generation: GenerationRequest, body: ChatCompletionBody, receive: Receive, send: Send
+        self,
+        generation: GenerationRequest,
+        body: ChatCompletionBody,
+        toolsets: tuple[McpToolset, ...],
+        receive: Receive,
+        send: Send,
     ) -> None:
         """``chat.completion.chunk`` events; the first event decides between an error answer and a 200."""
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -90,7 +92,9 @@ class ChatCompletions:
             model=generation.model,
             include_usage=include_usage,
         )
-        pump = EventPump(self._deps.generate_stream.execute(generation), render, stream_error_frame)
+        deps = self._deps
+        events = deps.tool_loop.stream(generation, toolsets) if toolsets else deps.generate_stream.execute(generation)
+        pump = EventPump(events, render, stream_error_frame)
         first = await first_frame(pump, receive)
         if isinstance(first, DomainError):
             raise first
