@@ -145,6 +145,9 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
     output_format: OutputFormat = TEXT_OUTPUT
     sampling: Sampling = DEFAULT_SAMPLING
     reasoning: ReasoningConfig = NO_REASONING
+    # Earlier turns a chain of stored responses brings (the Responses API's ``previous_response_id``): read as a
+    # session's history is (context window, feedback on the last answer), stored by the chain, not a session.
+    history: tuple[Message, ...] = ()
 
     @property
     def has_session(self) -> bool:
