@@ -26,13 +26,16 @@ from adapters.sessions.memory import MemorySessionRepo
 from adapters.sessions.postgres import PostgresSessionRepo
 from adapters.sessions.redis import RedisSessionRepo
 from adapters.sessions.redis_copy import RedisSessionCopy
+from adapters.sessions.responses_memory import MemoryResponseStore
+from adapters.sessions.responses_postgres import PostgresResponseStore
+from adapters.sessions.responses_redis import RedisResponseStore
 from application.resilience import CircuitBreakerProvider, ResilientEmbeddings, RetryingProvider, RetryPolicy
 from domain.catalogue import Catalogue
 from domain.catalogue_data import AWS_MODELS, AZURE_MODELS, DEFAULT_MODELS, MOCK_MODELS
 from domain.embedding_catalogue import EMBEDDING_MODELS, EmbeddingCatalogue
 from domain.embeddings import EmbeddingLimits
 from domain.models import ModelInfo
-from domain.ports import Cache, Clock, Embeddings, FeedbackRepo, ImageFetcher, Provider, SessionRepo
+from domain.ports import Cache, Clock, Embeddings, FeedbackRepo, ImageFetcher, Provider, ResponseStore, SessionRepo
 from entrypoints.config import ConfigError, Settings
 
 
@@ -180,6 +183,16 @@ def build_sessions(settings: Settings, clock: Clock, redis: Any, pool: Any, lock
         copy = RedisSessionCopy(redis, ttl_seconds=ttl, key_prefix=settings.redis_key_prefix)
         return CachedSessionRepo(primary, copy)
     return MemorySessionRepo(max_sessions=settings.session_memory_max, ttl_seconds=ttl, clock=clock)
+
+
+def build_response_store(settings: Settings, redis: Any, pool: Any) -> ResponseStore:
+    """The Responses API's stored responses live in the session backend (PostgreSQL directly: a response is
+    written once and read rarely, so the Redis copy in front of PostgreSQL would buy nothing)."""
+    if settings.session_backend == "redis":
+        return RedisResponseStore(redis, key_prefix=settings.redis_key_prefix)
+    if settings.session_backend == "postgres":
+        return PostgresResponseStore(pool)
+    return MemoryResponseStore(max_responses=settings.session_memory_max)
 
 
 # How long a request's blacklist check waits for a pooled connection before bypassing the cache.

@@ -20,6 +20,8 @@ from entrypoints.http.native.fast_generate import declared_routes, native_fast_r
 from entrypoints.http.native.generate import build_generation_routes
 from entrypoints.http.openai.deps import OpenAIDeps
 from entrypoints.http.openai.errors import OPENAI_ERRORS
+from entrypoints.http.openai.responses.deps import ResponsesDeps
+from entrypoints.http.openai.responses.routes import build_responses_routes, responses_fast_routes
 from entrypoints.http.openai.routes import build_openai_routes, openai_fast_routes
 from entrypoints.http.shared.client_address import TrustedProxies
 from entrypoints.http.shared.disconnect import ClientGone, handle_client_gone
@@ -42,6 +44,7 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
             *build_generation_routes(deps),
             *build_admin_routes(deps),
             *build_openai_routes(OpenAIDeps.from_container(container)),
+            *build_responses_routes(ResponsesDeps.from_container(container)),
             *build_browser_routes(container, settings),
         ],
         exception_handlers={
@@ -68,6 +71,7 @@ def create_http_app(container: Container, settings: Settings) -> ASGIApp:
     routes: list[FastRoute[Any]] = [
         *native_fast_routes(HttpDeps.from_container(container)),
         *openai_fast_routes(OpenAIDeps.from_container(container)),
+        *responses_fast_routes(ResponsesDeps.from_container(container)),
     ]
     app = FastRoutes(litestar, routes, max_body_bytes=settings.max_request_bytes)
     proxies = TrustedProxies.parse(settings.trusted_proxies)

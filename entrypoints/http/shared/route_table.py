@@ -55,6 +55,7 @@ _EXACT = {
         Route("ws", "/ws"),
         Route("openai_chat", "/v1/chat/completions", dialect=OPENAI),
         Route("openai_models", "/v1/models", dialect=OPENAI),
+        Route("openai_responses", "/v1/responses", dialect=OPENAI),
         METRICS,
     )
 }
@@ -68,6 +69,7 @@ _PREFIXES = (
     ("/api/v1/cache/blacklist/", Route("cache_blacklist", "/api/v1/cache/blacklist/{cache_key}",
                                        admin_methods=frozenset({"DELETE"}))),
     ("/v1/models/", Route("openai_models", "/v1/models/{model}", dialect=OPENAI)),
+    ("/v1/responses/", Route("openai_responses", "/v1/responses/{response_id}", dialect=OPENAI)),
     ("/schema/", _SCHEMA),
     ("/swagger/", _SWAGGER),
     ("/examples/", _EXAMPLES),
