@@ -16,6 +16,7 @@ import openai
 import pytest
 
 from tests.e2e.test_openai_providers import CLAUDE, MODELS, PNG, Bedrock, Upstream, script_call
+
 # The chat-completions door's fakes and gateway, shared (one set of upstream fakes per module run).
 from tests.e2e.test_openai_providers import bedrock as bedrock
 from tests.e2e.test_openai_providers import fresh_upstreams as fresh_upstreams
