@@ -25,6 +25,7 @@ from domain.models import GenerationRequest, StreamEnd, StreamEvent
 from domain.stored_responses import new_response_id
 from domain.validation import build_request, check_id
 from entrypoints.asgi import Receive, Send
+from entrypoints.documented_limits import ID_SCHEMA, SESSION_HEADERS
 from entrypoints.http.openai.errors import OPENAI_ERRORS
 from entrypoints.http.openai.responses.deps import ResponsesDeps
 from entrypoints.http.openai.responses.events import ResponseEvents
@@ -41,6 +42,7 @@ from entrypoints.http.shared.fast_routes import (
     request_context_from,
     send_json,
 )
+from entrypoints.http.shared.openapi import Answer, JsonSchema, documented, sse_answer
 from entrypoints.http.shared.sse import EventPump, first_frame, relay_sse
 from entrypoints.request_context import current_caller
 
@@ -110,6 +112,29 @@ class CreateResponse:
             yield event
 
 
+# What the document says of the routes: a response object, or with ``stream: true`` the typed events.
+_RESPONSE: JsonSchema = {
+    "type": "object",
+    "required": ["id", "object", "created_at", "status", "model", "output"],
+    "properties": {"object": {"const": "response"}, "output": {"type": "array"}},
+}
+_PAGE: JsonSchema = {
+    "type": "object",
+    "required": ["object", "data", "has_more"],
+    "properties": {"object": {"const": "list"}, "data": {"type": "array"}, "has_more": {"type": "boolean"}},
+}
+_DELETED: JsonSchema = {
+    "type": "object",
+    "required": ["id", "object", "deleted"],
+    "properties": {"object": {"const": "response.deleted"}, "deleted": {"const": True}},
+}
+CREATE_ANSWERS = (
+    Answer(200, "The response (`stream` false or absent)", _RESPONSE),
+    sse_answer("With `stream: true`: typed `response.*` events, each with its `sequence_number`"),
+)
+_BY_ID = {"response_id": ID_SCHEMA}
+
+
 def responses_fast_routes(deps: ResponsesDeps) -> list[FastRoute[ResponseBody]]:
     create = CreateResponse(deps)
     return [FastRoute(RESPONSES_PATH, JsonBody(ResponseBody), create.respond, OPENAI_ERRORS)]
@@ -118,17 +143,33 @@ def responses_fast_routes(deps: ResponsesDeps) -> list[FastRoute[ResponseBody]]:
 def build_responses_routes(deps: ResponsesDeps) -> list[HTTPRouteHandler]:
     chains = deps.response_chains
 
-    @get(RESPONSES_PATH + "/{response_id:str}", summary="A stored response (its creator's key, or an admin key)")
+    @get(
+        RESPONSES_PATH + "/{response_id:str}",
+        summary="A stored response (its creator's key, or an admin key)",
+        operation_class=documented(answers=(Answer(200, "The response", _RESPONSE),), errors=frozenset({404}),
+                                   parameters=_BY_ID),
+    )  # fmt: skip
     async def retrieve_response(response_id: str) -> Any:
         stored = await chains.read(check_id(response_id, "response_id"), current_caller())
         return msgspec.Raw(stored.document)
 
-    @delete(RESPONSES_PATH + "/{response_id:str}", status_code=200, summary="Delete a stored response")
+    @delete(
+        RESPONSES_PATH + "/{response_id:str}",
+        status_code=200,
+        summary="Delete a stored response",
+        operation_class=documented(answers=(Answer(200, "Deleted", _DELETED),), errors=frozenset({404}),
+                                   parameters=_BY_ID),
+    )  # fmt: skip
     async def delete_response(response_id: str) -> dict[str, object]:
         await chains.delete(check_id(response_id, "response_id"), current_caller())
         return {"id": response_id, "object": "response.deleted", "deleted": True}
 
-    @get(RESPONSES_PATH + "/{response_id:str}/input_items", summary="The input items of a stored response")
+    @get(
+        RESPONSES_PATH + "/{response_id:str}/input_items",
+        summary="The input items of a stored response, a page at a time",
+        operation_class=documented(answers=(Answer(200, "A page of input items", _PAGE),), errors=frozenset({404}),
+                                   parameters=_BY_ID),
+    )  # fmt: skip
     async def list_input_items(
         response_id: str,
         limit: int = Parameter(default=20, ge=1, le=100),
@@ -139,7 +180,15 @@ def build_responses_routes(deps: ResponsesDeps) -> list[HTTPRouteHandler]:
         return input_items_page(_decode_items(stored.input_items), limit=limit, order=order, after=after)
 
     summary = "Create a response (OpenAI Responses API)"
-    create = declared_post(RESPONSES_PATH, ResponseBody, summary=summary, name="responses")
+    create = declared_post(
+        RESPONSES_PATH,
+        ResponseBody,
+        summary=summary,
+        name="responses",
+        answers=CREATE_ANSWERS,
+        errors=frozenset({400, 404, 429, 502, 503, 504}),
+        headers=SESSION_HEADERS,
+    )
     return [create, retrieve_response, delete_response, list_input_items]
 
 

@@ -10,9 +10,20 @@ Content parts are a tagged union, so an unknown part type is a 400 naming it.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+
+from entrypoints.documented_limits import (
+    ID_SCHEMA,
+    MAX_TOKENS_LIMITS,
+    TEMPERATURE_LIMITS,
+    TEXT_LIMITS,
+    TOOL_NAME_LIMITS,
+    TOOLS_LIMITS,
+    TOP_P_LIMITS,
+    limits,
+)
 
 
 class _Part(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="type"):
@@ -84,16 +95,16 @@ class InputItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 class ToolDefinition(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A tool: only ``function`` tools are served; the type of any other is named in the refusal."""
 
-    type: str
-    name: str | None = None
+    type: Annotated[str, limits(enum=["function"], description="Only function tools are served")]
+    name: Annotated[str | None, TOOL_NAME_LIMITS] = None
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
 
 
 class NamedToolChoice(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    type: str
-    name: str | None = None
+    type: Annotated[str, limits(enum=["function"])]
+    name: Annotated[str | None, TOOL_NAME_LIMITS] = None
 
 
 class TextFormat(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -120,19 +131,19 @@ class ReasoningOptions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=
 class ResponseBody(msgspec.Struct, frozen=True, kw_only=True):
     """``POST /v1/responses``."""
 
-    model: str = ""
-    input: str | list[InputItem] | None = None
-    instructions: str | None = None
-    tools: list[ToolDefinition] | None = None
+    model: Annotated[str, TEXT_LIMITS] = ""
+    input: Annotated[str, TEXT_LIMITS] | Annotated[list[InputItem], limits(minItems=1)] | None = None
+    instructions: Annotated[str | None, TEXT_LIMITS] = None
+    tools: Annotated[list[ToolDefinition] | None, TOOLS_LIMITS] = None
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
     text: TextConfig | None = None
     reasoning: ReasoningOptions | None = None
-    max_output_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
+    max_output_tokens: Annotated[int | None, MAX_TOKENS_LIMITS] = None
+    temperature: Annotated[float | None, TEMPERATURE_LIMITS] = None
+    top_p: Annotated[float | None, TOP_P_LIMITS] = None
     store: bool | None = None
-    previous_response_id: str | None = None
+    previous_response_id: Annotated[str | None, msgspec.Meta(extra_json_schema=ID_SCHEMA)] = None
     metadata: dict[str, str] | None = None
     user: str | None = None
     stream: bool | None = None
