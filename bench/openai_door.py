@@ -1,4 +1,5 @@
-"""Scenario (o): the OpenAI-compatible door beside the native route, and LiteLLM's own ``/v1/chat/completions``.
+"""Scenario (o): the OpenAI doors (chat completions, Responses) beside the native route, and LiteLLM's own
+``/v1/chat/completions``.
 
 One gateway process (one worker) in front of the fake upstream answers both
 ``POST /api/v1/generate`` (the native route) and ``POST /v1/chat/completions``
@@ -26,6 +27,7 @@ async def openai_door(plan: Plan) -> list[Table]:
             ("direct", targets.direct(upstream.port, stream=stream), upstream),
             ("native /api/v1/generate", targets.gateway(gw.port, stream=stream), gw),
             ("door /v1/chat/completions", targets.openai_door(gw.port, stream=stream), gw),
+            ("door /v1/responses", targets.responses_door(gw.port, stream=stream), gw),
         ]
         procs = [gw]
         if plan.litellm:
