@@ -70,7 +70,7 @@ class CreateResponse:
         assert body.input is not None  # generate_fields refused a request without input
         response_id = new_response_id()
         head = ResponseHead(id=response_id, created_at=int(time.time()), body=body, generation=generation)
-        items = _encode(input_items_json(body.input, response_id))
+        items = _encode(input_items_json(body.input, response_id)) if body.store is not False else b""
         if body.stream:
             await self._stream(head, generation, items, receive, send)
             return
