@@ -135,7 +135,7 @@ class ResponseEvents:
         if self._started:
             return b""
         self._started = True
-        head = self._head.json(status="in_progress")
+        head = msgspec.Raw(_encode(self._head.json(status="in_progress")))  # encoded once for both events
         return self._event("response.created", response=head) + self._event("response.in_progress", response=head)
 
     def _open(self, kind: str, **fields: Any) -> _Open:
