@@ -224,7 +224,8 @@ async def _pauses(args: argparse.Namespace, logdir: Path) -> None:
                     f"round {round_no + 1}/{args.rounds} {name}: {result['rps']:.0f} req/s, p50 {result['p50_ms']:.1f} "
                     f"ms, p99 {result['p99_ms']:.1f} ms; per 10k requests gen0/1/2 {result['gen0']:.0f}/"
                     f"{result['gen1']:.1f}/{result['gen2']:.2f}, GC pause total {result['pause_total_ms']:.1f} ms, "
-                    f"longest {result['pause_max_ms']:.1f} ms; RSS {result['rss_mb']:.0f} MiB; failed {result['failed']}",
+                    f"longest {result['pause_max_ms']:.1f} ms; RSS {result['rss_mb']:.0f} MiB; "
+                    f"failed {result['failed']}",
                     flush=True,
                 )
     finally:
