@@ -112,6 +112,22 @@ def test_the_embedded_default_answers_without_loading_any_vendor_sdk() -> None:
     assert loaded == [], f"the embedded default imported {loaded}"
 
 
+def test_the_lean_upstream_client_does_not_load_the_openai_sdk() -> None:
+    # Azure and an OpenAI-compatible upstream through UPSTREAM_CLIENT=fast (the default): only the SDK path
+    # (UPSTREAM_CLIENT=sdk) needs the openai package, about 20 MB once everything else is loaded.
+    answers, modules = _probe(
+        {
+            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+            "OPENAI_MODELS": "m1",
+            "AZURE_ENDPOINT": "http://127.0.0.1:9",
+            "AZURE_API_KEY": "k",
+        }
+    )
+    # The default provider (Azure) is not listening: the failure is mapped without the SDK too.
+    assert answers["POST /api/v1/generate"] == 503, answers
+    assert not _loaded(modules, "openai")
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
