@@ -127,6 +127,13 @@ class ToolRegistry:
             if may_use_tool(caller, name)
         ]
 
+    def has_server(self, name: str) -> bool:
+        return name in self._servers
+
+    def is_up(self, name: str) -> bool:
+        entry = self._servers.get(name)
+        return entry is not None and entry.state == "up"
+
     def knows(self, qualified: str) -> bool:
         """Whether an up server offers this tool now (metric labels stay bounded by what is configured)."""
         server_and_tool = split_qualified(qualified)

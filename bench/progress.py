@@ -20,6 +20,7 @@ EXPECTED_SECONDS: dict[str, tuple[float, float, float]] = {
     "d": (40, 20, 8),
     "e": (15, 8, 4),
     "f": (60, 15, 6),
+    "o": (150, 40, 12),
 }
 
 

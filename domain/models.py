@@ -234,6 +234,7 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
     upstream_ms: float = 0.0
     tool_calls: tuple[ToolCallPart, ...] = ()
     reasoning: tuple[ReasoningPart, ...] = ()
+    tool_rounds: int = 0  # MCP tool calls the gateway ran for this answer, in rounds (application.tool_loop)
 
 
 class StreamDelta(msgspec.Struct, frozen=True, kw_only=True):

@@ -53,6 +53,16 @@ class ToolServerConfig(msgspec.Struct, frozen=True, kw_only=True):
         return not any(fnmatchcase(tool, pattern) for pattern in self.denied_tools)
 
 
+class McpToolset(msgspec.Struct, frozen=True, kw_only=True):
+    """A generation request's ``{"type": "mcp", "server": ..., "allowedTools": [...]}``: offer that server's tools."""
+
+    server: str
+    allowed_tools: tuple[str, ...] = ()  # glob patterns over the server's own tool names; empty: every tool
+
+    def offers(self, tool: str) -> bool:
+        return not self.allowed_tools or any(fnmatchcase(tool, pattern) for pattern in self.allowed_tools)
+
+
 class UpstreamTool(msgspec.Struct, frozen=True, kw_only=True):
     """A tool as its server declared it; ``name`` is the server's own name for it."""
 

@@ -136,9 +136,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_allowed_origins: str = ""
     cors_allow_methods: str = "GET,POST,PUT,DELETE,OPTIONS,PATCH"
     cors_allow_headers: str = (
-        "Origin,Content-Type,Accept,Authorization,X-Request-ID,X-User-ID,X-Session-ID,X-API-Key,Cache-Control"
+        "Origin,Content-Type,Accept,Authorization,X-Request-ID,X-User-ID,X-Session-ID,X-API-Key,api-key,Cache-Control"
     )
-    cors_expose_headers: str = "Content-Length,Content-Type,X-Request-ID,X-Gateway-Overhead-Ms,Retry-After"
+    cors_expose_headers: str = "Content-Length,Content-Type,X-Request-ID,X-Gateway-Overhead-Ms,X-Cache,Retry-After"
     cors_allow_credentials: bool = False
     cors_max_age: NonNegative = 43_200
     enable_tls: bool = False
@@ -153,6 +153,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "http://localhost,http://localhost:*,http://127.0.0.1,http://127.0.0.1:*,http://[::1],http://[::1]:*"
     )
     mcp_health_interval_seconds: Seconds = 10.0  # how often a connected upstream MCP server is checked (tools/list)
+    mcp_max_tool_rounds: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5  # MCP tool-call rounds of one generate
     # Observability
     otel_exporter_otlp_endpoint: str = ""
     otel_service_name: str = "mcp-server-ai"

@@ -31,12 +31,13 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
 from adapters.mcp.stderr_log import stderr_log
-from domain.errors import UpstreamError
+from domain.errors import UpstreamError, UpstreamTimeout
 from domain.tool_servers import ProgressSink, ToolOutcome, ToolServerConfig, ToolServerEvents, UpstreamTool
 
 log = logging.getLogger("mcp.tools")
 
 _BROKEN = (OSError, EOFError, httpx2.HTTPError, RuntimeError)
+_CALL_TIMEOUT_MARGIN = 1.0
 _PAGE_LIMIT = 20  # pages of tools/list read at most (a server that pages forever is cut off)
 
 
@@ -75,9 +76,17 @@ class McpToolServer:
             raise UpstreamError(f"the MCP server {self._config.name!r} is not connected")
 
         try:
-            result = await client.call_tool(tool, arguments, progress_callback=_relay(progress) if progress else None)
+            # The caller bounds the call (the server's timeoutSeconds); the SDK's own limit only backs it up.
+            result = await client.call_tool(
+                tool,
+                arguments,
+                read_timeout_seconds=self._config.timeout_seconds + _CALL_TIMEOUT_MARGIN,
+                progress_callback=_relay(progress) if progress else None,
+            )
         except MCPError as exc:
-            if exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT):
+            if exc.code == REQUEST_TIMEOUT:  # a slow tool, not a broken connection
+                raise UpstreamTimeout(f"the MCP server {self._config.name!r} did not answer in time") from None
+            if exc.code == CONNECTION_CLOSED:
                 self._mark_broken(exc.error.message)
                 raise UpstreamError(f"the MCP server {self._config.name!r} failed: {exc.error.message}") from None
             return ToolOutcome(content=(_text(f"error {exc.code}: {exc.error.message}"),), is_error=True)

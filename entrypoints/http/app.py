@@ -13,6 +13,7 @@ from domain.errors import DomainError
 from entrypoints.asgi import ASGIApp
 from entrypoints.bootstrap.container import VERSION, Container
 from entrypoints.config import Settings
+from entrypoints.cors_policy import parse_cors
 from entrypoints.http.mcp.deps import build_mcp_surface
 from entrypoints.http.mcp.endpoint import McpEndpoint, McpSurface
 from entrypoints.http.native.admin import build_admin_routes
@@ -21,31 +22,47 @@ from entrypoints.http.native.deps import HttpDeps
 from entrypoints.http.native.fast_generate import declared_routes, native_fast_routes
 from entrypoints.http.native.generate import build_generation_routes
 from entrypoints.http.openai.deps import OpenAIDeps
-from entrypoints.http.openai.errors import OPENAI_ERRORS
+from entrypoints.http.openai.embeddings import EmbeddingsDeps, embeddings_declared_routes, embeddings_fast_routes
+from entrypoints.http.openai.errors import OPENAI_ERROR_SHAPE, OPENAI_ERRORS
 from entrypoints.http.openai.routes import build_openai_routes, openai_fast_routes
+from entrypoints.http.shared.allow import with_options_handlers
 from entrypoints.http.shared.client_address import TrustedProxies
 from entrypoints.http.shared.disconnect import ClientGone, handle_client_gone
 from entrypoints.http.shared.errors import ErrorStyle
 from entrypoints.http.shared.fast_routes import FastRoute, FastRoutes
 from entrypoints.http.shared.layers import protect_and_observe
 from entrypoints.http.shared.litestar_errors import handle_domain_error, handle_http_exception, handle_unexpected
+from entrypoints.http.shared.openapi import DocPolicy, ErrorShape, describe_routes, security_components
 from entrypoints.http.shared.request_id import RequestIdMiddleware
 from entrypoints.http.shared.route_table import OPENAI
 
 # The error shape of each API dialect but the native one, by the route table's dialect name.
 ERROR_STYLES: dict[str, ErrorStyle] = {OPENAI: OPENAI_ERRORS}
+ERROR_SHAPES: dict[str, ErrorShape] = {OPENAI: OPENAI_ERROR_SHAPE}  # the same, as the OpenAPI document states it
 
 
 def create_litestar(container: Container, settings: Settings) -> Litestar:
     deps = HttpDeps.from_container(container)
-    return Litestar(
-        route_handlers=[
+    handlers = with_options_handlers(
+        [
             *declared_routes(),
             *build_generation_routes(deps),
             *build_admin_routes(deps),
             *build_openai_routes(OpenAIDeps.from_container(container)),
+            *embeddings_declared_routes(),
             *build_browser_routes(container, settings),
-        ],
+        ]
+    )
+    access = container.access()
+    policy = DocPolicy(
+        keys_required=access.keys_required,
+        limits_enabled=access.limits_enabled,
+        cors=parse_cors(settings) is not None,
+        error_shapes=ERROR_SHAPES,
+    )
+    describe_routes(handlers, policy)
+    return Litestar(
+        route_handlers=handlers,
         exception_handlers={
             DomainError: handle_domain_error,
             ClientGone: handle_client_gone,
@@ -57,6 +74,7 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
             title="MCP Server AI",
             version=VERSION,
             path="/schema",
+            components=security_components(policy),
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
         logging_config=None,
@@ -72,6 +90,7 @@ def create_http_app(container: Container, settings: Settings, *, mcp: McpSurface
     routes: list[FastRoute[Any]] = [
         *native_fast_routes(HttpDeps.from_container(container)),
         *openai_fast_routes(OpenAIDeps.from_container(container)),
+        *embeddings_fast_routes(EmbeddingsDeps.from_container(container)),
     ]
     app = FastRoutes(mcp_endpoint, routes, max_body_bytes=settings.max_request_bytes)
     proxies = TrustedProxies.parse(settings.trusted_proxies)

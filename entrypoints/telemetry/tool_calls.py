@@ -15,15 +15,26 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Awaitable
+from typing import Any
 
 from opentelemetry import trace
 
 from adapters.observability.prometheus import PrometheusMetrics
 from adapters.observability.traced import record_failure
+from application.tool_registry import ToolRegistry
 from domain.errors import DomainError
-from domain.tool_servers import ToolOutcome
+from domain.models import Caller
+from domain.tool_servers import ProgressSink, ToolOutcome, split_qualified
 
 UNKNOWN = "unknown"
+
+
+def upstream_labels(registry: ToolRegistry, qualified: str) -> tuple[str, str]:
+    """Bounded labels of an upstream call: the server and tool when a configured server offers it, else ``unknown``."""
+    server_and_tool = split_qualified(qualified)
+    if server_and_tool is not None and registry.knows(qualified):
+        return server_and_tool
+    return UNKNOWN, UNKNOWN
 
 
 class ToolCallTelemetry:
@@ -66,3 +77,18 @@ class ToolCallTelemetry:
             kind=trace.SpanKind.INTERNAL,
             attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool, "mcp.server": server},
         )
+
+
+class ObservedToolCalls:
+    """``ToolRegistry.call`` observed: what ``/mcp`` and the tool loop call upstream tools through."""
+
+    def __init__(self, registry: ToolRegistry, telemetry: ToolCallTelemetry) -> None:
+        self._registry = registry
+        self._telemetry = telemetry
+
+    async def call(
+        self, qualified: str, arguments: dict[str, Any], *, caller: Caller, progress: ProgressSink | None = None
+    ) -> ToolOutcome:
+        server, tool = upstream_labels(self._registry, qualified)
+        call = self._registry.call(qualified, arguments, caller=caller, progress=progress)
+        return await self._telemetry.observe(server, tool, call)

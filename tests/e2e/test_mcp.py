@@ -8,6 +8,7 @@ an upstream killed and back; a stdio server that exits restarted.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -29,9 +30,16 @@ ADMIN = presented_key("admin1", secrets.token_hex(24))
 TIME_USER = presented_key("timeuser", secrets.token_hex(24))
 PLAIN_USER = presented_key("plainuser", secrets.token_hex(24))
 ECHO_USER = presented_key("echouser", secrets.token_hex(24))
-GATEWAY_TOOLS = ["generate", "list_models", "get_session"]
+GATEWAY_TOOLS = ["generate", "embed", "list_models", "get_session"]
 TIME_TOOLS = ["time__convert_time", "time__get_current_time"]
-WEB_TOOLS = ["web__add", "web__echo", "web__fail", "web__grow", "web__slow"]  # secret_read is denied
+WEB_TOOLS = [
+    "web__add",
+    "web__cancellations",
+    "web__echo",
+    "web__fail",
+    "web__grow",
+    "web__slow",
+]  # secret_read is denied
 
 
 def _entry(key: str, role: str, tools: str = "") -> str:
@@ -140,6 +148,22 @@ async def test_generate_runs_the_pipeline_with_cache_and_sessions_under_the_owne
     assert foreign.is_error and foreign.content[0].text.startswith("not_found:")  # type: ignore[union-attr]
 
 
+async def test_embed_answers_a_vector_per_text_in_order_through_the_embeddings_use_case(
+    gateway: ServerProcess,
+) -> None:
+    async with mcp_client(gateway, PLAIN_USER) as client:
+        both = await client.call_tool("embed", {"input": ["first text", "second text"]})
+        one = await client.call_tool("embed", {"input": "second text", "model": "mock-embed", "dimensions": 8})
+        too_big = await client.call_tool("embed", {"input": "x", "model": "mock-embed-1", "dimensions": 100_000})
+        empty = await client.call_tool("embed", {"input": []})
+    body = both.structured_content
+    assert body is not None and (body["model"], body["dimensions"], len(body["vectors"])) == ("mock-embed-1", 256, 2)
+    assert body["vectors"][0] != body["vectors"][1]
+    assert one.structured_content is not None and one.structured_content["dimensions"] == 8
+    assert too_big.is_error and too_big.content[0].text.startswith("invalid_request:")  # type: ignore[union-attr]
+    assert empty.is_error and "input" in empty.content[0].text  # type: ignore[union-attr]
+
+
 async def test_list_models_and_the_catalogue_resource_match_the_models_route(gateway: ServerProcess) -> None:
     expected = _http(gateway, "GET", "/api/v1/models", PLAIN_USER).json()
     async with mcp_client(gateway, PLAIN_USER) as client:
@@ -192,11 +216,28 @@ async def test_an_upstream_tools_progress_reaches_the_client(gateway: ServerProc
     assert seen == [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")]
 
 
+async def test_a_call_the_client_gives_up_on_is_cancelled_upstream(gateway: ServerProcess) -> None:
+    async with mcp_client(gateway, ECHO_USER) as client:
+        before = (await client.call_tool("web__slow", {"steps": 0})).structured_content
+        pending = asyncio.ensure_future(client.call_tool("web__slow", {"steps": 400}))  # 20 s of work
+        await asyncio.sleep(1.0)
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+    assert before == {"result": "done after 0 steps"}
+    async with mcp_client(gateway, ADMIN) as admin:
+        for _ in range(100):
+            if (await admin.call_tool("web__cancellations", {})).structured_content == {"result": 1}:
+                break
+            await asyncio.sleep(0.1)
+        assert (await admin.call_tool("web__cancellations", {})).structured_content == {"result": 1}
+
+
 async def test_the_servers_route_and_the_metrics_report_each_upstream(gateway: ServerProcess) -> None:
     servers = _servers(gateway)
     assert {name: (s["state"], s["toolCount"], s["transport"]) for name, s in servers.items()} == {
         "time": ("up", 2, "stdio"),
-        "web": ("up", 5, "http"),
+        "web": ("up", 6, "http"),
     }
     user = _http(gateway, "GET", "/api/v1/mcp/servers", TIME_USER)
     assert user.status_code == 403
@@ -210,6 +251,7 @@ async def test_the_servers_route_and_the_metrics_report_each_upstream(gateway: S
     for line in (
         'mcp_tool_calls_total{server="web",status="ok",tool="echo"}',
         'mcp_tool_calls_total{server="gateway",status="ok",tool="list_models"}',
+        'mcp_tool_calls_total{server="gateway",status="ok",tool="embed"}',
         'mcp_tool_calls_total{server="unknown",status="not_found",tool="unknown"}',
         'mcp_tool_calls_total{server="web",status="forbidden",tool="echo"}',
         'mcp_tool_call_duration_seconds_count{server="web"}',
@@ -232,6 +274,36 @@ async def test_an_upstream_announcing_a_new_tool_is_listed_again(gateway: Server
             break
         await _pause()
     assert await grown()
+
+
+def test_native_generate_runs_the_models_mcp_tool_calls_and_answers_from_their_results(
+    gateway: ServerProcess,
+) -> None:
+    tools = [{"type": "mcp", "server": "web", "allowedTools": ["echo"]}]
+    body = {"prompt": "please call web__echo for me", "tools": tools}
+    answer = _http(gateway, "POST", "/api/v1/generate", ECHO_USER, json=body)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["toolRounds"] == 1 and "toolCalls" not in result
+    assert '"length":' in result["content"] and "returned]" in result["content"]  # the mock quotes the tool result
+    assert result["finishReason"] == "stop"
+    one_round = _http(gateway, "POST", "/api/v1/generate", ECHO_USER, json={"prompt": "please call web__echo for me"})
+    assert result["tokensUsed"] > one_round.json()["tokensUsed"]  # both rounds are in the usage
+
+
+def test_a_tool_the_key_may_not_use_is_not_offered_and_only_configured_servers_can_be_named(
+    gateway: ServerProcess,
+) -> None:
+    body = {"prompt": "please call web__echo", "tools": [{"type": "mcp", "server": "web"}]}
+    plain = _http(gateway, "POST", "/api/v1/generate", TIME_USER, json=body).json()
+    assert "toolRounds" not in plain and plain["content"].startswith("Mock answer (turn 1): please call")
+    for server, field in (("nowhere", "no MCP server named 'nowhere'"), ("http://evil.example/mcp", "server URL")):
+        refused = _http(
+            gateway, "POST", "/api/v1/generate", ADMIN, json={**body, "tools": [{"type": "mcp", "server": server}]}
+        )
+        assert refused.status_code == 400 and field in refused.json()["error"], refused.text
+    stream = _http(gateway, "POST", "/api/v1/generate/stream", ADMIN, json=body)
+    assert stream.status_code == 400 and "POST /api/v1/generate only" in stream.json()["error"]
 
 
 async def test_an_upstream_killed_mid_test_leaves_the_others_listed_and_comes_back(
@@ -281,6 +353,4 @@ def _leaf(error: BaseException) -> BaseException:
 
 
 async def _pause() -> None:
-    import asyncio
-
     await asyncio.sleep(0.1)

@@ -80,7 +80,7 @@ async def test_two_processes_answer_one_client_alternately(pair: tuple[ServerPro
             for turn in (1, 2, 3)
         ]
         transcript = await client.call_tool("get_session", {"sessionId": session})
-    assert names[:3] == ["generate", "list_models", "get_session"]
+    assert names[:4] == ["generate", "embed", "list_models", "get_session"]
     assert [answer.structured_content["content"] for answer in answers] == [
         f"Mock answer (turn {turn}): question {turn}" for turn in (1, 2, 3)
     ]

@@ -91,6 +91,18 @@ def test_the_second_identical_request_is_a_cache_hit_unless_no_cache_is_asked(sd
     assert create(**ask, extra_headers={"Cache-Control": "no-cache"}).headers["x-cache"] == "miss"
 
 
+def test_the_same_question_through_the_native_api_and_the_door_shares_one_cache_entry(
+    sdk: openai.OpenAI, gateway: ServerProcess
+) -> None:
+    native = httpx.post(
+        gateway.base_url + "/api/v1/generate", json={"prompt": "one entry", "model": "mock-1"}, timeout=30
+    )
+    assert native.status_code == 200 and native.json()["cached"] is False
+    door = sdk.chat.completions.with_raw_response.create(model="mock-1", messages=[user("one entry")])
+    assert door.headers["x-cache"] == "hit"
+    assert door.parse().choices[0].message.content == native.json()["content"]
+
+
 def test_a_stream_with_usage_has_the_role_first_exactly_one_usage_chunk_then_done(
     sdk: openai.OpenAI, gateway: ServerProcess
 ) -> None:
@@ -175,6 +187,14 @@ def test_reasoning_effort_gives_reasoning_content(gateway: ServerProcess) -> Non
     assert answer["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
 
 
+def test_a_streamed_answer_reasons_in_reasoning_content_deltas_before_the_text(gateway: ServerProcess) -> None:
+    body = {"model": "mock-1", "messages": [user("think aloud")], "reasoning_effort": "medium", "stream": True}
+    deltas = [e["choices"][0]["delta"] for e in wire_events(gateway, body)[:-1] if e["choices"]]
+    kinds = [next(iter(k for k in d if k in ("reasoning_content", "content") and d[k]), None) for d in deltas]
+    seen = [k for k in kinds if k]
+    assert "reasoning_content" in seen and seen.index("reasoning_content") < seen.index("content")
+
+
 def test_a_session_keeps_its_history_before_the_request_messages(sdk: openai.OpenAI) -> None:
     session = {"X-User-ID": "sdk-user", "X-Session-ID": "sdk-session-1"}
     first = sdk.chat.completions.create(model="mock-1", messages=[user("first turn")], extra_headers=session)
@@ -183,11 +203,27 @@ def test_a_session_keeps_its_history_before_the_request_messages(sdk: openai.Ope
     assert second.choices[0].message.content == "Mock answer (turn 2): second turn"
 
 
+def test_a_complaint_in_a_session_is_recorded_by_the_feedback_loop(sdk: openai.OpenAI, gateway: ServerProcess) -> None:
+    def reports() -> int:
+        count: int = httpx.get(gateway.base_url + "/api/v1/cache/stats", timeout=30).json()["reports"]
+        return count
+
+    session = {"X-User-ID": "sdk-user", "X-Session-ID": "sdk-feedback-1"}
+    before = reports()
+    sdk.chat.completions.create(model="mock-1", messages=[user("write a sort function")], extra_headers=session)
+    sdk.chat.completions.create(
+        model="mock-1", messages=[user("that code has a bug, no funciona")], extra_headers=session
+    )
+    assert reports() == before + 1
+
+
 def test_the_sdk_lists_and_retrieves_models(sdk: openai.OpenAI) -> None:
     assert {m.id for m in sdk.models.list()} >= {"mock-1"}
     assert sdk.models.retrieve("mock-1").id == "mock-1"
-    with pytest.raises(openai.NotFoundError):
-        sdk.models.retrieve("gpt-nothing")
+    assert sdk.models.retrieve("mock/mock-1").id == "mock-1"  # the SDK sends /v1/models/mock%2Fmock-1
+    for unknown in ("gpt-nothing", "azure/gpt-4o"):  # azure is not configured here
+        with pytest.raises(openai.NotFoundError):
+            sdk.models.retrieve(unknown)
 
 
 @pytest.mark.parametrize(

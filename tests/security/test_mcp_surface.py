@@ -18,16 +18,20 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from domain.api_keys import hash_api_key, presented_key
+from domain.api_keys import Role, hash_api_key, presented_key
 from tests.security.edge_support import raw_request
 from tests.support.server import ServerProcess
 
 USER = presented_key("mcpuser", secrets.token_hex(24))
 ADMIN = presented_key("mcpadmin", secrets.token_hex(24))
-API_KEYS = ",".join(
-    hash_api_key(key.split("_", 2)[2], role=role, salt=secrets.token_bytes(16), lookup_id=key.split("_", 2)[1])
-    for key, role in ((USER, "user"), (ADMIN, "admin"))
-)
+
+
+def _entry(key: str, role: Role) -> str:
+    _, lookup_id, secret = key.split("_", 2)
+    return hash_api_key(secret, role=role, salt=secrets.token_bytes(16), lookup_id=lookup_id)
+
+
+API_KEYS = f"{_entry(USER, 'user')},{_entry(ADMIN, 'admin')}"
 LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
 MAX_BODY = 65_536
 
@@ -65,7 +69,7 @@ def test_without_a_valid_key_mcp_is_a_401_in_the_gateways_error_shape(gateway: S
         response = _post(gateway, json.dumps(LIST).encode(), key)
         assert response.status_code == 401
         assert response.json()["code"] == "unauthenticated"
-    assert _listed(_post(gateway, json.dumps(LIST).encode()))[:3] == ["generate", "list_models", "get_session"]
+    assert _listed(_post(gateway, json.dumps(LIST).encode()))[:4] == ["generate", "embed", "list_models", "get_session"]
 
 
 @pytest.mark.parametrize("target", ["//mcp", "/mcp/", "///mcp//"])

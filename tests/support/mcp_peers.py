@@ -23,8 +23,10 @@ from tests.support.services import eventually
 
 
 @contextlib.asynccontextmanager
-async def mcp_client(server: ServerProcess, key: str | None = None, *, mode: str = "auto") -> AsyncIterator[Client]:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+async def mcp_client(
+    server: ServerProcess, key: str | None = None, *, mode: str = "auto", headers: dict[str, str] | None = None
+) -> AsyncIterator[Client]:
+    headers = {**(headers or {}), **({"Authorization": f"Bearer {key}"} if key else {})}
     async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=60.0)) as http:
         from mcp.client.streamable_http import streamable_http_client
 

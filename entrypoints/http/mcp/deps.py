@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opentelemetry import trace
-
-from adapters.observability.prometheus import PrometheusMetrics
+from application.embed import Embed
 from application.generate import Generate
 from application.list_models import ListModels
 from application.sessions import GetSession
 from application.tool_registry import ToolRegistry
 from domain.catalogue import Catalogue
+from domain.embedding_catalogue import EmbeddingCatalogue
 from domain.validation import RequestLimits
 from entrypoints.bootstrap.container import VERSION, Container, resolve
 from entrypoints.config import Settings, split_list
 from entrypoints.http.mcp.endpoint import McpSurface, SessionManager
 from entrypoints.http.mcp.gateway_tools import GatewayTools
 from entrypoints.http.mcp.tools import McpTools
-from entrypoints.telemetry.tool_calls import ToolCallTelemetry
+from entrypoints.telemetry.tool_calls import ObservedToolCalls, ToolCallTelemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +27,11 @@ class McpDeps:
     generate: Generate
     list_models: ListModels
     get_session: GetSession
+    embed: Embed
+    embedding_catalogue: EmbeddingCatalogue
     tool_registry: ToolRegistry
-    metrics: PrometheusMetrics
-    tracer: trace.Tracer | None
+    tool_calls: ObservedToolCalls
+    tool_call_telemetry: ToolCallTelemetry
 
 
 def build_mcp_surface(container: Container, settings: Settings) -> McpSurface:
@@ -41,9 +42,12 @@ def build_mcp_surface(container: Container, settings: Settings) -> McpSurface:
         generate=deps.generate,
         list_models=deps.list_models,
         get_session=deps.get_session,
+        embed=deps.embed,
+        embedding_catalogue=deps.embedding_catalogue,
     )
-    telemetry = ToolCallTelemetry(metrics=deps.metrics, tracer=deps.tracer)
-    tools = McpTools(gateway=gateway, registry=deps.tool_registry, telemetry=telemetry)
+    tools = McpTools(
+        gateway=gateway, registry=deps.tool_registry, calls=deps.tool_calls, telemetry=deps.tool_call_telemetry
+    )
 
     def build() -> SessionManager:
         from entrypoints.http.mcp.surface import build_session_manager

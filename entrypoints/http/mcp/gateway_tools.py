@@ -3,7 +3,9 @@
 ``generate`` takes the native request's fields (``entrypoints.native_json``:
 ``prompt`` or ``messages``, ``model``, ``provider``, ``system``, ``maxTokens``,
 ``temperature``, ...) plus ``sessionId``/``userId``, and answers with the native
-answer as its structured content; ``list_models`` and ``get_session`` answer as
+answer as its structured content; ``embed`` runs the ``Embed`` use-case (the
+texts of ``input``, ``model``, ``dimensions``, ``inputType``) and answers with the
+vectors in the order of the texts; ``list_models`` and ``get_session`` answer as
 ``GET /api/v1/models`` and ``GET /api/v1/sessions/{id}`` do, under the same
 ownership rule. Arguments are decoded strictly, so a wrong type is a tool error
 naming the field; unknown fields are ignored. Nothing here knows the SDK: tools
@@ -19,10 +21,13 @@ from typing import Any
 
 import msgspec
 
+from application.embed import Embed
 from application.generate import Generate
 from application.list_models import ListModels
 from application.sessions import GetSession
 from domain.catalogue import Catalogue
+from domain.embedding_catalogue import EmbeddingCatalogue
+from domain.embeddings import INPUT_TYPES, EmbeddingFields
 from domain.errors import InvalidRequest, NotFound
 from domain.models import Caller
 from domain.tool_servers import ToolOutcome
@@ -40,6 +45,13 @@ SESSION_URI_TEMPLATE = SESSION_URI_PREFIX + "{sessionId}"
 class GenerateArgs(GenerateBody, frozen=True, kw_only=True, forbid_unknown_fields=False):
     sessionId: str | None = None
     userId: str | None = None
+
+
+class EmbedArgs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+    input: str | list[str]
+    model: str = ""
+    dimensions: int | None = None
+    inputType: str = ""
 
 
 class SessionArgs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
@@ -98,6 +110,35 @@ GENERATE = GatewayTool(
         "required": ["content", "model", "provider"],
     },
 )
+EMBED = GatewayTool(
+    name="embed",
+    title="Embed texts",
+    description="Vectors for one text or a list of texts, in their order, from one of the gateway's embedding models.",
+    input_schema={
+        "type": "object",
+        "properties": {
+            "input": {
+                "description": "A text, or a list of texts",
+                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            },
+            "model": {"type": "string", "description": "An embedding model id or alias, or provider/model"},
+            "dimensions": {"type": "integer", "minimum": 1, "description": "The vector size, if the model offers it"},
+            "inputType": {"type": "string", "enum": list(INPUT_TYPES), "description": "What the texts are for"},
+        },
+        "required": ["input"],
+    },
+    output_schema={
+        "type": "object",
+        "properties": {
+            "model": {"type": "string"},
+            "provider": {"type": "string"},
+            "vectors": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+            "dimensions": {"type": "integer"},
+            "inputTokens": {"type": "integer"},
+        },
+        "required": ["model", "provider", "vectors"],
+    },
+)
 LIST_MODELS = GatewayTool(
     name="list_models",
     title="List the models",
@@ -140,11 +181,15 @@ class GatewayTools:
         generate: Generate,
         list_models: ListModels,
         get_session: GetSession,
+        embed: Embed,
+        embedding_catalogue: EmbeddingCatalogue,
     ) -> None:
         self._catalogue, self._limits = catalogue, limits
         self._generate, self._list_models, self._get_session = generate, list_models, get_session
+        self._embed, self._embedding_catalogue = embed, embedding_catalogue
         self._handlers: dict[str, tuple[GatewayTool, ToolHandler]] = {
             GENERATE.name: (GENERATE, self._call_generate),
+            EMBED.name: (EMBED, self._call_embed),
             LIST_MODELS.name: (LIST_MODELS, self._call_list_models),
             GET_SESSION.name: (GET_SESSION, self._call_get_session),
         }
@@ -167,6 +212,22 @@ class GatewayTools:
         context = _context(user_id, session_id, headers, current_caller())
         request = build_request(args.fields(), catalogue=self._catalogue, limits=self._limits, context=context)
         return structured(answer_json(await self._generate.execute(request)))
+
+    async def _call_embed(self, arguments: dict[str, Any], headers: Mapping[str, str]) -> ToolOutcome:
+        args = _decode(arguments, EmbedArgs)
+        texts = (args.input,) if isinstance(args.input, str) else tuple(args.input)
+        fields = EmbeddingFields(texts=texts, model=args.model, dimensions=args.dimensions, input_type=args.inputType)
+        request = self._embedding_catalogue.build(fields, _context("", "", headers, current_caller()))
+        embedded = await self._embed.execute(request)
+        return structured(
+            {
+                "model": embedded.model,
+                "provider": embedded.provider,
+                "vectors": [list(vector) for vector in embedded.vectors],
+                "dimensions": len(embedded.vectors[0]) if embedded.vectors else 0,
+                "inputTokens": embedded.input_tokens,
+            }
+        )
 
     async def _call_list_models(self, arguments: dict[str, Any], headers: Mapping[str, str]) -> ToolOutcome:
         return structured(self.models_json())

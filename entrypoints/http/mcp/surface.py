@@ -52,7 +52,7 @@ def build_session_manager(
         "mcp-server-ai",
         version=version,
         title="MCP Server AI",
-        instructions="The gateway's models as tools (generate, list_models, get_session) and its upstream MCP "
+        instructions="The gateway's models as tools (generate, embed, list_models, get_session) and its upstream MCP "
         "servers' tools as <server>__<tool>.",
         get_tool_input_schema=tools.input_schema,
         on_list_tools=handlers.list_tools,

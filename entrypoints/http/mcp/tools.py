@@ -19,9 +19,9 @@ from typing import Any
 from application.tool_registry import ToolRegistry
 from domain.errors import DomainError
 from domain.models import Caller
-from domain.tool_servers import ProgressSink, ToolOutcome, split_qualified
+from domain.tool_servers import ProgressSink, ToolOutcome
 from entrypoints.http.mcp.gateway_tools import GATEWAY_SERVER, GatewayTools
-from entrypoints.telemetry.tool_calls import UNKNOWN, ToolCallTelemetry
+from entrypoints.telemetry.tool_calls import ObservedToolCalls, ToolCallTelemetry
 
 log = logging.getLogger("mcp.http")
 
@@ -41,9 +41,12 @@ def error_outcome(error: DomainError) -> ToolOutcome:
 
 
 class McpTools:
-    def __init__(self, *, gateway: GatewayTools, registry: ToolRegistry, telemetry: ToolCallTelemetry) -> None:
+    def __init__(
+        self, *, gateway: GatewayTools, registry: ToolRegistry, calls: ObservedToolCalls, telemetry: ToolCallTelemetry
+    ) -> None:
         self._gateway = gateway
         self._registry = registry
+        self._calls = calls
         self._telemetry = telemetry
 
     def listing(self, caller: Caller) -> list[ListedTool]:
@@ -89,24 +92,13 @@ class McpTools:
         headers: Mapping[str, str],
         progress: ProgressSink | None = None,
     ) -> ToolOutcome:
-        server, tool = self._labels(name)
-        if self._gateway.knows(name):
-            call = self._gateway.call(name, arguments, headers)
-        else:
-            call = self._registry.call(name, arguments, caller=caller, progress=progress)
         try:
-            return await self._telemetry.observe(server, tool, call)
+            if self._gateway.knows(name):
+                call = self._gateway.call(name, arguments, headers)
+                return await self._telemetry.observe(GATEWAY_SERVER, name, call)
+            return await self._calls.call(name, arguments, caller=caller, progress=progress)
         except DomainError as exc:
             return error_outcome(exc)
         except Exception as exc:  # a bug must not break the client's connection: logged, answered as a tool error
             log.exception("mcp tool call failed", exc_info=exc)
             return ToolOutcome(content=({"type": "text", "text": "internal_error: internal error"},), is_error=True)
-
-    def _labels(self, name: str) -> tuple[str, str]:
-        """Bounded metric labels: a tool the gateway or a configured server offers, else ``unknown``."""
-        if self._gateway.knows(name):
-            return GATEWAY_SERVER, name
-        server_and_tool = split_qualified(name)
-        if server_and_tool is not None and self._registry.knows(name):
-            return server_and_tool
-        return UNKNOWN, UNKNOWN
