@@ -13,6 +13,9 @@ from domain.errors import DomainError
 from entrypoints.asgi import ASGIApp
 from entrypoints.bootstrap.container import VERSION, Container
 from entrypoints.config import Settings
+from entrypoints.http.anthropic.deps import AnthropicDeps
+from entrypoints.http.anthropic.errors import ANTHROPIC_ERRORS
+from entrypoints.http.anthropic.routes import anthropic_fast_routes, build_anthropic_routes
 from entrypoints.http.native.admin import build_admin_routes
 from entrypoints.http.native.browser import build_browser_routes
 from entrypoints.http.native.deps import HttpDeps
@@ -28,10 +31,10 @@ from entrypoints.http.shared.fast_routes import FastRoute, FastRoutes
 from entrypoints.http.shared.layers import protect_and_observe
 from entrypoints.http.shared.litestar_errors import handle_domain_error, handle_http_exception, handle_unexpected
 from entrypoints.http.shared.request_id import RequestIdMiddleware
-from entrypoints.http.shared.route_table import OPENAI
+from entrypoints.http.shared.route_table import ANTHROPIC, OPENAI
 
 # The error shape of each API dialect but the native one, by the route table's dialect name.
-ERROR_STYLES: dict[str, ErrorStyle] = {OPENAI: OPENAI_ERRORS}
+ERROR_STYLES: dict[str, ErrorStyle] = {OPENAI: OPENAI_ERRORS, ANTHROPIC: ANTHROPIC_ERRORS}
 
 
 def create_litestar(container: Container, settings: Settings) -> Litestar:
@@ -42,6 +45,7 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
             *build_generation_routes(deps),
             *build_admin_routes(deps),
             *build_openai_routes(OpenAIDeps.from_container(container)),
+            *build_anthropic_routes(),
             *build_browser_routes(container, settings),
         ],
         exception_handlers={
@@ -68,6 +72,7 @@ def create_http_app(container: Container, settings: Settings) -> ASGIApp:
     routes: list[FastRoute[Any]] = [
         *native_fast_routes(HttpDeps.from_container(container)),
         *openai_fast_routes(OpenAIDeps.from_container(container)),
+        *anthropic_fast_routes(AnthropicDeps.from_container(container)),
     ]
     app = FastRoutes(litestar, routes, max_body_bytes=settings.max_request_bytes)
     proxies = TrustedProxies.parse(settings.trusted_proxies)

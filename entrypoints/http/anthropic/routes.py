@@ -1,0 +1,111 @@
+"""The Anthropic dialect's routes: ``POST /v1/messages`` and ``POST /v1/messages/count_tokens`` (raw ASGI).
+
+Messages is a ``FastRoute`` (``http/shared/fast_routes``): decode the body,
+map it (``mapping``), call ``Generate`` and encode a ``message``, or
+``GenerateStream`` and relay its events as Anthropic's typed events
+(``events``). Errors leave in Anthropic's shape (``errors.ANTHROPIC_ERRORS``).
+The answer carries ``X-Cache: hit|miss`` and ``X-Gateway-Overhead-Ms``.
+
+``anthropic-version`` is accepted whatever its value and ``anthropic-beta`` is
+ignored: the gateway speaks one version of the API (docs/api.md#anthropic-messages-api).
+
+Count tokens is a ``FastRoute`` too, so that it passes the same key check and
+rate limit: the request is validated as a generation would be (the model
+resolved, the conversation checked) and its input estimated
+(``domain.token_estimate``); ``x-token-count-estimated: true`` says so.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from litestar.handlers import HTTPRouteHandler
+
+from domain.errors import DomainError
+from domain.models import GenerationRequest
+from domain.token_estimate import estimate_input_tokens
+from domain.validation import build_request
+from entrypoints.asgi import Receive, Send
+from entrypoints.http.anthropic.deps import AnthropicDeps
+from entrypoints.http.anthropic.errors import ANTHROPIC_ERRORS, stream_error_frame
+from entrypoints.http.anthropic.events import PING, EventRenderer
+from entrypoints.http.anthropic.mapping import count_fields, generate_fields, message_id, message_json
+from entrypoints.http.anthropic.shapes import CountTokensBody, MessagesBody
+from entrypoints.http.shared.answer_headers import cache_header, overhead_header
+from entrypoints.http.shared.body import JsonBody
+from entrypoints.http.shared.disconnect import unless_client_leaves
+from entrypoints.http.shared.fast_routes import (
+    JSON_CONTENT,
+    FastRoute,
+    Headers,
+    declared_post,
+    request_context_from,
+    send_json,
+)
+from entrypoints.http.shared.sse import EventPump, first_frame, relay_sse
+
+MESSAGES_PATH = "/v1/messages"
+COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
+ESTIMATED_HEADER = (b"x-token-count-estimated", b"true")
+_encode = msgspec.json.Encoder().encode
+
+
+class Messages:
+    def __init__(self, deps: AnthropicDeps) -> None:
+        self._deps = deps
+
+    async def respond(self, body: MessagesBody, headers: Headers, receive: Receive, send: Send) -> None:
+        deps = self._deps
+        fields = generate_fields(body, deps.catalogue)
+        generation = build_request(
+            fields, catalogue=deps.catalogue, limits=deps.limits, context=request_context_from(headers)
+        )
+        if body.stream:
+            await self._stream(generation, receive, send)
+            return
+        answer = await unless_client_leaves(receive, deps.generate.execute(generation))
+        payload = _encode(message_json(answer))
+        await send_json(send, 200, payload, [JSON_CONTENT, cache_header(answer), overhead_header(answer)])
+
+    async def _stream(self, generation: GenerationRequest, receive: Receive, send: Send) -> None:
+        """Anthropic's events; the first one decides between an error answer and a 200."""
+        render = EventRenderer(message_id=message_id(generation.request_id), model=generation.model)
+        pump = EventPump(self._deps.generate_stream.execute(generation), render, stream_error_frame, ping=PING)
+        first = await first_frame(pump, receive)
+        if isinstance(first, DomainError):
+            raise first
+        if first is None:
+            raise DomainError("stream produced nothing")
+        await relay_sse(first, pump, receive, send, heartbeat=self._deps.settings.anthropic_ping_seconds)
+
+
+class CountTokens:
+    def __init__(self, deps: AnthropicDeps) -> None:
+        self._deps = deps
+
+    async def respond(self, body: CountTokensBody, headers: Headers, receive: Receive, send: Send) -> None:
+        deps = self._deps
+        request = build_request(
+            count_fields(body), catalogue=deps.catalogue, limits=deps.limits, context=request_context_from(headers)
+        )
+        payload = _encode({"input_tokens": estimate_input_tokens(request)})
+        await send_json(send, 200, payload, [JSON_CONTENT, ESTIMATED_HEADER])
+
+
+def anthropic_fast_routes(deps: AnthropicDeps) -> list[FastRoute[MessagesBody] | FastRoute[CountTokensBody]]:
+    return [
+        FastRoute(MESSAGES_PATH, JsonBody(MessagesBody), Messages(deps).respond, ANTHROPIC_ERRORS),
+        FastRoute(COUNT_TOKENS_PATH, JsonBody(CountTokensBody), CountTokens(deps).respond, ANTHROPIC_ERRORS),
+    ]
+
+
+def build_anthropic_routes() -> list[HTTPRouteHandler]:
+    """The declarations of the fast routes (OpenAPI, 405 for other methods)."""
+    return [
+        declared_post(MESSAGES_PATH, MessagesBody, summary="Create a message (Anthropic)", name="anthropic_messages"),
+        declared_post(
+            COUNT_TOKENS_PATH,
+            CountTokensBody,
+            summary="Count a message's input tokens (Anthropic; an estimate)",
+            name="anthropic_count_tokens",
+        ),
+    ]
