@@ -76,7 +76,7 @@ def generate_fields(body: MessagesBody, catalogue: Catalogue) -> GenerateFields:
         raise InvalidRequest(f"max_tokens: must be at least 1, got {body.max_tokens}")
     if body.temperature is not None and not 0.0 <= body.temperature <= MAX_TEMPERATURE:
         raise InvalidRequest(f"temperature: must be from 0 to {MAX_TEMPERATURE:g}, got {body.temperature}")
-    conversation = _Conversation.of(body)
+    conversation = _Conversation.of(body, catalogue)
     return msgspec.structs.replace(
         conversation,
         max_tokens=body.max_tokens,
@@ -87,10 +87,10 @@ def generate_fields(body: MessagesBody, catalogue: Catalogue) -> GenerateFields:
     )
 
 
-def count_fields(body: CountTokensBody) -> GenerateFields:
+def count_fields(body: CountTokensBody, catalogue: Catalogue) -> GenerateFields:
     """What ``count_tokens`` counts: the same conversation, tools and system prompt as a request (a thinking
     budget is no input, and is checked against a ``max_tokens`` this request has not got: left out)."""
-    return msgspec.structs.replace(_Conversation.of(body), reasoning=ReasoningConfig())
+    return msgspec.structs.replace(_Conversation.of(body, catalogue), reasoning=ReasoningConfig())
 
 
 class _Conversation:
@@ -100,7 +100,7 @@ class _Conversation:
         self.marks = 0
 
     @classmethod
-    def of(cls, body: MessagesBody | CountTokensBody) -> GenerateFields:
+    def of(cls, body: MessagesBody | CountTokensBody, catalogue: Catalogue) -> GenerateFields:
         if not body.messages:
             raise InvalidRequest("messages: at least one message is required")
         mapper = cls()
@@ -114,11 +114,12 @@ class _Conversation:
                 f"A maximum of {MAX_CACHE_MARKS} blocks with cache_control may be provided. Found {mapper.marks}."
             )
         choice, parallel = tool_choice_of(body.tool_choice)
-        model = body.model.strip()
+        provider, model = catalogue.split_name(body.model)
         if not model:
             raise InvalidRequest("model: is required")
         return GenerateFields(
             model=model,
+            provider=provider or None,
             system=system,
             messages=tuple(messages),
             tools=tools,

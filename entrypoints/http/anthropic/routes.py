@@ -85,7 +85,10 @@ class CountTokens:
     async def respond(self, body: CountTokensBody, headers: Headers, receive: Receive, send: Send) -> None:
         deps = self._deps
         request = build_request(
-            count_fields(body), catalogue=deps.catalogue, limits=deps.limits, context=request_context_from(headers)
+            count_fields(body, deps.catalogue),
+            catalogue=deps.catalogue,
+            limits=deps.limits,
+            context=request_context_from(headers),
         )
         payload = _encode({"input_tokens": estimate_input_tokens(request)})
         await send_json(send, 200, payload, [JSON_CONTENT, ESTIMATED_HEADER])
