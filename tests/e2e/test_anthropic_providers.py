@@ -129,7 +129,7 @@ def test_a_tool_round_trip_with_an_image(
     first = sdk.messages.create(model=model, max_tokens=300, messages=[asked], tools=[WEATHER])
     [call] = [block for block in first.content if block.type == "tool_use"]
     assert first.stop_reason == "tool_use" and call.input == {"city": "Lima"}
-    echoed = {"role": "assistant", "content": [block.model_dump() for block in first.content]}
+    echoed: Any = {"role": "assistant", "content": [block.model_dump() for block in first.content]}
     result: Any = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "18 C"}]}
     final = sdk.messages.create(model=model, max_tokens=300, messages=[asked, echoed, result], tools=[WEATHER])
     assert final.stop_reason == "end_turn" and final.content[0].type == "text"
@@ -156,7 +156,7 @@ def test_claude_thinking_and_redacted_thinking_go_back_to_bedrock_unchanged(
         "reasoningContent": {"reasoningText": {"text": thinking.thinking, "signature": thinking.signature}}
     }
     assert base64.b64decode(back[1]["reasoningContent"]["redactedContent"]) == b"\x01\xffsecret"
-    forged = {**thinking.model_dump(), "signature": "forged"}
+    forged: Any = {**thinking.model_dump(), "signature": "forged"}
     with pytest.raises(anthropic.BadRequestError, match="signature"):
         sdk.messages.create(
             **asked, messages=[user("where is Lima?"), {"role": "assistant", "content": [forged]}, user("?")]
@@ -238,9 +238,9 @@ def test_a_failure_after_the_stream_started_is_an_error_event_the_sdk_raises(
 ) -> None:
     upstream.fake.fail("reset_mid_stream", after_chunks=1)
     received: list[str] = []
-    with pytest.raises(anthropic.APIStatusError) as caught:
-        with sdk.messages.stream(model="openai/gpt-4o-mini", max_tokens=50, messages=[user("cut short")]) as stream:
-            for event in stream:
-                received.append(event.type)
+    streamed = sdk.messages.stream(model="openai/gpt-4o-mini", max_tokens=50, messages=[user("cut short")])
+    with pytest.raises(anthropic.APIStatusError) as caught, streamed as stream:
+        for event in stream:
+            received.append(event.type)
     assert received[0] == "message_start" and "message_stop" not in received
     assert isinstance(caught.value.body, dict) and caught.value.body["type"] == "error"
