@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench               # all scenarios, full length (about 15 minutes)
     .venv/bin/python -m bench --quick       # a smoke run of every scenario (about 2 minutes)
-    .venv/bin/python -m bench --only a,b    # some scenarios: a b r c d e f (r = fixed-rate mode)
+    .venv/bin/python -m bench --only a,b    # some scenarios: a b r c d e f o (r = fixed-rate mode, o = the OpenAI door)
     bash bench/litellm.sh                   # (a), (b), (c) side by side with LiteLLM (makes its venv)
 
 The fake upstream, the gateway and the load generator share this machine's
@@ -30,7 +30,7 @@ from bench.scenarios import SCENARIOS, LiteLLM, Plan
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short smoke run of each scenario")
-    parser.add_argument("--only", default="", help="comma list of scenarios (a,b,r,c,d,e,f); default all")
+    parser.add_argument("--only", default="", help="comma list of scenarios (a,b,r,c,d,e,f,o); default all")
     parser.add_argument("--litellm-venv", default="", help="LiteLLM venv: adds LiteLLM's column to (a), (b), (c)")
     parser.add_argument("--repeats", type=int, default=0, help="throughput runs per cell, median kept (3; quick 1)")
     parser.add_argument(

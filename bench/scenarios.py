@@ -425,6 +425,13 @@ async def fixed_rate(plan: Plan) -> list[Table]:
     return [table]
 
 
+async def openai_door(plan: Plan) -> list[Table]:
+    """(o) the OpenAI-compatible door beside the native route (``bench/openai_door.py``)."""
+    from bench.openai_door import openai_door as door_beside_native
+
+    return await door_beside_native(plan)
+
+
 SCENARIOS = {
     "a": added_latency,
     "b": throughput,
@@ -433,4 +440,5 @@ SCENARIOS = {
     "d": cache_hits,
     "e": batch,
     "f": soak,
+    "o": openai_door,
 }

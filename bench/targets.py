@@ -3,6 +3,7 @@
 - ``direct``: the fake upstream's OpenAI-compatible ``/v1/chat/completions``, the body the gateway
   itself sends upstream (so ``gateway - direct`` is the gateway's own cost);
 - ``gateway``: ``POST /api/v1/generate`` (or ``/generate/stream``) with a prompt and the model;
+- ``openai_door``: the gateway's ``POST /v1/chat/completions`` with the body ``direct`` sends;
 - ``litellm``: LiteLLM proxy's ``/v1/chat/completions`` with its master key.
 
 Prompts carry a counter (and a per-run tag) so that no two requests are alike unless a scenario
@@ -43,6 +44,12 @@ def gateway(port: int, *, stream: bool = False, distinct: int | None = None) -> 
 
     path = "/api/v1/generate/stream" if stream else "/api/v1/generate"
     return Target("127.0.0.1", port, path, body, (), stream)
+
+
+def openai_door(port: int, *, stream: bool = False) -> Target:
+    """The gateway's OpenAI-compatible door: the same chat-completions body as ``direct``, no key."""
+    same = direct(port, stream=stream)
+    return Target("127.0.0.1", port, same.path, same.body, (), stream)
 
 
 def litellm(port: int, key: str, *, stream: bool = False) -> Target:

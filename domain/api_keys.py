@@ -8,6 +8,12 @@ a complaint from this key retires a cached answer on its own, see
     sha256$<salt hex>$<HMAC-SHA256(salt, key) hex>[$id=<lookup id>]
     pbkdf2_sha256$<iterations>$<salt hex>$<PBKDF2-HMAC-SHA256(key, salt, iterations) hex>[$id=<lookup id>]
 
+An entry may end with options after a ``;``: ``;tools=<pattern>[|<pattern>...]``
+names the upstream MCP tools the key may list and call (``domain.tool_access``):
+glob patterns over ``<server>__<tool>``, a bare server name standing for all of
+its tools, ``*`` for every tool. A ``user`` entry without it reaches the
+gateway's own MCP tools only; ``admin`` entries reach everything.
+
 The lookup id is a short, non-secret name (``LOOKUP_ID``: 6 to 32 lower-case
 letters and digits) that the key itself carries: an entry with ``$id=<id>`` is
 proved by the key ``mcp_<id>_<secret>``, and its digest is of ``<secret>``.
@@ -53,6 +59,7 @@ MAX_PBKDF2_ITERATIONS = 2**31 - 1
 MIN_SALT_BYTES = 16
 KEY_PREFIX = "mcp_"
 LOOKUP_ID = re.compile(r"[0-9a-z]{6,32}")
+TOOL_PATTERN = re.compile(r"[A-Za-z0-9_*?.\-]{1,160}")
 _CACHE_LIMIT = 4096  # verified and refused keys remembered, each as a 32-byte digest
 
 
@@ -62,6 +69,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     role: Role
     key_id: str = ""
     feedback: bool = False
+    tool_patterns: tuple[str, ...] = ()  # the ``;tools=`` of its entry
 
     @property
     def is_admin(self) -> bool:
@@ -80,6 +88,7 @@ class KeyEntry(msgspec.Struct, frozen=True, kw_only=True):
     digest: bytes
     iterations: int = 0
     lookup_id: str = ""
+    tool_patterns: tuple[str, ...] = ()
 
     @property
     def slow(self) -> bool:
@@ -137,7 +146,9 @@ def parse_key_entries(text: str) -> tuple[KeyEntry, ...]:
             try:
                 entries.append(_parse_entry(raw))
             except (ValueError, IndexError) as exc:
-                raise ValueError(f"entry {position} is not '<user|admin>[+feedback]:<hash>' ({exc})") from None
+                raise ValueError(
+                    f"entry {position} is not '<user|admin>[+feedback]:<hash>[;tools=<patterns>]' ({exc})"
+                ) from None
     ids = [entry.lookup_id for entry in entries if entry.lookup_id]
     if len(ids) != len(set(ids)):
         raise ValueError("two entries have the same $id=: each lookup id must name one entry")
@@ -145,6 +156,8 @@ def parse_key_entries(text: str) -> tuple[KeyEntry, ...]:
 
 
 def _parse_entry(raw: str) -> KeyEntry:
+    raw, _, options = raw.partition(";")
+    tool_patterns = _parse_options(options)
     role_part, _, stored = raw.partition(":")
     role, *marks = role_part.split("+")
     if role not in ROLES:
@@ -168,7 +181,21 @@ def _parse_entry(raw: str) -> KeyEntry:
         raise ValueError("the hash must be sha256$<salt>$<digest> or pbkdf2_sha256$<iterations>$<salt>$<digest>")
     if len(entry.salt) < MIN_SALT_BYTES or len(entry.digest) != 32:
         raise ValueError(f"the salt needs at least {MIN_SALT_BYTES} bytes and the digest 32")
-    return msgspec.structs.replace(entry, feedback=bool(marks))
+    return msgspec.structs.replace(entry, feedback=bool(marks), tool_patterns=tool_patterns)
+
+
+def _parse_options(options: str) -> tuple[str, ...]:
+    """``tools=<pattern>|<pattern>`` (the one option) → the patterns; nothing → ``()``."""
+    if not options.strip():
+        return ()
+    name, separator, value = options.strip().partition("=")
+    if name != "tools" or not separator:
+        raise ValueError("the only option after ';' is tools=<pattern>[|<pattern>...]")
+    patterns = tuple(pattern.strip() for pattern in value.split("|") if pattern.strip())
+    for pattern in patterns:
+        if not TOOL_PATTERN.fullmatch(pattern):
+            raise ValueError(f"a tool pattern is {TOOL_PATTERN.pattern}, got {pattern!r}")
+    return patterns
 
 
 def _split_lookup_id(stored: str) -> tuple[str, str]:
@@ -245,7 +272,9 @@ class KeyCheck:
         found = None
         for entry, secret in self.candidates:  # no early exit: every candidate is compared, whatever matches
             if entry.matches(secret) and found is None:
-                found = Principal(role=entry.role, key_id=entry.key_id, feedback=entry.feedback)
+                found = Principal(
+                    role=entry.role, key_id=entry.key_id, feedback=entry.feedback, tool_patterns=entry.tool_patterns
+                )
         return found
 
 

@@ -106,13 +106,15 @@ class Caller(msgspec.Struct, frozen=True, kw_only=True):
     network address as the transport saw it. ``trusted_feedback``: a complaint
     from this caller retires a cached answer on its own (an admin key, or a key
     whose ``API_KEYS`` role is marked ``+feedback``); anyone else's counts as one
-    reporter among the several a retirement needs.
+    reporter among the several a retirement needs. ``tool_patterns``: the
+    upstream MCP tools the key may use (``domain.tool_access``).
     """
 
     key_id: str = ""
     admin: bool = False
     address: str = ""
     trusted_feedback: bool = False
+    tool_patterns: tuple[str, ...] = ()
 
     @property
     def authenticated(self) -> bool:
@@ -239,6 +241,7 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
     upstream_ms: float = 0.0
     tool_calls: tuple[ToolCallPart, ...] = ()
     reasoning: tuple[ReasoningPart, ...] = ()
+    tool_rounds: int = 0  # MCP tool calls the gateway ran for this answer, in rounds (application.tool_loop)
 
 
 class StreamDelta(msgspec.Struct, frozen=True, kw_only=True):

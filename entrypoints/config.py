@@ -143,6 +143,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tls_key_path: str = ""
     ws_max_frame_bytes: Positive = 1_048_576
     grpc_max_message_bytes: Positive = 16_777_216
+    # MCP (docs/api.md#mcp): the /mcp surface and the upstream MCP servers
+    mcp_servers: str = ""  # {"mcpServers": {...}} as JSON, or the path of a file holding it
+    mcp_allowed_hosts: str = "localhost,localhost:*,127.0.0.1,127.0.0.1:*,[::1],[::1]:*"
+    mcp_allowed_origins: str = (
+        "http://localhost,http://localhost:*,http://127.0.0.1,http://127.0.0.1:*,http://[::1],http://[::1]:*"
+    )
+    mcp_health_interval_seconds: Seconds = 10.0  # how often a connected upstream MCP server is checked (tools/list)
+    mcp_max_tool_rounds: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5  # MCP tool-call rounds of one generate
     # Observability
     otel_exporter_otlp_endpoint: str = ""
     otel_service_name: str = "mcp-server-ai"
@@ -254,9 +262,24 @@ def _check(settings: Settings) -> None:
             path = getattr(settings, var)
             if not path or not Path(path).is_file():
                 raise ConfigError(f"ENABLE_TLS=true needs {var.upper()} to name a readable file, got {path!r}")
+    _check_mcp(settings)
     ports = [p for p in (settings.http_port, settings.ws_port, settings.grpc_port, settings.metrics_port) if p]
     if len(ports) != len(set(ports)):
         raise ConfigError(f"HTTP_PORT, WS_PORT, GRPC_PORT and METRICS_PORT must differ, got {ports}")
+
+
+def _check_mcp(settings: Settings) -> None:
+    from entrypoints.mcp_servers import parse_mcp_servers
+
+    parse_mcp_servers(settings.mcp_servers)
+    if not split_list(settings.mcp_allowed_hosts):
+        raise ConfigError("MCP_ALLOWED_HOSTS must name at least one host (the /mcp DNS-rebinding protection)")
+    for host in split_list(settings.mcp_allowed_hosts):
+        if "/" in host or any(char.isspace() for char in host):
+            raise ConfigError(f"MCP_ALLOWED_HOSTS: {host!r} is not a host[:port] (a port may be *)")
+    for origin in split_list(settings.mcp_allowed_origins):
+        if not origin.startswith(("http://", "https://")):
+            raise ConfigError(f"MCP_ALLOWED_ORIGINS: {origin!r} is not an http(s):// origin")
 
 
 def _check_protection(settings: Settings) -> None:

@@ -8,15 +8,16 @@ from entrypoints.bootstrap.container import Container
 from entrypoints.config import Settings
 from entrypoints.grpc.listener import GrpcListener
 from entrypoints.http.app import create_http_app
+from entrypoints.http.mcp.deps import build_mcp_surface
 from entrypoints.http.shared.layers import create_metrics_app
 from entrypoints.server import AsgiListener, Listener
 from entrypoints.ws.app import create_ws_app
 
 
 def build_listeners(container: Container, settings: Settings) -> Sequence[Listener]:
-    listeners: list[Listener] = [
-        AsgiListener("http", create_http_app(container, settings), settings.http_port, settings)
-    ]
+    mcp = build_mcp_surface(container, settings)
+    http_app = create_http_app(container, settings, mcp=mcp)
+    listeners: list[Listener] = [AsgiListener("http", http_app, settings.http_port, settings, lifespan=mcp.running)]
     if settings.ws_port:
         listeners.append(AsgiListener("ws", create_ws_app(container, settings), settings.ws_port, settings))
     if settings.metrics_port:

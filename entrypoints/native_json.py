@@ -21,14 +21,32 @@ import msgspec
 from domain.accounting import answer_metadata, format_seconds
 from domain.content import ReasoningDelta, ToolCallDelta, ToolCallPart
 from domain.errors import DomainError
-from domain.models import Answer, ModelInfo, StreamDelta, StreamEvent, Usage
+from domain.models import Answer, ModelInfo, Session, StreamDelta, StreamEvent, Usage
+from domain.ownership import end_user_of
+from domain.tool_servers import McpToolset
 from domain.validation import GenerateFields
+from entrypoints.documented_limits import (
+    BATCH_LIMITS,
+    MAX_TOKENS_LIMITS,
+    NOT_BLANK,
+    PROMPT_LIMITS,
+    SEED_LIMITS,
+    STOP_LIMITS,
+    STOP_LIST_LIMITS,
+    TEMPERATURE_LIMITS,
+    TEXT_LIMITS,
+    TOOLS_LIMITS,
+    TOP_P_LIMITS,
+    VALIDATE_PROMPT_LIMITS,
+)
 from entrypoints.native_messages import (
     MessageBody,
     ReasoningConfigBody,
     ResponseFormatBody,
     ToolBody,
     ToolChoiceBody,
+    content_json,
+    mcp_toolsets_of,
     messages_of,
     output_format_of,
     reasoning_json,
@@ -42,22 +60,30 @@ from entrypoints.native_messages import (
 class GenerateBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
     """A generation request. ``system`` and ``systemPrompt`` are the same field; ``system`` wins."""
 
-    prompt: str | None = None
-    model: str | None = None
-    provider: str | None = None
-    maxTokens: int | None = None
-    temperature: float | None = None
-    system: str | None = None
-    systemPrompt: str | None = None
+    prompt: Annotated[str | None, PROMPT_LIMITS] = None
+    model: Annotated[str | None, TEXT_LIMITS] = None
+    provider: Annotated[str | None, TEXT_LIMITS] = None
+    maxTokens: Annotated[int | None, MAX_TOKENS_LIMITS] = None
+    temperature: Annotated[float | None, TEMPERATURE_LIMITS] = None
+    system: Annotated[str | None, TEXT_LIMITS] = None
+    systemPrompt: Annotated[str | None, TEXT_LIMITS] = None
     messages: list[MessageBody] | None = None
-    tools: list[ToolBody] | None = None
+    tools: Annotated[list[ToolBody] | None, TOOLS_LIMITS] = None
     toolChoice: ToolChoiceBody | None = None
     parallelToolCalls: bool | None = None
     responseFormat: ResponseFormatBody | None = None
-    topP: float | None = None
-    stop: str | list[str] | None = None
-    seed: int | None = None
+    topP: Annotated[float | None, TOP_P_LIMITS] = None
+    stop: Annotated[str, STOP_LIMITS] | Annotated[list[Annotated[str, STOP_LIMITS]], STOP_LIST_LIMITS] | None = None
+    seed: Annotated[int | None, SEED_LIMITS] = None
     reasoning: ReasoningConfigBody | None = None
+
+    def mcp_toolsets(self) -> tuple[McpToolset, ...]:
+        """The MCP servers its ``tools`` name (``type: "mcp"``): the tool loop's (``application.tool_loop``)."""
+        return mcp_toolsets_of(self.tools)
+
+    def without_mcp_tools(self) -> GenerateBody:
+        function_tools = [tool for tool in self.tools or () if tool.type != "mcp"]
+        return msgspec.structs.replace(self, tools=function_tools or None)
 
     def fields(self) -> GenerateFields:
         """The request's fields; ``InvalidRequest`` naming the field for a message that cannot be converted."""
@@ -82,15 +108,15 @@ class GenerateBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class BatchBody(msgspec.Struct, frozen=True, kw_only=True):
-    requests: list[GenerateBody]
+    requests: Annotated[list[GenerateBody], BATCH_LIMITS]
 
 
 class ValidateBody(msgspec.Struct, frozen=True, kw_only=True):
-    prompt: str | None = None
+    prompt: Annotated[str, VALIDATE_PROMPT_LIMITS]  # a missing prompt is a malformed request, not an invalid prompt
 
 
 class InvalidateBody(msgspec.Struct, frozen=True, kw_only=True):
-    cache_key: Annotated[str, msgspec.Meta(min_length=1)]
+    cache_key: Annotated[str, msgspec.Meta(min_length=1), NOT_BLANK]
     reason: str = ""
 
 
@@ -122,6 +148,8 @@ def rich_answer_json(answer: Answer) -> dict[str, object]:
     if answer.reasoning:
         body["reasoning"] = [reasoning_json(block) for block in answer.reasoning]
     body.update(usage_details_json(answer.usage))
+    if answer.tool_rounds:
+        body["toolRounds"] = answer.tool_rounds
     return body
 
 
@@ -210,4 +238,24 @@ def model_json(model: ModelInfo) -> dict[str, object]:
         "description": model.description,
         "capabilities": list(model.capabilities),
         "aliases": list(model.aliases),
+    }
+
+
+def session_json(session: Session) -> dict[str, object]:
+    return {
+        "sessionId": session.id,
+        "userId": end_user_of(session),
+        "createdAt": session.created_at,
+        "updatedAt": session.updated_at,
+        "messageCount": len(session.messages),
+        "messages": [
+            {
+                "role": m.role,
+                "content": content_json(m),
+                "model": m.model,
+                "tokens": m.tokens,
+                "timestamp": m.created_at,
+            }
+            for m in session.messages
+        ],
     }

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -34,6 +34,8 @@ from domain.content import (
 )
 from domain.errors import InvalidRequest
 from domain.models import Message
+from domain.tool_servers import McpToolset
+from entrypoints.documented_limits import SCHEMA_NAME_LIMITS, TEXT_LIMITS, TOOL_NAME_LIMITS
 
 _encode = msgspec.json.Encoder().encode
 
@@ -95,9 +97,14 @@ class MessageBody(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ToolBody(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    description: str = ""
+    """A function tool (``name``, ``description``, ``parameters``), or ``type: "mcp"``: an MCP server's tools."""
+
+    name: Annotated[str, TOOL_NAME_LIMITS] = ""
+    description: Annotated[str, TEXT_LIMITS] = ""
     parameters: dict[str, Any] | None = None
+    type: Literal["function", "mcp"] = "function"
+    server: str = ""
+    allowedTools: list[str] | None = None
 
 
 class NamedToolBody(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,7 +113,7 @@ class NamedToolBody(msgspec.Struct, frozen=True, kw_only=True):
 
 class ResponseFormatBody(msgspec.Struct, frozen=True, kw_only=True):
     type: Literal["text", "json_object", "json_schema"] = "text"
-    name: str = ""
+    name: Annotated[str, SCHEMA_NAME_LIMITS] = ""
     schema: dict[str, Any] | None = None
     strict: bool = False
 
@@ -210,12 +217,34 @@ def _reasoning(text: str, signature: str, redacted: bytes) -> ReasoningPart:
 
 
 def tools_of(bodies: list[ToolBody] | None) -> tuple[ToolSpec, ...]:
+    """The function tools; an MCP tool entry here is refused (only ``POST /api/v1/generate`` runs MCP tools)."""
+    for index, body in enumerate(bodies or ()):
+        if body.type == "mcp":
+            raise InvalidRequest(
+                f"tools[{index}]: MCP tools (type mcp) are run on POST /api/v1/generate only, not on this surface"
+            )
     return tuple(
         ToolSpec(name=t.name, description=t.description)
         if t.parameters is None
         else ToolSpec(name=t.name, description=t.description, parameters=t.parameters)
         for t in bodies or ()
     )
+
+
+def mcp_toolsets_of(bodies: list[ToolBody] | None) -> tuple[McpToolset, ...]:
+    """The ``type: "mcp"`` entries, each a server name (never a URL: only configured servers) and allowed tools."""
+    toolsets = []
+    for index, body in enumerate(bodies or ()):
+        if body.type != "mcp":
+            continue
+        if not body.server.strip():
+            raise InvalidRequest(f"tools[{index}].server: an MCP tool entry names a configured MCP server")
+        if "/" in body.server or ":" in body.server:
+            raise InvalidRequest(
+                f"tools[{index}].server: name a server of MCP_SERVERS; a server URL from the client is not accepted"
+            )
+        toolsets.append(McpToolset(server=body.server.strip(), allowed_tools=tuple(body.allowedTools or ())))
+    return tuple(toolsets)
 
 
 def tool_choice_of(body: ToolChoiceBody | None) -> ToolChoice:

@@ -61,6 +61,7 @@ def caller_from(principal: Principal, address: str) -> Caller:
         admin=principal.is_admin,
         address=address,
         trusted_feedback=principal.is_admin or principal.feedback,
+        tool_patterns=principal.tool_patterns,
     )
 
 

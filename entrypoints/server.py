@@ -53,8 +53,17 @@ class Listener(Protocol):
 class AsgiListener:
     """One ASGI app on one port, served by uvicorn."""
 
-    def __init__(self, name: str, app: ASGIApp, port: int, settings: Settings) -> None:
+    def __init__(
+        self,
+        name: str,
+        app: ASGIApp,
+        port: int,
+        settings: Settings,
+        *,
+        lifespan: Callable[[], contextlib.AbstractAsyncContextManager[None]] | None = None,
+    ) -> None:
         self.name = name
+        self._lifespan = lifespan or contextlib.nullcontext
         self.port = port
         tls: dict[str, Any] = {}
         write_timeout = settings.client_write_timeout_seconds
@@ -91,7 +100,8 @@ class AsgiListener:
 
     async def serve(self) -> None:
         sockets = [_reuse_port_socket(self._settings.host, self.port)] if self._reuse_port else None
-        await self.server.serve(sockets=sockets)
+        async with self._lifespan():  # what the app runs beside its requests (the MCP session manager)
+            await self.server.serve(sockets=sockets)
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from adapters.embeddings.off_loop import decoded
 from adapters.providers.bedrock_errors import TRANSLATABLE, translate
 from domain.embeddings import EmbeddingBatch, EmbeddingCall
 from domain.errors import UpstreamBadRequest, UpstreamError
@@ -95,20 +96,15 @@ class BedrockEmbeddings:
                 raw = await stream.read()
         except TRANSLATABLE as exc:
             raise translate(exc) from exc
-        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        return _batch(family_of(call.model), raw, headers)
-
-
-def _batch(family: str, raw: bytes, headers: dict[str, str]) -> EmbeddingBatch:
-    counted = _token_count(headers)
-    try:
-        if family == "cohere":
-            cohere = _decode_cohere(raw)
-            return EmbeddingBatch(vectors=cohere.embeddings, input_tokens=counted or 0)
-        titan = _decode_titan(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise UpstreamError(f"Bedrock sent an answer that is not the model's embeddings JSON: {exc}") from exc
-    return EmbeddingBatch(vectors=(titan.embedding,), input_tokens=titan.inputTextTokenCount or counted or 0)
+        counted = _token_count(response.get("ResponseMetadata", {}).get("HTTPHeaders", {}))
+        try:
+            if family_of(call.model) == "cohere":
+                cohere = await decoded(_decode_cohere, raw)
+                return EmbeddingBatch(vectors=cohere.embeddings, input_tokens=counted or 0)
+            titan = _decode_titan(raw)  # one vector: small
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise UpstreamError(f"Bedrock sent an answer that is not the model's embeddings JSON: {exc}") from exc
+        return EmbeddingBatch(vectors=(titan.embedding,), input_tokens=titan.inputTextTokenCount or counted or 0)
 
 
 def _token_count(headers: dict[str, str]) -> int | None:

@@ -19,6 +19,7 @@ import msgspec
 import openai
 from openai.types import CreateEmbeddingResponse
 
+from adapters.embeddings.off_loop import decoded
 from adapters.providers.chat_completions import Hints, status_error, translate_error
 from adapters.providers.chat_completions_http import ChatEndpoint, error_fields
 from adapters.providers.http1_client import ConnectTimeout
@@ -125,7 +126,7 @@ class HttpEmbeddings:
             code, message = error_fields(raw, response.status)
             raise status_error(response.status, code, message, response.headers, self._hints, target)
         try:
-            return _batch(_decode(raw))
+            return _batch(await decoded(_decode, raw))
         except msgspec.DecodeError as exc:
             raise UpstreamError(f"{self._hints.provider} sent an answer that is not embeddings JSON") from exc
 

@@ -9,17 +9,22 @@ per label set, no validation after the first use):
     mcp_errors_total{type,provider}                    type: the domain error code, or a backend failure
     mcp_gateway_overhead_seconds{provider}             time of a generation spent outside the provider call
     mcp_time_to_first_token_seconds{provider}          streams: arrival to the first chunk
+    mcp_tool_calls_total{server,tool,status}           MCP tool calls (the gateway's own tools: server "gateway")
+    mcp_tool_call_duration_seconds{server}             histogram of the same
 
 Read when Prometheus scrapes (``add_gauge``/``add_counter`` with a callback),
 so that counters kept elsewhere cost nothing more: the cache, pool and session
-figures. Label values are bounded: a provider outside the known keys or a
-model outside the catalogue is ``other``, a missing one ``none``.
+figures, and each upstream MCP server's ``mcp_upstream_up{server}`` and
+``mcp_upstream_failures_total{server}``. Label values are bounded: a provider
+outside the known keys or a model outside the catalogue is ``other``, a missing
+one ``none``; a tool server outside the configured ones is ``unknown``, and past
+``MAX_TOOL_LABELS`` distinct tools of one server the rest count as ``other``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -33,6 +38,39 @@ OTHER = "other"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+MAX_TOOL_LABELS = 200  # distinct tool label values per server
+
+
+class UpstreamFigures(Protocol):
+    """What ``mcp_upstream_*`` reads of one tool server at scrape time."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def failures(self) -> int: ...
+
+
+class _Upstreams(Collector):
+    def __init__(self, read: Callable[[], Iterable[UpstreamFigures]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("mcp_upstream_up", "1 while an upstream MCP server is connected.", labels=["server"])
+        failures = CounterMetricFamily(
+            "mcp_upstream_failures", "Connections to an upstream MCP server that failed.", labels=["server"]
+        )
+        for server in self._read():
+            up.add_metric([server.name], 1.0 if server.state == "up" else 0.0)
+            failures.add_metric([server.name], float(server.failures))
+        yield up
+        yield failures
+
+    def describe(self) -> Iterator[Metric]:
+        return self.collect()
 
 
 class _Callback(Collector):
@@ -80,6 +118,15 @@ class PrometheusMetrics:
             "mcp_time_to_first_token_seconds", "Streams: time from arrival to the first chunk.",
             ("provider",), buckets=TTFT_BUCKETS, registry=registry,
         )  # fmt: skip
+        self._tool_calls = Counter(
+            "mcp_tool_calls", "MCP tool calls, by tool server, tool and status.",
+            ("server", "tool", "status"), registry=registry,
+        )  # fmt: skip
+        self._tool_duration = Histogram(
+            "mcp_tool_call_duration_seconds", "Time of an MCP tool call, by tool server.",
+            ("server",), buckets=DURATION_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self._tool_labels: dict[str, set[str]] = {}
         self._children: dict[tuple[object, ...], Any] = {}
         if process_metrics:
             ProcessCollector(registry=registry)
@@ -116,6 +163,21 @@ class PrometheusMetrics:
 
     def time_to_first_token(self, provider: str, seconds: float) -> None:
         self._child(self._ttft, self.provider_label(provider)).observe(seconds)
+
+    def tool_call(self, server: str, tool: str, status: str, seconds: float) -> None:
+        """One MCP tool call; ``server`` and ``tool`` are already bounded by the caller (known or ``unknown``)."""
+        seen = self._tool_labels.setdefault(server, set())
+        if tool not in seen:
+            if len(seen) >= MAX_TOOL_LABELS:
+                tool = OTHER
+            else:
+                seen.add(tool)
+        self._child(self._tool_calls, server, tool, status).inc()
+        self._child(self._tool_duration, server).observe(seconds)
+
+    def add_upstreams(self, read: Callable[[], Iterable[UpstreamFigures]]) -> None:
+        """``mcp_upstream_up`` and ``mcp_upstream_failures_total`` per upstream MCP server, read at scrape time."""
+        self.registry.register(_Upstreams(read))
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (metric, *labels)

@@ -29,12 +29,14 @@ from application.pool import WorkerPool
 from application.response_cache import ResponseCache
 from application.session_activity import SessionActivity
 from application.sessions import DeleteSession, GetSession
+from application.tool_loop import ToolLoop
 from domain.feedback import KeywordFeedbackDetector
 from domain.validation import RequestLimits
 from entrypoints.bootstrap import access as access_control
-from entrypoints.bootstrap import adapter_choice, observability, resources
+from entrypoints.bootstrap import adapter_choice, observability, resources, tool_servers
 from entrypoints.config import Settings
 from entrypoints.telemetry.embeddings import ObservedEmbed
+from entrypoints.telemetry.tool_calls import ObservedToolCalls, ToolCallTelemetry
 from entrypoints.telemetry.usecases import ObservedGenerate, ObservedGenerateStream
 
 if TYPE_CHECKING:
@@ -119,6 +121,10 @@ class Container(containers.DeclarativeContainer):
     session_activity = providers.Singleton(SessionActivity, sessions, clock=clock)
     observed_sessions = providers.Singleton(observability.trace_sessions, session_activity, tracing, settings)
     access = providers.Singleton(access_control.build_access, settings, clock, redis_client, metrics)
+    # The upstream MCP servers (MCP_SERVERS), supervised from start to shutdown
+    tool_registry = providers.Resource(tool_servers.tool_registry, settings, metrics)
+    tool_call_telemetry = providers.Singleton(ToolCallTelemetry, metrics=metrics, tracer=tracer)
+    tool_calls = providers.Singleton(ObservedToolCalls, tool_registry, tool_call_telemetry)
 
     # Application services
     pool = providers.Singleton(
@@ -165,6 +171,13 @@ class Container(containers.DeclarativeContainer):
     # Use-cases
     generate = providers.Singleton(
         ObservedGenerate, providers.Singleton(Generate, pipeline=pipeline), metrics=metrics, tracer=tracer
+    )
+    tool_loop = providers.Singleton(
+        ToolLoop,
+        generate=generate,
+        registry=tool_registry,
+        calls=tool_calls,
+        max_rounds=settings.provided.mcp_max_tool_rounds,
     )
     generate_stream = providers.Singleton(
         ObservedGenerateStream, providers.Singleton(GenerateStream, pipeline=pipeline), metrics=metrics, tracer=tracer

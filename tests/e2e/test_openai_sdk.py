@@ -91,6 +91,18 @@ def test_the_second_identical_request_is_a_cache_hit_unless_no_cache_is_asked(sd
     assert create(**ask, extra_headers={"Cache-Control": "no-cache"}).headers["x-cache"] == "miss"
 
 
+def test_the_same_question_through_the_native_api_and_the_door_shares_one_cache_entry(
+    sdk: openai.OpenAI, gateway: ServerProcess
+) -> None:
+    native = httpx.post(
+        gateway.base_url + "/api/v1/generate", json={"prompt": "one entry", "model": "mock-1"}, timeout=30
+    )
+    assert native.status_code == 200 and native.json()["cached"] is False
+    door = sdk.chat.completions.with_raw_response.create(model="mock-1", messages=[user("one entry")])
+    assert door.headers["x-cache"] == "hit"
+    assert door.parse().choices[0].message.content == native.json()["content"]
+
+
 def test_a_stream_with_usage_has_the_role_first_exactly_one_usage_chunk_then_done(
     sdk: openai.OpenAI, gateway: ServerProcess
 ) -> None:
@@ -186,8 +198,10 @@ def test_a_session_keeps_its_history_before_the_request_messages(sdk: openai.Ope
 def test_the_sdk_lists_and_retrieves_models(sdk: openai.OpenAI) -> None:
     assert {m.id for m in sdk.models.list()} >= {"mock-1"}
     assert sdk.models.retrieve("mock-1").id == "mock-1"
-    with pytest.raises(openai.NotFoundError):
-        sdk.models.retrieve("gpt-nothing")
+    assert sdk.models.retrieve("mock/mock-1").id == "mock-1"  # the SDK sends /v1/models/mock%2Fmock-1
+    for unknown in ("gpt-nothing", "azure/gpt-4o"):  # azure is not configured here
+        with pytest.raises(openai.NotFoundError):
+            sdk.models.retrieve(unknown)
 
 
 @pytest.mark.parametrize(

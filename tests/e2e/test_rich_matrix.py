@@ -426,6 +426,30 @@ def sent_back_reasoning(flavour: Flavour, sent: dict[str, Any], first: Reply, at
         assert not any("reason" in key for key in assistant), assistant
 
 
+@pytest.mark.parametrize(("flavour", "surface"), rotated(2, ("http", "sse", "ws")))  # gRPC results are text only
+async def test_a_tool_that_returns_an_image(
+    flavour: Flavour, surface: str, server: ServerProcess, bedrock: Bedrock, openai: OpenAI
+) -> None:
+    script_calls(flavour, bedrock, openai, ("get_weather", {"city": "Lima"}))
+    question = {"role": "user", "content": "What does get_weather show for Lima?"}
+    first = await ask(surface, server, base(flavour, tools=[WEATHER], messages=[question]))
+    [call] = first.tool_calls
+    radar = [{"type": "text", "text": "a radar map"}, {"type": "image", "url": DATA_URL}]
+    result = {"role": "tool", "content": [{"type": "toolResult", "callId": call["id"], "content": radar}]}
+    final = await ask(surface, server, base(flavour, tools=[WEATHER], messages=[question, first.echoed(), result]))
+    answers(final, flavour, "stop")
+    assert "a radar map" in final.content
+    sent = sent_bodies(flavour, bedrock, openai)
+    if flavour is AWS:  # Claude takes images inside the result
+        [block] = sent[1]["messages"][2]["content"]
+        image = {"image": {"format": "png", "source": {"bytes": base64.b64encode(PNG).decode()}}}
+        assert block["toolResult"]["content"] == [{"text": "a radar map"}, image]
+    elif flavour in (AZURE, OPENAI):  # a tool message takes text only: the image follows in a user message
+        tool, images = sent[1]["messages"][-2:]
+        assert (tool["role"], tool["content"], images["role"]) == ("tool", "a radar map", "user")
+        assert {"type": "image_url", "image_url": {"url": DATA_URL}} in images["content"]
+
+
 @pytest.mark.parametrize(("flavour", "surface"), rotated(0, ("http", "sse", "ws", "grpc-stream")))
 async def test_a_reasoning_model_returns_its_reasoning_and_takes_it_back_next_turn(
     flavour: Flavour, surface: str, server: ServerProcess, bedrock: Bedrock, openai: OpenAI

@@ -129,8 +129,12 @@ def test_every_spelling_of_the_route_is_the_raw_route_and_an_encoded_slash_is_re
         answer = raw_request(gateway.http_port, "POST", target, {"Content-Type": "application/json"}, body)
         assert answer.status == 200, target
         assert answer.json()["object"] == "chat.completion"
-    encoded = raw_request(gateway.http_port, "GET", "/v1/models/a%2F..%2Fb", {}, b"")
-    assert encoded.status == 400 and set(encoded.json()["error"]) == {"message", "type", "param", "code"}
+    for target in ("/v1/models/a%2F..%2Fb", "/v1/models/..%2F..%2Fapi/v1/cache/invalidate", "/v1%2Fmodels/x"):
+        encoded = raw_request(gateway.http_port, "GET", target, {}, b"")
+        assert encoded.status == 400, target
+        assert set(encoded.json()["error"]) == {"message", "type", "param", "code"}
+    model_id = raw_request(gateway.http_port, "GET", "/v1/models/mock%2Fmock-1", {}, b"")
+    assert model_id.status == 200 and model_id.json()["id"] == "mock-1"  # one opaque id: the same to everyone
     assert raw_request(gateway.http_port, "POST", "/V1/chat/completions", {}, body).status == 404
 
 

@@ -12,6 +12,7 @@ import pytest
 from adapters.embeddings.mock import MockEmbeddings, unit_vector
 from application.embed import Embed
 from application.pool import WorkerPool
+from application.resilience import CircuitBreakerProvider, ResilientEmbeddings, RetryPolicy
 from domain.embedding_catalogue import EMBEDDING_MODELS, EmbeddingCatalogue
 from domain.embeddings import (
     EmbeddingBatch,
@@ -21,9 +22,10 @@ from domain.embeddings import (
     EmbeddingRequest,
     InvalidEmbeddingRequest,
 )
-from domain.errors import UnknownModel, UpstreamError
+from domain.errors import CircuitOpen, UnknownModel, UpstreamBadRequest, UpstreamError, UpstreamRateLimited
+from domain.models import Message, ProviderCall
 from domain.validation import RequestContext
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, ScriptedProvider
 
 ALL = ("aws", "azure", "openai", "mock")
 
@@ -222,3 +224,60 @@ async def test_the_mock_honours_dimensions_through_the_use_case() -> None:
 async def test_a_vector_of_another_size_than_asked_is_an_upstream_error() -> None:
     with pytest.raises(UpstreamError, match="1024-dimensional vector where 1536 were expected"):
         await embed_with(RecordingEmbeddings(size=1024)).execute(build("amazon.titan-embed-text-v1", ("1",)))
+
+
+# ---- resilience ------------------------------------------------------------------------------
+
+
+class FlakyEmbeddings:
+    """Fails with ``errors`` in turn, then answers."""
+
+    name = "flaky"
+
+    def __init__(self, *errors: UpstreamError) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    async def embed(self, call: EmbeddingCall) -> EmbeddingBatch:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return EmbeddingBatch(vectors=((1.0,),), input_tokens=1)
+
+
+async def no_sleep(seconds: float) -> None:
+    return None
+
+
+CALL = EmbeddingCall(model="m", texts=("a",))
+
+
+async def test_retriable_failures_are_retried_and_bad_requests_are_not() -> None:
+    breaker = CircuitBreakerProvider(ScriptedProvider("unused"), failure_threshold=10)
+    flaky = FlakyEmbeddings(UpstreamError("5xx"), UpstreamRateLimited("slow", retry_after=0.1))
+    resilient = ResilientEmbeddings(flaky, breaker=breaker, policy=RetryPolicy(max_retries=2), sleep=no_sleep)
+    assert (await resilient.embed(CALL)).input_tokens == 1 and flaky.calls == 3
+    refused = FlakyEmbeddings(UpstreamBadRequest("no"))
+    with pytest.raises(UpstreamBadRequest):
+        await ResilientEmbeddings(refused, breaker=breaker, policy=RetryPolicy(max_retries=2), sleep=no_sleep).embed(
+            CALL
+        )
+    assert refused.calls == 1
+
+
+async def test_embeddings_failures_open_the_providers_own_circuit() -> None:
+    text_calls = ScriptedProvider("the answer")
+    breaker = CircuitBreakerProvider(text_calls, failure_threshold=2, reset_timeout=60)
+    failing = FlakyEmbeddings(UpstreamError("down"), UpstreamError("down"))
+    resilient = ResilientEmbeddings(failing, breaker=breaker, policy=RetryPolicy(max_retries=0), sleep=no_sleep)
+    for _ in range(2):
+        with pytest.raises(UpstreamError):
+            await resilient.embed(CALL)
+    assert breaker.state == "open"
+    with pytest.raises(CircuitOpen):
+        await breaker.generate(
+            ProviderCall(model="m", messages=(Message(role="user", content="hi"),), max_tokens=8, temperature=0.0)
+        )
+    with pytest.raises(CircuitOpen):
+        await resilient.embed(CALL)
+    assert failing.calls == 2

@@ -46,7 +46,8 @@ class HttpRequest:
 class Exchange:
     """One request/response on a connection; ``closed_early`` turns true if the peer leaves first.
 
-    ``status`` is the status line sent (0 until then), so that a fake can record what it answered.
+    ``status`` is the status line sent (0 until then); ``on_status`` callbacks get it before the first byte
+    goes out, so that a fake's record says what it answered by the time the client has the answer.
     """
 
     transport: asyncio.Transport
@@ -54,15 +55,21 @@ class Exchange:
     finished: bool = False
     closed_early: bool = False
     on_closed_early: list[Callable[[], None]] = field(default_factory=list)
+    on_status: list[Callable[[int], None]] = field(default_factory=list)
+
+    def _note_status(self, status: int) -> None:
+        self.status = status
+        for callback in self.on_status:
+            callback(status)
 
     def respond(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.status = status
+        self._note_status(status)
         head = _head(status, {"content-type": "application/json", **(headers or {})})
         self.transport.write(head + b"content-length: %d\r\n\r\n" % len(body) + body)
         self.finished = True
 
     def start_stream(self, status: int, headers: dict[str, str]) -> None:
-        self.status = status
+        self._note_status(status)
         self.transport.write(_head(status, headers) + b"transfer-encoding: chunked\r\n\r\n")
 
     def send_chunk(self, data: bytes) -> None:

@@ -175,10 +175,8 @@ class FakeAzureOpenAI:
             self.requests.append(received)
             self._arrived.set()
         exchange.on_closed_early.append(lambda: self._note_closed_early(received))
-        try:
-            await self._respond(request, exchange, body)
-        finally:
-            received.status = exchange.status
+        exchange.on_status.append(lambda status: setattr(received, "status", status))
+        await self._respond(request, exchange, body)
 
     async def _respond(self, request: HttpRequest, exchange: Exchange, body: Any) -> None:
         route, refusal = self._route(request, body)

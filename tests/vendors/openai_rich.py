@@ -5,7 +5,8 @@ Deterministic, from the request and the test's ``Script``:
 - tools offered (and ``tool_choice`` not ``none``): the script's ``tool_calls``
   whose names are among the tools; ``required`` with none scripted calls the
   first tool, a named choice calls that tool (``{}`` unless scripted); after a
-  turn of tool results an ``auto`` choice answers ``Result:`` and the results;
+  turn of tool results (and the user message of images a tool returned, if
+  any) an ``auto`` choice answers ``Result:`` and the results;
   ``parallel_tool_calls: false`` keeps only the first call; the script's
   ``preamble`` is the text before them (streamed first);
 - ``response_format`` ``json_schema``: a small instance of the schema;
@@ -40,7 +41,7 @@ def answer(body: dict[str, Any], script: Script, ids: Iterator[int]) -> wire.Ans
         said = tuple(word if i == 0 else " " + word for i, word in enumerate(script.preamble.split()))
         spent = len(said) + sum(1 + len(call.arguments) // 4 for call in calls)
         base = wire.Answer(said, base.prompt_tokens, spent, "tool_calls", tool_calls=calls)
-    elif messages[-1].get("role") == "tool":
+    elif _answering_results(messages):
         base = _pieces_answer(["Result:", *(_results(messages))], base.prompt_tokens, script.chunks)
     json_text = _json_answer(body.get("response_format"), base.text)
     if json_text is not None and not calls:
@@ -58,7 +59,7 @@ def answer(body: dict[str, Any], script: Script, ids: Iterator[int]) -> wire.Ans
 def tool_calls(body: dict[str, Any], script: Script, ids: Iterator[int]) -> tuple[wire.ToolCall, ...]:
     names = [tool["function"]["name"] for tool in body.get("tools") or ()]
     choice = body.get("tool_choice", "auto")
-    answering_results = body["messages"][-1].get("role") == "tool"
+    answering_results = _answering_results(body["messages"])
     if not names or choice == "none" or (choice == "auto" and answering_results):
         return ()
     wanted = [(name, arguments) for name, arguments in script.tool_calls if name in names]
@@ -83,9 +84,18 @@ def tool_call_fragments(calls: tuple[wire.ToolCall, ...]) -> list[dict[str, Any]
     return [*firsts, *rest]
 
 
+def _since_last_answer(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    trailing = list(itertools.takewhile(lambda m: m.get("role") != "assistant", reversed(messages)))
+    return trailing[::-1]
+
+
+def _answering_results(messages: list[dict[str, Any]]) -> bool:
+    """Tool messages since the last answer (a user message may follow them: the images a tool returned)."""
+    return any(m.get("role") == "tool" for m in _since_last_answer(messages))
+
+
 def _results(messages: list[dict[str, Any]]) -> list[str]:
-    trailing = list(itertools.takewhile(lambda m: m.get("role") == "tool", reversed(messages)))
-    return [str(m.get("content", "")) for m in reversed(trailing)]
+    return [str(m.get("content", "")) for m in _since_last_answer(messages) if m.get("role") == "tool"]
 
 
 def _pieces_answer(words: list[str], prompt_tokens: int, chunks: int | None) -> wire.Answer:

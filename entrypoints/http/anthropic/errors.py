@@ -26,6 +26,7 @@ import msgspec
 
 from domain import errors
 from entrypoints.http.shared.errors import status_of
+from entrypoints.http.shared.openapi import ErrorShape
 
 _encode = msgspec.json.Encoder().encode
 
@@ -71,6 +72,22 @@ class AnthropicErrors:
 
 
 ANTHROPIC_ERRORS = AnthropicErrors()
+
+
+class ErrorObjectDoc(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    type: str
+    message: str
+
+
+class ErrorDoc(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The error body as ``AnthropicErrors.body`` writes it, for the OpenAPI document."""
+
+    type: str
+    error: ErrorObjectDoc
+    request_id: str
+
+
+ANTHROPIC_ERROR_SHAPE = ErrorShape.of(ErrorDoc)  # beside ANTHROPIC_ERRORS in app.py, by the dialect's name
 
 
 def stream_error_frame(error: errors.DomainError) -> bytes:

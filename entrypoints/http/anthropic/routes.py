@@ -25,6 +25,7 @@ from domain.models import GenerationRequest
 from domain.token_estimate import estimate_input_tokens
 from domain.validation import build_request
 from entrypoints.asgi import Receive, Send
+from entrypoints.documented_limits import SESSION_HEADERS
 from entrypoints.http.anthropic.deps import AnthropicDeps
 from entrypoints.http.anthropic.errors import ANTHROPIC_ERRORS, stream_error_frame
 from entrypoints.http.anthropic.events import PING, EventRenderer
@@ -41,6 +42,7 @@ from entrypoints.http.shared.fast_routes import (
     request_context_from,
     send_json,
 )
+from entrypoints.http.shared.openapi import Answer, JsonSchema, sse_answer
 from entrypoints.http.shared.sse import EventPump, first_frame, relay_sse
 
 MESSAGES_PATH = "/v1/messages"
@@ -101,14 +103,43 @@ def anthropic_fast_routes(deps: AnthropicDeps) -> list[FastRoute[MessagesBody] |
     ]
 
 
+# What the document says of the routes: a JSON message, or with ``stream: true`` Anthropic's typed events.
+_MESSAGE: JsonSchema = {
+    "type": "object",
+    "required": ["id", "type", "role", "content", "model", "stop_reason", "usage"],
+    "properties": {"type": {"const": "message"}, "content": {"type": "array"}},
+}
+_EVENT: JsonSchema = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}}
+MESSAGES_ANSWERS = (
+    Answer(200, "The message (`stream` false or absent)", _MESSAGE),
+    sse_answer("With `stream: true`: `message_start` ... `message_stop` events (and `ping`, `error`)", _EVENT),
+)
+_COUNT: JsonSchema = {
+    "type": "object",
+    "required": ["input_tokens"],
+    "properties": {"input_tokens": {"type": "integer", "minimum": 1}},
+}
+COUNT_ANSWERS = (Answer(200, "The estimated input tokens (`x-token-count-estimated: true`)", _COUNT),)
+
+
 def build_anthropic_routes() -> list[HTTPRouteHandler]:
     """The declarations of the fast routes (OpenAPI, 405 for other methods)."""
     return [
-        declared_post(MESSAGES_PATH, MessagesBody, summary="Create a message (Anthropic)", name="anthropic_messages"),
+        declared_post(
+            MESSAGES_PATH,
+            MessagesBody,
+            summary="Create a message (Anthropic)",
+            name="anthropic_messages",
+            answers=MESSAGES_ANSWERS,
+            errors=frozenset({400, 404, 429, 502, 503, 504, 529}),
+            headers=SESSION_HEADERS,
+        ),
         declared_post(
             COUNT_TOKENS_PATH,
             CountTokensBody,
             summary="Count a message's input tokens (Anthropic; an estimate)",
             name="anthropic_count_tokens",
+            answers=COUNT_ANSWERS,
+            errors=frozenset({400, 404}),
         ),
     ]

@@ -9,15 +9,29 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, Parameter
 
 from application.get_status import Status
-from domain.models import CacheKeyQuality, Session
-from domain.ownership import end_user_of
+from domain.models import CacheKeyQuality
+from domain.tool_servers import ToolServerStatus
+from entrypoints.documented_limits import ID_SCHEMA, PATH_SEGMENT
 from entrypoints.http.native.deps import HttpDeps
+from entrypoints.http.native.documents import (
+    OWNER_HEADER,
+    READY_ANSWERS,
+    BlacklistClearedDoc,
+    HealthDoc,
+    InvalidatedDoc,
+    LiveDoc,
+    ModelsDoc,
+    SessionDeletedDoc,
+    SessionDoc,
+    ok,
+)
 from entrypoints.http.shared.body import JsonBody, documented
-from entrypoints.native_json import InvalidateBody, model_json
-from entrypoints.native_messages import content_json
+from entrypoints.native_json import InvalidateBody, model_json, session_json
 from entrypoints.request_context import current_caller
 
 AnyRequest = Request[Any, Any, Any]
+SESSION_ID = {"session_id": ID_SCHEMA}
+SESSION_ERRORS = frozenset({400, 403, 404})  # a bad id or no X-User-ID; not the owner; no such session
 
 
 def status_json(status: Status) -> dict[str, object]:
@@ -51,23 +65,15 @@ def quality_json(quality: CacheKeyQuality) -> dict[str, object]:
     }
 
 
-def session_json(session: Session) -> dict[str, object]:
+def tool_server_json(status: ToolServerStatus) -> dict[str, object]:
     return {
-        "sessionId": session.id,
-        "userId": end_user_of(session),
-        "createdAt": session.created_at,
-        "updatedAt": session.updated_at,
-        "messageCount": len(session.messages),
-        "messages": [
-            {
-                "role": m.role,
-                "content": content_json(m),
-                "model": m.model,
-                "tokens": m.tokens,
-                "timestamp": m.created_at,
-            }
-            for m in session.messages
-        ],
+        "name": status.name,
+        "transport": status.transport,
+        "state": status.state,
+        "toolCount": status.tool_count,
+        "lastError": status.last_error,
+        "restarts": status.restarts,
+        "failures": status.failures,
     }
 
 
@@ -76,7 +82,11 @@ def _end_user(request: AnyRequest) -> str:
 
 
 def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
-    @get("/api/v1/models", summary="The models of the configured providers")
+    @get(
+        "/api/v1/models",
+        summary="The models of the configured providers",
+        operation_class=documented(answers=(ok(ModelsDoc),)),
+    )
     async def models() -> dict[str, object]:
         listed = deps.list_models.execute()
         return {"models": [model_json(m) for m in listed], "count": len(listed)}
@@ -90,7 +100,11 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         stats = deps.pool.stats()
         return {**stats, "parallel_mode": True, "timestamp": int(deps.get_status.clock_now())}
 
-    @get("/api/v1/cache/stats", summary="Cache hits, misses and problematic keys")
+    @get(
+        "/api/v1/cache/stats",
+        summary="Cache hits, misses and problematic keys",
+        operation_class=documented(errors=frozenset({400})),
+    )
     async def cache_stats(limit: int = Parameter(default=10, ge=1, le=100)) -> dict[str, object]:
         stats = await deps.get_cache_stats.execute(limit)
         return {
@@ -106,37 +120,67 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         "/api/v1/cache/invalidate",
         status_code=200,
         summary="Remove and blacklist a cache key (admin)",
-        operation_class=documented(InvalidateBody),
+        operation_class=documented(InvalidateBody, answers=(ok(InvalidatedDoc),)),
     )
     async def invalidate(request: AnyRequest) -> dict[str, object]:
         data = await invalidate_body.read(request)
         await deps.invalidate_cache_key.execute(data.cache_key, data.reason, by=current_caller())
         return {"message": "Cache invalidated successfully", "cache_key": data.cache_key, "blacklisted": True}
 
-    @delete("/api/v1/cache/blacklist/{cache_key:str}", status_code=200, summary="Lift a blacklist (admin)")
+    @delete(
+        "/api/v1/cache/blacklist/{cache_key:str}",
+        status_code=200,
+        summary="Lift a blacklist (admin)",
+        operation_id="clearBlacklist",
+        operation_class=documented(answers=(ok(BlacklistClearedDoc),), parameters={"cache_key": PATH_SEGMENT}),
+    )
     async def clear_blacklist(cache_key: FromPath[str]) -> dict[str, object]:
         cleared = await deps.clear_blacklist.execute(cache_key)
         return {"cache_key": cache_key, "cleared": cleared}
 
-    @get("/api/v1/sessions/{session_id:str}", summary="A session's messages (owner or admin key only)")
+    @get("/api/v1/mcp/servers", summary="The upstream MCP servers: state, tool count, last error (admin)")
+    async def mcp_servers() -> dict[str, object]:
+        servers = [tool_server_json(status) for status in deps.tool_registry.statuses()]
+        return {"servers": servers, "count": len(servers)}
+
+    @get(
+        "/api/v1/sessions/{session_id:str}",
+        summary="A session's messages (owner or admin key only)",
+        operation_id="readSession",
+        operation_class=documented(
+            answers=(ok(SessionDoc),), errors=SESSION_ERRORS, parameters=SESSION_ID, headers=OWNER_HEADER
+        ),
+    )
     async def read_session(request: AnyRequest, session_id: FromPath[str]) -> dict[str, object]:
         session = await deps.get_session.execute(session_id, user_id=_end_user(request), caller=current_caller())
         return session_json(session)
 
-    @delete("/api/v1/sessions/{session_id:str}", status_code=200, summary="Delete a session (owner or admin key)")
+    @delete(
+        "/api/v1/sessions/{session_id:str}",
+        status_code=200,
+        summary="Delete a session (owner or admin key)",
+        operation_id="deleteSession",
+        operation_class=documented(
+            answers=(ok(SessionDeletedDoc),), errors=SESSION_ERRORS, parameters=SESSION_ID, headers=OWNER_HEADER
+        ),
+    )
     async def delete_session(request: AnyRequest, session_id: FromPath[str]) -> dict[str, object]:
         await deps.delete_session.execute(session_id, user_id=_end_user(request), caller=current_caller())
         return {"deleted": True, "sessionId": session_id}
 
-    @get("/health", summary="Liveness")
+    @get("/health", summary="Liveness", operation_class=documented(answers=(ok(HealthDoc),)))
     async def health() -> dict[str, object]:
         return {"status": "healthy", "version": deps.get_status.version}
 
-    @get("/healthz", summary="Liveness")
+    @get("/healthz", summary="Liveness", operation_class=documented(answers=(ok(LiveDoc),)))
     async def healthz() -> dict[str, object]:
         return {"status": "ok"}
 
-    @get("/readyz", summary="Readiness: the configured cache and session stores answer")
+    @get(
+        "/readyz",
+        summary="Readiness: the configured cache and session stores answer",
+        operation_class=documented(answers=READY_ANSWERS),
+    )
     async def readyz() -> Response[Any]:
         status = await deps.get_status.execute()
         body = {"ready": status.healthy, "cache": status.cache.healthy, "sessions": status.sessions.healthy}
@@ -144,5 +188,5 @@ def build_admin_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
 
     return [
         models, status, pool_stats, cache_stats, invalidate, clear_blacklist,
-        read_session, delete_session, health, healthz, readyz,
+        read_session, delete_session, health, healthz, readyz, mcp_servers,
     ]  # fmt: skip

@@ -17,6 +17,8 @@ from application.get_status import GetStatus
 from application.list_models import ListModels
 from application.pool import WorkerPool
 from application.sessions import DeleteSession, GetSession
+from application.tool_loop import ToolLoop
+from application.tool_registry import ToolRegistry
 from domain.catalogue import Catalogue
 from domain.models import GenerationRequest
 from domain.validation import GenerateFields, RequestContext, RequestLimits, build_request
@@ -43,6 +45,8 @@ class HttpDeps:
     invalidate_cache_key: InvalidateCacheKey
     clear_blacklist: ClearBlacklist
     access: AccessControl
+    tool_registry: ToolRegistry
+    tool_loop: ToolLoop
 
     @classmethod
     def from_container(cls, container: Container) -> HttpDeps:

@@ -15,8 +15,16 @@ from litestar.handlers import HTTPRouteHandler
 
 from domain.errors import DomainError
 from entrypoints.asgi import Receive, Send
+from entrypoints.documented_limits import SESSION_HEADERS
 from entrypoints.http.native.answers import render_stream_event
 from entrypoints.http.native.deps import HttpDeps
+from entrypoints.http.native.documents import (
+    GENERATION_ERRORS,
+    SESSION_LINKS,
+    SSE_ANSWER,
+    AnswerDoc,
+    ok,
+)
 from entrypoints.http.shared.answer_headers import overhead_header
 from entrypoints.http.shared.body import JsonBody
 from entrypoints.http.shared.disconnect import unless_client_leaves
@@ -46,8 +54,13 @@ class NativeGeneration:
 
     async def generate(self, data: GenerateBody, headers: Headers, receive: Receive, send: Send) -> None:
         deps = self._deps
-        generation = deps.build(data.fields(), request_context_from(headers))
-        answer = await unless_client_leaves(receive, deps.generate.execute(generation))
+        toolsets = data.mcp_toolsets()
+        if toolsets:  # MCP servers named: the gateway runs their tools' calls (application.tool_loop)
+            generation = deps.build(data.without_mcp_tools().fields(), request_context_from(headers))
+            answer = await unless_client_leaves(receive, deps.tool_loop.execute(generation, toolsets))
+        else:
+            generation = deps.build(data.fields(), request_context_from(headers))
+            answer = await unless_client_leaves(receive, deps.generate.execute(generation))
         await send_json(send, 200, _encode(answer_json(answer)), [JSON_CONTENT, overhead_header(answer)])
 
     async def stream(self, data: GenerateBody, headers: Headers, receive: Receive, send: Send) -> None:
@@ -76,8 +89,22 @@ def native_fast_routes(deps: HttpDeps) -> list[FastRoute[GenerateBody]]:
 def declared_routes() -> list[HTTPRouteHandler]:
     """The two routes as Litestar knows them (``fast_routes.declared_post``)."""
     return [
-        declared_post(GENERATE_PATH, GenerateBody, summary="Generate one answer", name="generate"),
         declared_post(
-            STREAM_PATH, GenerateBody, summary="Stream one answer as Server-Sent Events", name="generate_stream"
+            GENERATE_PATH,
+            GenerateBody,
+            summary="Generate one answer",
+            name="generate",
+            answers=(ok(AnswerDoc, links=SESSION_LINKS),),
+            errors=GENERATION_ERRORS,
+            headers=SESSION_HEADERS,
+        ),
+        declared_post(
+            STREAM_PATH,
+            GenerateBody,
+            summary="Stream one answer as Server-Sent Events",
+            name="generate_stream",
+            answers=(SSE_ANSWER,),
+            errors=GENERATION_ERRORS,
+            headers=SESSION_HEADERS,
         ),
     ]

@@ -17,7 +17,15 @@ from application.generate_batch import BatchItem, BatchItemResult, BatchSummary
 from domain.accounting import format_rate, format_seconds
 from domain.errors import DomainError, InvalidRequest, RateLimited
 from domain.validation import check_context, check_prompt
+from entrypoints.documented_limits import SESSION_HEADERS
 from entrypoints.http.native.deps import HttpDeps
+from entrypoints.http.native.documents import (
+    GENERATION_ERRORS,
+    SSE_ANSWER,
+    VALIDATE_ANSWERS,
+    BatchAnswerDoc,
+    ok,
+)
 from entrypoints.http.shared.body import JsonBody, documented
 from entrypoints.http.shared.disconnect import unless_client_leaves
 from entrypoints.http.shared.errors import answer_domain_error
@@ -31,6 +39,8 @@ from entrypoints.native_json import (
 from entrypoints.request_context import current_caller, current_request_id
 
 AnyRequest = Request[Any, Any, Any]
+# A request of a batch that breaks a rule is answered with an error in its place, so the rules are no refusal.
+BATCH_DOC: dict[str, Any] = {"errors": GENERATION_ERRORS, "headers": SESSION_HEADERS, "body_rules": False}
 
 
 async def sse_response(request: AnyRequest, source: AsyncIterator[Any], render: Any) -> Response[Any]:
@@ -108,7 +118,7 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         "/api/v1/generate/batch",
         status_code=200,
         summary="Generate many answers in parallel",
-        operation_class=documented(BatchBody),
+        operation_class=documented(BatchBody, answers=(ok(BatchAnswerDoc),), **BATCH_DOC),
     )
     async def generate_batch(request: AnyRequest) -> Response[Any]:
         data = await batch_body.read(request)
@@ -123,7 +133,7 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         "/api/v1/generate/batch/stream",
         status_code=200,
         summary="Batch results as Server-Sent Events",
-        operation_class=documented(BatchBody),
+        operation_class=documented(BatchBody, answers=(SSE_ANSWER,), **BATCH_DOC),
     )
     async def generate_batch_stream(request: AnyRequest) -> Response[Any]:
         items = await batch_items(request, await batch_body.read(request))
@@ -139,7 +149,7 @@ def build_generation_routes(deps: HttpDeps) -> list[HTTPRouteHandler]:
         "/api/v1/validate",
         status_code=200,
         summary="Check a prompt without generating",
-        operation_class=documented(ValidateBody),
+        operation_class=documented(ValidateBody, answers=VALIDATE_ANSWERS),
     )
     async def validate(request: AnyRequest) -> Response[Any]:
         data = await validate_body.read(request)

@@ -22,6 +22,7 @@ import msgspec
 
 from domain import errors
 from entrypoints.http.shared.errors import status_of
+from entrypoints.http.shared.openapi import ErrorShape
 from entrypoints.http.shared.sse import frame
 
 _encode = msgspec.json.Encoder().encode
@@ -69,6 +70,22 @@ class OpenAIErrors:
 
 
 OPENAI_ERRORS = OpenAIErrors()
+
+
+class ErrorObjectDoc(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorDoc(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The error body as ``OpenAIErrors.body`` writes it, for the OpenAPI document."""
+
+    error: ErrorObjectDoc
+
+
+OPENAI_ERROR_SHAPE = ErrorShape.of(ErrorDoc)  # beside OPENAI_ERRORS in app.py, by the dialect's name
 
 
 def stream_error_frame(error: errors.DomainError) -> bytes:

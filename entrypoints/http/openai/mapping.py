@@ -59,12 +59,15 @@ def generate_fields(body: ChatCompletionBody, catalogue: Catalogue) -> GenerateF
     provider, model = catalogue.split_name(body.model)
     if not model:
         raise InvalidRequest("model is required")
+    messages = merged_tool_results(message_of(m, f"messages[{i}]") for i, m in enumerate(body.messages))
+    prompt, messages = _trailing_prompt(messages)
     return GenerateFields(
+        prompt=prompt,
         model=model,
         provider=provider or None,
         max_tokens=body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens,
         temperature=body.temperature,
-        messages=merged_tool_results(message_of(m, f"messages[{i}]") for i, m in enumerate(body.messages)),
+        messages=messages,
         tools=tuple(tool_of(t) for t in body.tools or ()),
         tool_choice=tool_choice_of(body.tool_choice),
         parallel_tool_calls=body.parallel_tool_calls is not False,
@@ -96,6 +99,16 @@ def message_of(message: ChatMessage, field: str) -> Message:
     if len(parts) == 1 and isinstance(parts[0], TextPart):  # the same message as its plain string: one cache key
         return Message(role="user", content=parts[0].text)
     return Message(role="user", parts=parts)
+
+
+def _trailing_prompt(messages: tuple[Message, ...]) -> tuple[str | None, tuple[Message, ...]]:
+    """A last user message of plain text is the request's ``prompt``: the turn the use-case builds is the same
+    (``GenerationRequest.turn``), and the cache key and the stored session rows are those of the native API's
+    plain prompt, so the same question through either door shares one cache entry and takes the cheap path."""
+    last = messages[-1] if messages else None
+    if last is not None and last.role == "user" and not last.parts and last.content.strip():
+        return last.content, messages[:-1]
+    return None, messages
 
 
 def merged_tool_results(messages: Iterable[Message]) -> tuple[Message, ...]:

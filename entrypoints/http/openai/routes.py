@@ -20,13 +20,14 @@ from domain.errors import DomainError, InvalidRequest
 from domain.models import GenerationRequest, ModelInfo
 from domain.validation import build_request
 from entrypoints.asgi import Receive, Send
+from entrypoints.documented_limits import PATH_SEGMENT, SESSION_HEADERS
 from entrypoints.http.openai.chunks import ChunkRenderer
 from entrypoints.http.openai.deps import OpenAIDeps
 from entrypoints.http.openai.errors import OPENAI_ERRORS, stream_error_frame
 from entrypoints.http.openai.mapping import completion_id, completion_json, generate_fields
 from entrypoints.http.openai.shapes import ChatCompletionBody
 from entrypoints.http.shared.answer_headers import cache_header, overhead_header
-from entrypoints.http.shared.body import JsonBody
+from entrypoints.http.shared.body import JsonBody, documented
 from entrypoints.http.shared.disconnect import unless_client_leaves
 from entrypoints.http.shared.fast_routes import (
     JSON_CONTENT,
@@ -36,6 +37,7 @@ from entrypoints.http.shared.fast_routes import (
     request_context_from,
     send_json,
 )
+from entrypoints.http.shared.openapi import Answer, JsonSchema, sse_answer
 from entrypoints.http.shared.sse import EventPump, first_frame, relay_sse
 
 CHAT_PATH = "/v1/chat/completions"
@@ -82,6 +84,19 @@ class ChatCompletions:
         await relay_sse(first, pump, receive, send)
 
 
+# What the document says of the chat route: a JSON completion, or with ``stream: true`` SSE chunks ending in
+# ``data: [DONE]`` (so an event's data is not always JSON).
+_COMPLETION: JsonSchema = {
+    "type": "object",
+    "required": ["id", "object", "created", "model", "choices"],
+    "properties": {"object": {"const": "chat.completion"}, "choices": {"type": "array"}},
+}
+CHAT_ANSWERS = (
+    Answer(200, "The completion (`stream` false or absent)", _COMPLETION),
+    sse_answer("With `stream: true`: `chat.completion.chunk` events, then `data: [DONE]`"),
+)
+
+
 def openai_fast_routes(deps: OpenAIDeps) -> list[FastRoute[ChatCompletionBody]]:
     chat = ChatCompletions(deps)
     return [FastRoute(CHAT_PATH, JsonBody(ChatCompletionBody), chat.respond, OPENAI_ERRORS)]
@@ -98,12 +113,25 @@ def build_openai_routes(deps: OpenAIDeps) -> list[HTTPRouteHandler]:
     async def list_models() -> dict[str, object]:
         return {"object": "list", "data": [model_object(m) for m in deps.list_models.execute()]}
 
-    @get(MODELS_PATH + "/{model:path}", summary="One model by catalogue id, alias or provider/model")
+    @get(
+        MODELS_PATH + "/{model:path}",
+        summary="One model by catalogue id, alias or provider/model",
+        # OpenAPI has a path parameter be one segment; `provider/model` (two) is in docs/api.md.
+        operation_class=documented(errors=frozenset({404}), parameters={"model": PATH_SEGMENT}),
+    )
     async def retrieve_model(model: str) -> Response[Any]:
         resolution = deps.catalogue.resolve_name(model.lstrip("/"))
         if resolution.info is not None:
             return Response(model_object(resolution.info))
         return Response({"id": resolution.model, "object": "model", "created": 0, "owned_by": resolution.provider})
 
-    chat = declared_post(CHAT_PATH, ChatCompletionBody, summary="Chat completion (OpenAI)", name="chat_completions")
+    chat = declared_post(
+        CHAT_PATH,
+        ChatCompletionBody,
+        summary="Chat completion (OpenAI)",
+        name="chat_completions",
+        answers=CHAT_ANSWERS,
+        errors=frozenset({400, 404, 429, 502, 503, 504}),
+        headers=SESSION_HEADERS,
+    )
     return [chat, list_models, retrieve_model]

@@ -8,9 +8,21 @@ because some clients send it for a field they leave unset.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+
+from entrypoints.documented_limits import (
+    MAX_TOKENS_LIMITS,
+    SEED_LIMITS,
+    STOP_LIMITS,
+    STOP_LIST_LIMITS,
+    TEMPERATURE_LIMITS,
+    TEXT_LIMITS,
+    TOOLS_LIMITS,
+    TOP_P_LIMITS,
+    limits,
+)
 
 
 class TextContent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="text"):
@@ -107,21 +119,21 @@ ReasoningEffort = Literal["none", "minimal", "low", "medium", "high"]
 class ChatCompletionBody(msgspec.Struct, frozen=True, kw_only=True):
     """``POST /v1/chat/completions``."""
 
-    model: str
-    messages: list[ChatMessage]
-    tools: list[ToolDefinition] | None = None
+    model: Annotated[str, TEXT_LIMITS]
+    messages: Annotated[list[ChatMessage], limits(minItems=1)]
+    tools: Annotated[list[ToolDefinition] | None, TOOLS_LIMITS] = None
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
-    stop: str | list[str] | None = None
-    seed: int | None = None
+    temperature: Annotated[float | None, TEMPERATURE_LIMITS] = None
+    top_p: Annotated[float | None, TOP_P_LIMITS] = None
+    max_tokens: Annotated[int | None, MAX_TOKENS_LIMITS] = None
+    max_completion_tokens: Annotated[int | None, MAX_TOKENS_LIMITS] = None
+    stop: Annotated[str, STOP_LIMITS] | Annotated[list[Annotated[str, STOP_LIMITS]], STOP_LIST_LIMITS] | None = None
+    seed: Annotated[int | None, SEED_LIMITS] = None
     reasoning_effort: ReasoningEffort | None = None
     user: str | None = None
     metadata: dict[str, str] | None = None
-    n: int | None = None
+    n: Annotated[int | None, limits(minimum=1, maximum=1, description="One choice per request")] = None
     stream: bool | None = None
     stream_options: StreamOptions | None = None

@@ -154,18 +154,21 @@ class NotServedHere(RuntimeError):
     """A declared-only handler was run: ``FastRoutes`` is not in front of this Litestar app."""
 
 
-def declared_post(path: str, body_type: type[Any], *, summary: str, name: str) -> HTTPRouteHandler:
+def declared_post(path: str, body_type: type[Any], *, summary: str, name: str, **doc: Any) -> HTTPRouteHandler:
     """A fast route as Litestar knows it: the OpenAPI document and a 405 for any method but POST.
 
     ``FastRoutes`` answers every POST that reaches this path before Litestar routes it,
     so the handler's body is unreachable in the gateway's app. Rather than a second
     copy of the route that no request takes, a body that does run raises
     ``NotServedHere``: a logged 500 (``handle_unexpected``), never an answer from
-    another code path.
+    another code path. ``doc``: the rest of the route's ``RouteDoc`` (``openapi.documented``): its answers,
+    the statuses it sends, its request headers.
     """
 
     async def declared() -> Response[Any]:
         raise NotServedHere(f"POST {path} is answered by FastRoutes")
 
     declared.__name__ = name  # Litestar names the operation after the function
-    return post(path, status_code=200, summary=summary, name=name, operation_class=documented(body_type))(declared)
+    return post(path, status_code=200, summary=summary, name=name, operation_class=documented(body_type, **doc))(
+        declared
+    )

@@ -44,8 +44,11 @@ def handle_http_exception(_: AnyRequest, exc: HTTPException) -> Response[bytes]:
         return fault_response("request body is too large", "payload_too_large", 413)
     if isinstance(exc, NotFoundException):
         return fault_response("no such route", "not_found", 404)
-    code = "method_not_allowed" if exc.status_code == 405 else "http_error"
-    return fault_response(exc.detail, code, exc.status_code)
+    if exc.status_code == 405:  # RFC 9110: a 405 says which methods the route has (Litestar's router lists them)
+        allow = (exc.headers or {}).get("allow", "")
+        answer = error_answer(405, "method_not_allowed", exc.detail, current_request_id())
+        return error_response(answer.with_headers(((b"allow", allow.encode("latin-1")),)))
+    return fault_response(exc.detail, "http_error", exc.status_code)
 
 
 def handle_unexpected(_: AnyRequest, exc: Exception) -> Response[bytes]:

@@ -9,7 +9,10 @@ shape of docs/api.md#errors, before CORS, the guard or any route sees it:
 - a ``.`` or ``..`` segment (``%2e`` included): the router takes it literally,
   a file system or a proxy in front resolves it;
 - a percent-encoded slash (``%2F``): one segment to a proxy, two to the router,
-  which reads the decoded path;
+  which reads the decoded path; except in the tail of a route whose last
+  segments are one opaque id (``route_table.OPAQUE_TAIL_PREFIXES``: OpenAI's
+  SDK sends ``/v1/models/azure%2Fgpt-4o``), where both readings are the same
+  route (``..`` is still refused, after decoding);
 - a control character (``%00`` and the like): no route has one, and a NUL
   cannot even be looked up as a file name.
 
@@ -24,15 +27,17 @@ import re
 
 from entrypoints.asgi import ASGIApp, Receive, Scope, Send
 from entrypoints.http.shared.errors import error_answer, send_error
+from entrypoints.http.shared.route_table import OPAQUE_TAIL_PREFIXES
 from entrypoints.request_context import current_request_id
 
 _ENCODED_SLASH = re.compile(rb"%2f", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_OPAQUE_TAILS = tuple(prefix.encode() for prefix in OPAQUE_TAIL_PREFIXES)
 
 
 def path_defect(path: str, raw_path: bytes | None) -> str | None:
     """Why a request path is refused, or ``None`` when it is unambiguous (``path`` is percent-decoded)."""
-    if raw_path is not None and _ENCODED_SLASH.search(raw_path):
+    if raw_path is not None and _ENCODED_SLASH.search(raw_path) and not raw_path.startswith(_OPAQUE_TAILS):
         return "the request path has an encoded slash (%2F)"
     if _CONTROL.search(path):
         return "the request path has a control character"

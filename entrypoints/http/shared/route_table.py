@@ -58,6 +58,9 @@ _EXACT = {
         Route("openai_models", "/v1/models", dialect=OPENAI),
         Route("anthropic_messages", "/v1/messages", dialect=ANTHROPIC),
         Route("anthropic_count_tokens", "/v1/messages/count_tokens", dialect=ANTHROPIC),
+        Route("mcp", "/mcp"),  # the MCP surface (Streamable HTTP): one JSON-RPC message per request
+        Route("mcp_servers", "/api/v1/mcp/servers", admin_methods=frozenset({"GET"})),
+        Route("openai_embeddings", "/v1/embeddings", dialect=OPENAI),
         METRICS,
     )
 }
@@ -75,6 +78,10 @@ _PREFIXES = (
     ("/swagger/", _SWAGGER),
     ("/examples/", _EXAMPLES),
 )  # fmt: skip
+
+# Routes whose remainder is one opaque id that may itself hold a "/" (a model named provider/model): an encoded
+# slash there reads as the same route to a proxy and to the router, so ``PathMiddleware`` lets it through.
+OPAQUE_TAIL_PREFIXES = ("/v1/models/",)
 
 
 def canonical_path(path: str) -> str:
