@@ -46,6 +46,8 @@ from domain.errors import InvalidRequest
 from domain.models import Answer, Message, Role, Usage
 from domain.validation import GenerateFields
 from entrypoints.http.anthropic.shapes import (
+    MAX_CACHE_MARKS,
+    MAX_TEMPERATURE,
     Base64Source,
     ContentBlock,
     CountTokensBody,
@@ -65,8 +67,6 @@ from entrypoints.http.anthropic.shapes import (
 )
 from entrypoints.http.anthropic.shapes import ToolChoice as WireToolChoice
 
-MAX_CACHE_MARKS = 4  # Anthropic's (and Bedrock's) most cache points in one request
-MAX_TEMPERATURE = 1.0  # Anthropic's range is 0 to 1
 _encode = msgspec.json.Encoder().encode
 
 

@@ -10,9 +10,30 @@ is a content block of a type the gateway does not take (``document``,
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+
+from domain.option_rules import MAX_TOP_K
+from entrypoints.documented_limits import (
+    MAX_TOKENS_LIMITS,
+    STOP_LIMITS,
+    STOP_LIST_LIMITS,
+    TEXT_LIMITS,
+    TOOL_NAME_LIMITS,
+    TOOLS_LIMITS,
+    TOP_P_LIMITS,
+    limits,
+)
+
+MAX_CACHE_MARKS = 4  # Anthropic's (and Bedrock's) most cache points in one request
+MAX_TEMPERATURE = 1.0  # Anthropic's range is 0 to 1
+
+MODEL_LIMITS = limits(
+    pattern=r"^[^\u0000]*[^\s\u0000][^\u0000]*$", description="A catalogue id, alias or provider/model"
+)
+TEMPERATURE_LIMITS = limits(minimum=0.0, maximum=MAX_TEMPERATURE)
+TOP_K_LIMITS = limits(minimum=1, maximum=MAX_TOP_K)
 
 
 class CacheControl(msgspec.Struct, frozen=True, kw_only=True):
@@ -21,7 +42,7 @@ class CacheControl(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TextBlock(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="text"):
-    text: str
+    text: Annotated[str, TEXT_LIMITS]
     cache_control: CacheControl | None = None
 
 
@@ -73,7 +94,7 @@ class InputMessage(msgspec.Struct, frozen=True, kw_only=True):
 class Tool(msgspec.Struct, frozen=True, kw_only=True):
     """A client tool. Anthropic's server tools (``web_search_...``, ``bash_...``) carry a ``type``: refused."""
 
-    name: str
+    name: Annotated[str, TOOL_NAME_LIMITS]
     input_schema: dict[str, Any] | None = None
     description: str | None = None
     type: str | None = None
@@ -115,17 +136,17 @@ class Metadata(msgspec.Struct, frozen=True, kw_only=True):
 class MessagesBody(msgspec.Struct, frozen=True, kw_only=True):
     """``POST /v1/messages``."""
 
-    model: str
-    max_tokens: int
-    messages: list[InputMessage]
-    system: str | list[TextBlock] | None = None
-    tools: list[Tool] | None = None
+    model: Annotated[str, MODEL_LIMITS]
+    max_tokens: Annotated[int, MAX_TOKENS_LIMITS]
+    messages: Annotated[list[InputMessage], limits(minItems=1)]
+    system: Annotated[str, TEXT_LIMITS] | list[TextBlock] | None = None
+    tools: Annotated[list[Tool] | None, TOOLS_LIMITS] = None
     tool_choice: ToolChoice | None = None
     thinking: ThinkingEnabled | ThinkingDisabled | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    stop_sequences: list[str] | None = None
+    temperature: Annotated[float | None, TEMPERATURE_LIMITS] = None
+    top_p: Annotated[float | None, TOP_P_LIMITS] = None
+    top_k: Annotated[int | None, TOP_K_LIMITS] = None
+    stop_sequences: Annotated[list[Annotated[str, STOP_LIMITS]] | None, STOP_LIST_LIMITS] = None
     metadata: Metadata | None = None
     stream: bool | None = None
 
@@ -133,9 +154,9 @@ class MessagesBody(msgspec.Struct, frozen=True, kw_only=True):
 class CountTokensBody(msgspec.Struct, frozen=True, kw_only=True):
     """``POST /v1/messages/count_tokens``: the request without ``max_tokens`` and the sampling fields."""
 
-    model: str
-    messages: list[InputMessage]
-    system: str | list[TextBlock] | None = None
-    tools: list[Tool] | None = None
+    model: Annotated[str, MODEL_LIMITS]
+    messages: Annotated[list[InputMessage], limits(minItems=1)]
+    system: Annotated[str, TEXT_LIMITS] | list[TextBlock] | None = None
+    tools: Annotated[list[Tool] | None, TOOLS_LIMITS] = None
     tool_choice: ToolChoice | None = None
     thinking: ThinkingEnabled | ThinkingDisabled | None = None
