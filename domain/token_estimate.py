@@ -4,21 +4,26 @@ About four characters of text (system prompt, messages, tool results, tool
 definitions as JSON) per token, as the providers' own rules of thumb say for
 English, and a flat figure per image (Anthropic's figure for an image of about
 1.15 megapixels, the size it scales larger ones down to). It is an estimate:
-the answer says so (docs/api.md#anthropic-count-tokens).
+the answer says so (docs/api.md#count-tokens).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import msgspec
 
-from domain.content import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
+from domain.content import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart, ToolSpec
 from domain.models import GenerationRequest
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_IMAGE = 1600
 _encode = msgspec.json.Encoder().encode
+
+
+def estimate_tool_tokens(tools: Sequence[ToolSpec]) -> int:
+    return math.ceil(sum(len(_encode(tool)) for tool in tools) / CHARS_PER_TOKEN)
 
 
 def estimate_input_tokens(request: GenerationRequest) -> int:

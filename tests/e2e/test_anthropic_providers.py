@@ -244,3 +244,18 @@ def test_a_failure_after_the_stream_started_is_an_error_event_the_sdk_raises(
             received.append(event.type)
     assert received[0] == "message_start" and "message_stop" not in received
     assert isinstance(caught.value.body, dict) and caught.value.body["type"] == "error"
+
+
+def test_count_tokens_is_bedrocks_own_count_for_claude_and_an_estimate_elsewhere(
+    sdk: anthropic.Anthropic, bedrock: Bedrock
+) -> None:
+    words: Any = [user("five words are counted here")]
+    raw = sdk.messages.with_raw_response.count_tokens(model=CLAUDE, system="two words", messages=words)
+    assert raw.headers["x-token-count-estimated"] == "false" and raw.parse().input_tokens == 7
+    counted = bedrock.fake.requests[-1]
+    assert counted.operation == "CountTokens" and counted.body["input"]["converse"]["messages"][0]["role"] == "user"
+    with_tools = sdk.messages.with_raw_response.count_tokens(model=CLAUDE, messages=words, tools=[WEATHER])
+    assert with_tools.headers["x-token-count-estimated"] == "true" and with_tools.parse().input_tokens > 5
+    for model in ("bedrock/us.anthropic.claude-3-haiku-20240307-v1:0", "azure/gpt-4o"):  # no CountTokens there
+        other = sdk.messages.with_raw_response.count_tokens(model=model, messages=words)
+        assert other.headers["x-token-count-estimated"] == "true" and other.parse().input_tokens >= 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from application.count_tokens import CountTokens
 from application.generate import Generate
 from application.generate_stream import GenerateStream
 from domain.catalogue import Catalogue
@@ -18,6 +19,7 @@ class AnthropicDeps:
     limits: RequestLimits
     generate: Generate
     generate_stream: GenerateStream
+    count_tokens: CountTokens
     settings: Settings
 
     @classmethod

@@ -11,8 +11,9 @@ ignored: the gateway speaks one version of the API (docs/api.md#anthropic-messag
 
 Count tokens is a ``FastRoute`` too, so that it passes the same key check and
 rate limit: the request is validated as a generation would be (the model
-resolved, the conversation checked) and its input estimated
-(``domain.token_estimate``); ``x-token-count-estimated: true`` says so.
+resolved, the conversation checked) and counted by the ``CountTokens``
+use-case: the provider's own count where it has one (Bedrock), else an
+estimate; ``x-token-count-estimated: true|false`` says which.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from litestar.handlers import HTTPRouteHandler
 
 from domain.errors import DomainError
 from domain.models import GenerationRequest
-from domain.token_estimate import estimate_input_tokens
 from domain.validation import build_request
 from entrypoints.asgi import Receive, Send
 from entrypoints.documented_limits import SESSION_HEADERS
@@ -48,6 +48,7 @@ from entrypoints.http.shared.sse import EventPump, first_frame, relay_sse
 MESSAGES_PATH = "/v1/messages"
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 ESTIMATED_HEADER = (b"x-token-count-estimated", b"true")
+EXACT_HEADER = (b"x-token-count-estimated", b"false")
 _encode = msgspec.json.Encoder().encode
 
 
@@ -92,8 +93,9 @@ class CountTokens:
             limits=deps.limits,
             context=request_context_from(headers),
         )
-        payload = _encode({"input_tokens": estimate_input_tokens(request)})
-        await send_json(send, 200, payload, [JSON_CONTENT, ESTIMATED_HEADER])
+        count = await unless_client_leaves(receive, deps.count_tokens.execute(request))
+        answer_headers = [JSON_CONTENT, ESTIMATED_HEADER if count.estimated else EXACT_HEADER]
+        await send_json(send, 200, _encode({"input_tokens": count.input_tokens}), answer_headers)
 
 
 def anthropic_fast_routes(deps: AnthropicDeps) -> list[FastRoute[MessagesBody] | FastRoute[CountTokensBody]]:
@@ -119,7 +121,7 @@ _COUNT: JsonSchema = {
     "required": ["input_tokens"],
     "properties": {"input_tokens": {"type": "integer", "minimum": 1}},
 }
-COUNT_ANSWERS = (Answer(200, "The estimated input tokens (`x-token-count-estimated: true`)", _COUNT),)
+COUNT_ANSWERS = (Answer(200, "The input tokens (`x-token-count-estimated`: whether they are an estimate)", _COUNT),)
 
 
 def build_anthropic_routes() -> list[HTTPRouteHandler]:
@@ -137,9 +139,10 @@ def build_anthropic_routes() -> list[HTTPRouteHandler]:
         declared_post(
             COUNT_TOKENS_PATH,
             CountTokensBody,
-            summary="Count a message's input tokens (Anthropic; an estimate)",
+            summary="Count a message's input tokens (Anthropic; the provider's count or an estimate)",
             name="anthropic_count_tokens",
             answers=COUNT_ANSWERS,
             errors=frozenset({400, 404}),
+            headers=SESSION_HEADERS,
         ),
     ]
