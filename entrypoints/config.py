@@ -133,9 +133,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_allowed_origins: str = ""
     cors_allow_methods: str = "GET,POST,PUT,DELETE,OPTIONS,PATCH"
     cors_allow_headers: str = (
-        "Origin,Content-Type,Accept,Authorization,X-Request-ID,X-User-ID,X-Session-ID,X-API-Key,Cache-Control"
+        "Origin,Content-Type,Accept,Authorization,X-Request-ID,X-User-ID,X-Session-ID,X-API-Key,api-key,Cache-Control"
     )
-    cors_expose_headers: str = "Content-Length,Content-Type,X-Request-ID,X-Gateway-Overhead-Ms,Retry-After"
+    cors_expose_headers: str = "Content-Length,Content-Type,X-Request-ID,X-Gateway-Overhead-Ms,X-Cache,Retry-After"
     cors_allow_credentials: bool = False
     cors_max_age: NonNegative = 43_200
     enable_tls: bool = False

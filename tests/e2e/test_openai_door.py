@@ -120,6 +120,18 @@ def test_past_the_burst_the_sdk_raises_its_rate_limit_error_with_retry_after(gat
     assert_openai_error(caught.value.response.json(), "rate_limit_error", "rate_limit_exceeded")
 
 
+def test_an_origin_that_cors_refuses_is_the_sdks_permission_denied_error(gateway: ServerProcess) -> None:
+    browser = openai.OpenAI(
+        base_url=gateway.base_url + "/v1",
+        api_key=KEYS["edges"],
+        max_retries=0,
+        default_headers={"Origin": "https://evil.example"},
+    )
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        browser.chat.completions.create(model="mock-1", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.code == "origin_not_allowed" and caught.value.type == "permission_error"
+
+
 def test_the_shared_layers_refuse_in_openais_shape_on_v1_paths(gateway: ServerProcess) -> None:
     key = {"Authorization": f"Bearer {KEYS['edges']}", "Content-Type": "application/json"}
     ambiguous = raw_request(gateway.http_port, "POST", "/v1/chat/completions/%2e%2e/x", key, b"{}")
