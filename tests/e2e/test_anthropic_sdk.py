@@ -270,6 +270,22 @@ def test_a_session_continues_through_the_session_headers(sdk: anthropic.Anthropi
     assert second.content[0].text.startswith("Mock answer (turn 2): second")  # type: ignore[union-attr]
 
 
+def test_a_complaint_in_a_session_is_recorded_by_the_feedback_loop(
+    sdk: anthropic.Anthropic, gateway: ServerProcess
+) -> None:
+    def reports() -> int:
+        count: int = httpx.get(gateway.base_url + "/api/v1/cache/stats", timeout=30).json()["reports"]
+        return count
+
+    session = {"X-User-ID": "anthropic-user", "X-Session-ID": "anthropic-feedback-1"}
+    before = reports()
+    sdk.messages.create(model="mock-1", max_tokens=50, messages=[user("write a sort function")], extra_headers=session)
+    sdk.messages.create(
+        model="mock-1", max_tokens=50, messages=[user("that code has a bug, no funciona")], extra_headers=session
+    )
+    assert reports() == before + 1
+
+
 def test_the_async_client_plain_and_streamed(gateway: ServerProcess) -> None:
     async def run() -> tuple[anthropic.types.Message, str, anthropic.types.Message]:
         async with anthropic.AsyncAnthropic(base_url=gateway.base_url, api_key="x", max_retries=0) as client:
