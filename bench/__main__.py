@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench               # all scenarios, full length (about 15 minutes)
     .venv/bin/python -m bench --quick       # a smoke run of every scenario (about 2 minutes)
-    .venv/bin/python -m bench --only a,b    # some scenarios: a b r c d e f o (r = fixed-rate mode, o = the OpenAI door)
+    .venv/bin/python -m bench --only a,b    # some scenarios: a b r c d e f o (r = fixed-rate mode, o = the API doors)
     .venv/bin/python -m bench --smoke       # CI: every scenario, tiny; exit 1 if one fails or reports errors
     bash bench/litellm.sh                   # (a), (b), (c) side by side with LiteLLM (makes its venv)
 

@@ -1,10 +1,11 @@
-"""Scenario (o): the OpenAI-compatible door beside the native route, and LiteLLM's own ``/v1/chat/completions``.
+"""Scenario (o): the API doors beside the native route, and LiteLLM's own ``/v1/chat/completions``.
 
-One gateway process (one worker) in front of the fake upstream answers both
-``POST /api/v1/generate`` (the native route) and ``POST /v1/chat/completions``
-(the door) for the same question, plain and streamed, so the door's own cost is
-the difference between two routes of one process in one run (issue 14, item 7:
-within 10% of the native route). Added latency at concurrency 1 (minus the same
+One gateway process (one worker) in front of the fake upstream answers
+``POST /api/v1/generate`` (the native route), ``POST /v1/chat/completions``
+(the OpenAI door) and ``POST /v1/messages`` (the Anthropic door) for the same
+question, plain and streamed, so a door's own cost is the difference between
+two routes of one process in one run (issues 14 and 15: within 10% of the
+native route). Added latency at concurrency 1 (minus the same
 percentile direct to the fake) and throughput at 16 and 64; the systems are
 interleaved and each cell is the median of ``--repeats`` runs.
 """
@@ -27,6 +28,7 @@ async def openai_door(plan: Plan) -> list[Table]:
             ("direct", targets.direct(upstream.port, stream=stream), upstream),
             ("native /api/v1/generate", targets.gateway(gw.port, stream=stream), gw),
             ("door /v1/chat/completions", targets.openai_door(gw.port, stream=stream), gw),
+            ("door /v1/messages", targets.anthropic_door(gw.port, stream=stream), gw),
         ]
         procs = [gw]
         if plan.litellm:

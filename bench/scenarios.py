@@ -449,7 +449,7 @@ async def fixed_rate(plan: Plan) -> list[Table]:
 
 
 async def openai_door(plan: Plan) -> list[Table]:
-    """(o) the OpenAI-compatible door beside the native route (``bench/openai_door.py``)."""
+    """(o) the OpenAI and Anthropic doors beside the native route (``bench/openai_door.py``)."""
     from bench.openai_door import openai_door as door_beside_native
 
     return await door_beside_native(plan)

@@ -62,6 +62,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_request_bytes: Positive = 1_048_576
     batch_max_items: Positive = 1000
     batch_max_concurrency: NonNegative = 0  # 0: a quarter of POOL_MAX_CONCURRENT (see batch_fan_out)
+    anthropic_ping_seconds: Seconds = 15.0  # a ping event on /v1/messages streams after this much silence
     # Worker pool
     pool_max_concurrent: Positive = 512
     pool_queue_size: NonNegative = 2048

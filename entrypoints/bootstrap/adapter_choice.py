@@ -26,7 +26,7 @@ from domain.catalogue_data import AWS_MODELS, AZURE_MODELS, DEFAULT_MODELS, MOCK
 from domain.embedding_catalogue import EMBEDDING_MODELS, EmbeddingCatalogue
 from domain.embeddings import EmbeddingLimits
 from domain.models import ModelInfo
-from domain.ports import Cache, Clock, Embeddings, FeedbackRepo, ImageFetcher, Provider, SessionRepo
+from domain.ports import Cache, Clock, Embeddings, FeedbackRepo, ImageFetcher, Provider, SessionRepo, TokenCounter
 from entrypoints.config import ConfigError, Settings
 
 
@@ -117,6 +117,16 @@ def build_breakers(
         )
         for name, upstream in upstreams.items()
     }
+
+
+def build_token_counters(
+    catalogue: Catalogue, *, bedrock_client: Any, image_fetcher: ImageFetcher | None = None
+) -> Mapping[str, TokenCounter]:
+    """The providers that count input tokens themselves: Bedrock (CountTokens). The others are estimated."""
+    if bedrock_client is None:
+        return {}
+    resolve = image_resolver(image_fetcher) if image_fetcher is not None else refuse_image_url
+    return {"aws": BedrockProvider(bedrock_client, supports_system=catalogue, resolve_image=resolve)}
 
 
 def build_providers(settings: Settings, breakers: Mapping[str, CircuitBreakerProvider]) -> Mapping[str, Provider]:
