@@ -125,6 +125,8 @@ def build_token_counters(
     """The providers that count input tokens themselves: Bedrock (CountTokens). The others are estimated."""
     if bedrock_client is None:
         return {}
+    from adapters.providers.bedrock import BedrockProvider
+
     resolve = image_resolver(image_fetcher) if image_fetcher is not None else refuse_image_url
     return {"aws": BedrockProvider(bedrock_client, supports_system=catalogue, resolve_image=resolve)}
 
