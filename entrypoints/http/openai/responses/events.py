@@ -29,7 +29,7 @@ import msgspec
 from domain import errors
 from domain.content import ReasoningPart, ToolCallPart
 from domain.models import Answer, StreamDelta, StreamEvent
-from entrypoints.http.openai.errors import OPENAI_ERRORS, error_object
+from entrypoints.http.openai.responses.errors import RESPONSES_ERRORS, responses_error_object
 from entrypoints.http.openai.responses.mapping import (
     ResponseHead,
     call_item,
@@ -122,7 +122,7 @@ class ResponseEvents:
 
     def error(self, error: errors.DomainError) -> bytes:
         """A failure after the 200: ``error``, then ``response.failed``."""
-        body = error_object(OPENAI_ERRORS.status_of(error), error.code, error.message)
+        body = responses_error_object(RESPONSES_ERRORS.status_of(error), error.code, error.message)
         framed = self._start()
         framed += self._event("error", code=body["code"], message=body["message"], param=body["param"])
         closed = [item for item in self._output if item]

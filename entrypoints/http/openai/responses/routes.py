@@ -26,8 +26,8 @@ from domain.stored_responses import new_response_id
 from domain.validation import build_request, check_id
 from entrypoints.asgi import Receive, Send
 from entrypoints.documented_limits import ID_SCHEMA, SESSION_HEADERS
-from entrypoints.http.openai.errors import OPENAI_ERRORS
 from entrypoints.http.openai.responses.deps import ResponsesDeps
+from entrypoints.http.openai.responses.errors import RESPONSES_ERRORS
 from entrypoints.http.openai.responses.events import ResponseEvents
 from entrypoints.http.openai.responses.mapping import ResponseHead, generate_fields, input_items_json, output_items
 from entrypoints.http.openai.responses.shapes import ResponseBody
@@ -137,7 +137,7 @@ _BY_ID = {"response_id": ID_SCHEMA}
 
 def responses_fast_routes(deps: ResponsesDeps) -> list[FastRoute[ResponseBody]]:
     create = CreateResponse(deps)
-    return [FastRoute(RESPONSES_PATH, JsonBody(ResponseBody), create.respond, OPENAI_ERRORS)]
+    return [FastRoute(RESPONSES_PATH, JsonBody(ResponseBody), create.respond, RESPONSES_ERRORS)]
 
 
 def build_responses_routes(deps: ResponsesDeps) -> list[HTTPRouteHandler]:
