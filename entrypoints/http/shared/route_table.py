@@ -86,6 +86,13 @@ _PREFIXES = (
 OPAQUE_TAIL_PREFIXES = ("/v1/models/",)
 
 
+# Below a prefix, one segment (an id), then a fixed last segment: "/v1/responses/{response_id}/input_items".
+_SUFFIXED = (
+    ("/v1/responses/", "/input_items",
+     Route("openai_responses", "/v1/responses/{response_id}/input_items", dialect=OPENAI)),
+)  # fmt: skip
+
+
 def canonical_path(path: str) -> str:
     """The path Litestar's router looks up for ``scope["path"]`` (percent-decoded by the server).
 
@@ -102,6 +109,10 @@ def route_of(path: str) -> Route:
     route = _EXACT.get(path)
     if route is not None:
         return route
+    for prefix, suffix, candidate in _SUFFIXED:
+        middle = path[len(prefix) : -len(suffix)]
+        if path.startswith(prefix) and path.endswith(suffix) and middle and "/" not in middle:
+            return candidate
     for prefix, candidate in _PREFIXES:
         if path.startswith(prefix):
             return candidate
@@ -112,14 +123,14 @@ def route_of(path: str) -> Route:
 # know still gets that dialect's error shape: it is refused, and its client reads the refusal.
 _DIALECT_PREFIXES = tuple(
     (route.template.split("{")[0].rstrip("/") + "/", route.dialect)
-    for route in (*_EXACT.values(), *(candidate for _, candidate in _PREFIXES))
+    for route in (*_EXACT.values(), *(candidate for _, candidate in _PREFIXES), *(c for _, _, c in _SUFFIXED))
     if route.dialect != NATIVE
 )
 
 
 def known_routes() -> tuple[Route, ...]:
     """Every route of the table (exact and below a prefix)."""
-    return (*_EXACT.values(), *(route for _, route in _PREFIXES))
+    return (*_EXACT.values(), *(route for _, route in _PREFIXES), *(route for _, _, route in _SUFFIXED))
 
 
 def dialect_of(path: str) -> str:
