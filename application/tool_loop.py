@@ -65,6 +65,12 @@ class ToolRound(msgspec.Struct, frozen=True, kw_only=True):
     results: tuple[ToolResultPart, ...]
 
 
+class LoopOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    answer: Answer
+    offered: tuple[tuple[str, UpstreamTool], ...]  # the MCP tools offered to the model, by qualified name
+    rounds: tuple[ToolRound, ...]
+
+
 class ToolLoop:
     def __init__(
         self,
@@ -84,19 +90,24 @@ class ToolLoop:
         self._client_servers = client_servers  # None: a server URL from the client is refused
 
     async def execute(self, request: GenerationRequest, toolsets: tuple[McpToolset, ...]) -> Answer:
+        return (await self.run(request, toolsets)).answer
+
+    async def run(self, request: GenerationRequest, toolsets: tuple[McpToolset, ...]) -> LoopOutcome:
+        """The last answer, with what a door may show of the loop: the tools offered and each round run."""
         configured = tuple(toolset for toolset in toolsets if not toolset.url)
         offered = self._offered(request.caller, configured)
         async with contextlib.AsyncExitStack() as stack:
             sessions = await self._client_tools(request.caller, toolsets, offered, stack)
             request = _with_tools(request, offered)
-            usage, rounds = Usage(), 0
+            usage, done = Usage(), list[ToolRound]()
             while True:
                 answer = await self._generate.execute(request)
                 usage = _added(usage, answer.usage)
-                if not self._continues(answer, offered, rounds):
-                    return msgspec.structs.replace(answer, usage=usage, tool_rounds=rounds)
+                if not self._continues(answer, offered, len(done)):
+                    answer = msgspec.structs.replace(answer, usage=usage, tool_rounds=len(done))
+                    return LoopOutcome(answer=answer, offered=tuple(offered.items()), rounds=tuple(done))
                 results = await self._run_all(answer, request.caller, sessions)
-                rounds += 1
+                done.append(ToolRound(round=len(done) + 1, calls=answer.tool_calls, results=tuple(results)))
                 request = _next_round(request, answer, results)
 
     async def stream(

@@ -11,6 +11,7 @@ runs the same loop, each round's text streamed and each round of calls a ``tool_
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -195,3 +196,32 @@ def test_a_streamed_azure_completion_answers_from_the_tool_result(gateway: Serve
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
     assert text.startswith("Result:") and "streamed on azure" in text
     assert sum(1 for chunk in chunks if (chunk.model_extra or {}).get("tool_round")) == 1
+
+
+def test_the_responses_api_runs_an_mcp_tool_and_shows_its_list_and_its_call(gateway: ServerProcess) -> None:
+    response = _sdk(gateway, ECHO_USER).responses.create(
+        model="mock-1", input="please call web__echo for me", tools=[ECHO]
+    )
+    assert [item.type for item in response.output] == ["mcp_list_tools", "mcp_call", "message"]
+    listed, call = response.output[0], response.output[1]
+    assert listed.type == "mcp_list_tools" and listed.server_label == "web"
+    assert [tool.name for tool in listed.tools] == ["echo"] and "text" in str(listed.tools[0].input_schema)
+    assert call.type == "mcp_call" and (call.server_label, call.name, call.error) == ("web", "echo", None)
+    assert call.output is not None and '"length":' in call.output
+    assert '"length":' in response.output_text and response.status == "completed"
+    assert response.usage is not None and response.usage.total_tokens > 0
+
+
+def test_the_responses_api_refuses_what_it_cannot_honour_in_openais_shape(gateway: ServerProcess) -> None:
+    with pytest.raises(openai.PermissionDeniedError, match="may use no tool of the MCP server 'web'"):
+        _sdk(gateway, PLAIN_USER).responses.create(model="mock-1", input="please call web__echo", tools=[ECHO])
+    refusals: list[tuple[Any, str]] = [
+        ({**ECHO, "server_url": "http://169.254.169.254/"}, "tools[0].server_url"),
+        ({**ECHO, "require_approval": "always"}, "tools[0].require_approval"),
+        ({**ECHO, "server_label": "nowhere"}, "tools[0].server_label: no MCP server named 'nowhere'"),
+    ]
+    for tool, field in refusals:
+        with pytest.raises(openai.BadRequestError, match=re.escape(field)):
+            _sdk(gateway, ADMIN).responses.create(model="mock-1", input="please call web__echo", tools=[tool])
+    with pytest.raises(openai.BadRequestError, match="non-streamed response only"):
+        _sdk(gateway, ADMIN).responses.create(model="mock-1", input="x", tools=[ECHO], stream=True)

@@ -15,7 +15,8 @@ takes them the same way); sessions use ``X-User-ID``/``X-Session-ID``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from domain.catalogue import Catalogue
 from domain.content import (
@@ -182,12 +183,31 @@ def tool_of(tool: ToolDefinition, field: str) -> ToolSpec:
     return ToolSpec(name=function.name, description=function.description or "", parameters=function.parameters)
 
 
-def mcp_toolsets_of(body: ChatCompletionBody) -> tuple[McpToolset, ...]:
+class McpToolEntry(Protocol):
+    """A tool entry of either OpenAI door (chat completions, Responses) with the Responses API's MCP fields."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def server_label(self) -> str | None: ...
+    @property
+    def server_url(self) -> str | None: ...
+    @property
+    def allowed_tools(self) -> list[str] | AllowedToolsFilter | None: ...
+    @property
+    def require_approval(self) -> str | ApprovalRules | None: ...
+    @property
+    def headers(self) -> dict[str, str] | None: ...
+    @property
+    def connector_id(self) -> str | None: ...
+
+
+def mcp_toolsets_of(tools: Sequence[McpToolEntry] | None) -> tuple[McpToolset, ...]:
     """The ``type: "mcp"`` tools: each names a configured MCP server in ``server_label``, whose tools the gateway
     offers and runs (``application.tool_loop``). A server URL from the client is refused: only the servers of
     ``MCP_SERVERS`` can be reached, so a request cannot make the gateway connect anywhere (request forgery)."""
     toolsets: list[McpToolset] = []
-    for index, tool in enumerate(body.tools or ()):
+    for index, tool in enumerate(tools or ()):
         if tool.type != "mcp":
             continue
         field = f"tools[{index}]"

@@ -55,7 +55,7 @@ class ChatCompletions:
     async def respond(self, body: ChatCompletionBody, headers: Headers, receive: Receive, send: Send) -> None:
         deps = self._deps
         fields = generate_fields(body, deps.catalogue)
-        toolsets = mcp_toolsets_of(body)
+        toolsets = mcp_toolsets_of(body.tools)
         choice = fields.tool_choice
         if toolsets:  # the MCP tools join the tools in the loop, which checks the choice against them all
             fields = msgspec.structs.replace(fields, tool_choice=AUTO_TOOLS)
