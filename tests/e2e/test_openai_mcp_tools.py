@@ -223,5 +223,19 @@ def test_the_responses_api_refuses_what_it_cannot_honour_in_openais_shape(gatewa
     for tool, field in refusals:
         with pytest.raises(openai.BadRequestError, match=re.escape(field)):
             _sdk(gateway, ADMIN).responses.create(model="mock-1", input="please call web__echo", tools=[tool])
-    with pytest.raises(openai.BadRequestError, match="non-streamed response only"):
-        _sdk(gateway, ADMIN).responses.create(model="mock-1", input="x", tools=[ECHO], stream=True)
+
+
+def test_a_streamed_response_runs_the_loop_with_an_mcp_call_item_between_the_rounds(gateway: ServerProcess) -> None:
+    stream = _sdk(gateway, ECHO_USER).responses.create(
+        model="mock-1", input="please call web__echo for me", tools=[ECHO], stream=True
+    )
+    events = list(stream)
+    done = [event.item for event in events if event.type == "response.output_item.done"]
+    assert [item.type for item in done] == ["mcp_call", "message"]
+    call = done[0]
+    assert call.type == "mcp_call" and call.name == "echo" and call.output is not None and '"length":' in call.output
+    completed = events[-1]
+    assert completed.type == "response.completed"
+    assert [item.type for item in completed.response.output] == ["mcp_call", "message"]
+    assert '"length":' in completed.response.output_text
+    assert [event.sequence_number for event in events] == list(range(len(events)))

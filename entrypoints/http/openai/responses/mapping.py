@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from application.tool_loop import LoopOutcome
+from application.tool_loop import LoopOutcome, ToolRound
 from domain.catalogue import Catalogue
 from domain.content import (
     FINISH_CONTENT_FILTER,
@@ -370,24 +370,30 @@ def mcp_items(outcome: LoopOutcome, response_id: str) -> list[dict[str, Any]]:
             }
         )
     for done in outcome.rounds:
-        results = {result.call_id: result for result in done.results}
-        for call in done.calls:
-            server, name = split_qualified(call.name) or ("", call.name)
-            result = results.get(call.id)
-            failed = result is not None and result.is_error
-            items.append(
-                {
-                    "id": item_id("mcp_call", response_id, len(items)),
-                    "type": "mcp_call",
-                    "server_label": server,
-                    "name": name,
-                    "arguments": call.arguments,
-                    "output": None if failed or result is None else result.content,
-                    "error": result.content if failed and result is not None else None,
-                    "status": "failed" if failed else "completed",
-                }
-            )
+        for call, result in round_calls(done):
+            items.append(mcp_call_item(call, result, item_id("mcp_call", response_id, len(items))))
     return items
+
+
+def round_calls(done: ToolRound) -> list[tuple[ToolCallPart, ToolResultPart | None]]:
+    results = {result.call_id: result for result in done.results}
+    return [(call, results.get(call.id)) for call in done.calls]
+
+
+def mcp_call_item(call: ToolCallPart, result: ToolResultPart | None, item: str) -> dict[str, Any]:
+    """A call the gateway ran: the server's label and own tool name, and the result as ``output`` or ``error``."""
+    server, name = split_qualified(call.name) or ("", call.name)
+    failed = result is not None and result.is_error
+    return {
+        "id": item,
+        "type": "mcp_call",
+        "server_label": server,
+        "name": name,
+        "arguments": call.arguments,
+        "output": None if failed or result is None else result.content,
+        "error": result.content if failed and result is not None else None,
+        "status": "failed" if failed else "completed",
+    }
 
 
 def _listed_tool(tool: UpstreamTool) -> dict[str, Any]:

@@ -20,10 +20,12 @@ from litestar import Request, delete, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
 
+from application.tool_loop import ToolRound
 from domain.content import AUTO_TOOLS
 from domain.errors import DomainError, InvalidRequest
 from domain.models import GenerationRequest, StreamEnd, StreamEvent
 from domain.stored_responses import new_response_id
+from domain.tool_servers import McpToolset
 from domain.validation import build_request, check_id
 from entrypoints.asgi import Receive, Send
 from entrypoints.documented_limits import ID_SCHEMA, SESSION_HEADERS
@@ -71,8 +73,6 @@ class CreateResponse:
             raise InvalidRequest("previous_response_id and X-Session-ID are two histories: send one of them")
         fields = generate_fields(body, deps.catalogue)
         toolsets = mcp_toolsets_of(body.tools)
-        if toolsets and body.stream:
-            raise InvalidRequest("tools: mcp tools are run on a non-streamed response only here; send stream false")
         choice = fields.tool_choice
         if toolsets:  # the MCP tools join the tools in the loop, which checks the choice against them all
             fields = msgspec.structs.replace(fields, tool_choice=AUTO_TOOLS)
@@ -88,7 +88,7 @@ class CreateResponse:
         head = ResponseHead(id=response_id, created_at=int(time.time()), body=body, generation=generation)
         items = _encode(input_items_json(body.input, response_id)) if body.store is not False else b""
         if body.stream:
-            await self._stream(head, generation, items, receive, send)
+            await self._stream(head, generation, toolsets, items, receive, send)
             return
         if toolsets:  # configured MCP servers named: the gateway runs their tools' calls (application.tool_loop)
             outcome = await unless_client_leaves(receive, deps.tool_loop.run(generation, toolsets))
@@ -103,11 +103,19 @@ class CreateResponse:
         await send_json(send, 200, document, [JSON_CONTENT, cache_header(answer), overhead_header(answer)])
 
     async def _stream(
-        self, head: ResponseHead, generation: GenerationRequest, items: bytes, receive: Receive, send: Send
+        self,
+        head: ResponseHead,
+        generation: GenerationRequest,
+        toolsets: tuple[McpToolset, ...],
+        items: bytes,
+        receive: Receive,
+        send: Send,
     ) -> None:
         """Typed events; the first event decides between an error answer and a 200."""
         render = ResponseEvents(head)
-        source = self._kept(self._deps.generate_stream.execute(generation), render, head, generation, items)
+        deps = self._deps
+        events = deps.tool_loop.stream(generation, toolsets) if toolsets else deps.generate_stream.execute(generation)
+        source = self._kept(events, render, head, generation, items)
         pump = EventPump(source, render, render.error)
         first = await first_frame(pump, receive)
         if isinstance(first, DomainError):
@@ -118,12 +126,12 @@ class CreateResponse:
 
     async def _kept(
         self,
-        events: AsyncIterator[StreamEvent],
+        events: AsyncIterator[StreamEvent | ToolRound],
         render: ResponseEvents,
         head: ResponseHead,
         generation: GenerationRequest,
         items: bytes,
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncIterator[StreamEvent | ToolRound]:
         """The use-case's events; at the end, the finished response is stored before its last frames go out."""
         async for event in events:
             if isinstance(event, StreamEnd) and head.body.store is not False:
