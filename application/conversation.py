@@ -66,6 +66,7 @@ class Conversations:
             output_format=request.output_format,
             sampling=request.sampling,
             reasoning=request.reasoning,
+            cache_marks=request.cache_marks,
         )
 
     async def record(self, request: GenerationRequest, answer: Answer) -> None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import httptools
 
 # A text-bearing SSE event, whatever the JSON spacing: "content":"x" or "content": "x".
-_TEXT_EVENT = re.compile(rb'"content":\s?"[^"]')
+_TEXT_EVENT = re.compile(rb'"(?:content|text)":\s?"[^"]')  # a text delta: native and OpenAI "content", Anthropic "text"
 
 BodyFactory = Callable[[int], bytes]
 

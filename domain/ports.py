@@ -46,6 +46,18 @@ class Provider(Protocol):
     def stream(self, call: ProviderCall) -> AsyncIterator[ProviderChunk]: ...
 
 
+class TokenCounter(Protocol):
+    """A vendor's own count of a call's input tokens (Bedrock's CountTokens), where it has one.
+
+    ``count_input_tokens`` counts the call's system prompt and messages as the
+    model would read them (the tools are not counted: CountTokens takes none). It
+    raises ``UpstreamError`` subclasses (``UpstreamBadRequest`` for a model that
+    cannot count), never vendor exceptions.
+    """
+
+    async def count_input_tokens(self, call: ProviderCall) -> int: ...
+
+
 class Embeddings(Protocol):
     """An embedding model vendor behind one API (Bedrock InvokeModel, OpenAI's ``/embeddings``, the mock).
 

@@ -17,6 +17,7 @@ from dependency_injector import containers, providers
 from adapters.clock.system import SystemClock
 from application.cache_admin import ClearBlacklist, GetCacheStats, InvalidateCacheKey
 from application.conversation import Conversations
+from application.count_tokens import CountTokens
 from application.embed import Embed
 from application.feedback_loop import FeedbackLoop
 from application.generate import Generate
@@ -202,6 +203,12 @@ class Container(containers.DeclarativeContainer):
         tracer=tracer,
     )
     list_models = providers.Singleton(ListModels, catalogue=catalogue)
+    count_tokens = providers.Singleton(
+        CountTokens,
+        counters=providers.Singleton(
+            adapter_choice.build_token_counters, catalogue, bedrock_client=bedrock_client, image_fetcher=image_fetcher
+        ),
+    )
     get_status = providers.Singleton(
         GetStatus,
         version=VERSION,

@@ -89,10 +89,11 @@ def test_an_unknown_model_is_the_sdks_not_found_error(gateway: ServerProcess) ->
 
 
 def test_a_wrong_type_is_the_sdks_bad_request_error(gateway: ServerProcess) -> None:
-    with pytest.raises(openai.BadRequestError, match="temperature"):
+    with pytest.raises(openai.BadRequestError, match="temperature") as caught:
         client(gateway).chat.completions.create(
             model="mock-1", messages=[{"role": "user", "content": "hi"}], extra_body={"temperature": "hot"}
         )
+    assert caught.value.param == "temperature"
 
 
 def test_no_key_or_a_wrong_key_is_the_sdks_authentication_error(gateway: ServerProcess) -> None:

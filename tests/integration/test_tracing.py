@@ -145,3 +145,20 @@ async def test_a_chat_completion_through_the_openai_door_is_the_same_trace_under
     assert parent_of(server) == int(CALLER_SPAN, 16) and parent_of(use_case) == server.context.span_id
     assert parent_of(named["chat mock-1"]) == use_case.context.span_id
     assert server.attributes is not None and server.attributes["http.route"] == "/v1/chat/completions"
+
+
+async def test_an_anthropic_message_is_one_trace_through_the_generate_use_case() -> None:
+    async with in_process_gateway() as gateway:
+        response = await gateway.client.post(
+            "/v1/messages",
+            json={"model": "mock-1", "max_tokens": 50, "messages": [{"role": "user", "content": "trace the door"}]},
+            headers={"traceparent": TRACEPARENT, "x-api-key": "unused"},
+        )
+        assert response.status_code == 200 and response.json()["type"] == "message"
+        spans = by_name(gateway.spans())
+
+    server, use_case, provider = spans["POST /v1/messages"], spans["generate"], spans["chat mock-1"]
+    assert {format(span.context.trace_id, "032x") for span in spans.values()} == {TRACE_ID}
+    assert parent_of(server) == int(CALLER_SPAN, 16) and parent_of(use_case) == server.context.span_id
+    assert parent_of(provider) == use_case.context.span_id
+    assert server.attributes is not None and server.attributes["http.route"] == "/v1/messages"

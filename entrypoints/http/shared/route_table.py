@@ -22,6 +22,7 @@ from litestar.utils import normalize_path
 
 NATIVE = "native"
 OPENAI = "openai"
+ANTHROPIC = "anthropic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ _EXACT = {
         Route("ws", "/ws"),
         Route("openai_chat", "/v1/chat/completions", dialect=OPENAI),
         Route("openai_models", "/v1/models", dialect=OPENAI),
+        Route("anthropic_messages", "/v1/messages", dialect=ANTHROPIC),
+        Route("anthropic_count_tokens", "/v1/messages/count_tokens", dialect=ANTHROPIC),
         Route("mcp", "/mcp"),  # the MCP surface (Streamable HTTP): one JSON-RPC message per request
         Route("mcp_servers", "/api/v1/mcp/servers", admin_methods=frozenset({"GET"})),
         Route("openai_embeddings", "/v1/embeddings", dialect=OPENAI),
