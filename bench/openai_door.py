@@ -29,6 +29,7 @@ async def openai_door(plan: Plan) -> list[Table]:
             ("native /api/v1/generate", targets.gateway(gw.port, stream=stream), gw),
             ("door /v1/chat/completions", targets.openai_door(gw.port, stream=stream), gw),
             ("door /v1/messages", targets.anthropic_door(gw.port, stream=stream), gw),
+            ("door /v1/responses", targets.responses_door(gw.port, stream=stream), gw),
         ]
         procs = [gw]
         if plan.litellm:

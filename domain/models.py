@@ -153,6 +153,9 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
     sampling: Sampling = DEFAULT_SAMPLING
     reasoning: ReasoningConfig = NO_REASONING
     cache_marks: CacheMarks = NO_CACHE_MARKS
+    # Earlier turns a chain of stored responses brings (the Responses API's ``previous_response_id``): read as a
+    # session's history is (context window, feedback on the last answer), stored by the chain, not a session.
+    history: tuple[Message, ...] = ()
 
     @property
     def has_session(self) -> bool:

@@ -25,6 +25,7 @@ from domain.models import (
     Session,
 )
 from domain.rate_limit import RateDecision
+from domain.stored_responses import StoredResponse
 
 
 class Provider(Protocol):
@@ -120,6 +121,21 @@ class SessionRepo(Protocol):
     def lock(self, session_id: str) -> AbstractAsyncContextManager[None]: ...
 
     async def ping(self) -> bool: ...
+
+
+class ResponseStore(Protocol):
+    """Stored responses of the Responses API (``domain.stored_responses``), in the session backend.
+
+    ``put`` keeps a response until its ``expires_at``; ``get`` returns ``None``
+    for an unknown or expired one; ``delete`` says whether it existed. Backend
+    failures raise ``StorageUnavailable``.
+    """
+
+    async def put(self, response: StoredResponse) -> None: ...
+
+    async def get(self, response_id: str, *, now: float) -> StoredResponse | None: ...
+
+    async def delete(self, response_id: str) -> bool: ...
 
 
 class FeedbackDetector(Protocol):

@@ -87,6 +87,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     session_context_window: NonNegative = 50
     session_cache_ttl: Positive = 86_400
     session_memory_max: Positive = 10_000
+    responses_retention_seconds: Positive = 30 * 86_400  # stored responses of /v1/responses (OpenAI keeps 30 days)
     enable_cache_feedback: bool = True
     feedback_min_reporters: Positive = 3  # distinct reporters whose complaints retire a cached answer
     feedback_reports_per_hour: Positive = 20  # complaints recorded per reporter per hour; more are dropped

@@ -20,13 +20,24 @@ from adapters.providers.bedrock_converse import ImageResolver, refuse_image_url
 from adapters.providers.mock import MockProvider
 from adapters.sessions.cached import CachedSessionRepo
 from adapters.sessions.memory import MemorySessionRepo
+from adapters.sessions.responses_memory import MemoryResponseStore
 from application.resilience import CircuitBreakerProvider, ResilientEmbeddings, RetryingProvider, RetryPolicy
 from domain.catalogue import Catalogue
 from domain.catalogue_data import AWS_MODELS, AZURE_MODELS, DEFAULT_MODELS, MOCK_MODELS
 from domain.embedding_catalogue import EMBEDDING_MODELS, EmbeddingCatalogue
 from domain.embeddings import EmbeddingLimits
 from domain.models import ModelInfo
-from domain.ports import Cache, Clock, Embeddings, FeedbackRepo, ImageFetcher, Provider, SessionRepo, TokenCounter
+from domain.ports import (
+    Cache,
+    Clock,
+    Embeddings,
+    FeedbackRepo,
+    ImageFetcher,
+    Provider,
+    ResponseStore,
+    SessionRepo,
+    TokenCounter,
+)
 from entrypoints.config import ConfigError, Settings
 
 
@@ -209,6 +220,20 @@ def build_sessions(settings: Settings, clock: Clock, redis: Any, pool: Any, lock
         copy = RedisSessionCopy(redis, ttl_seconds=ttl, key_prefix=settings.redis_key_prefix)
         return CachedSessionRepo(primary, copy)
     return MemorySessionRepo(max_sessions=settings.session_memory_max, ttl_seconds=ttl, clock=clock)
+
+
+def build_response_store(settings: Settings, redis: Any, pool: Any) -> ResponseStore:
+    """The Responses API's stored responses live in the session backend (PostgreSQL directly: a response is
+    written once and read rarely, so the Redis copy in front of PostgreSQL would buy nothing)."""
+    if settings.session_backend == "redis":
+        from adapters.sessions.responses_redis import RedisResponseStore
+
+        return RedisResponseStore(redis, key_prefix=settings.redis_key_prefix)
+    if settings.session_backend == "postgres":
+        from adapters.sessions.responses_postgres import PostgresResponseStore
+
+        return PostgresResponseStore(pool)
+    return MemoryResponseStore(max_responses=settings.session_memory_max)
 
 
 # How long a request's blacklist check waits for a pooled connection before bypassing the cache.

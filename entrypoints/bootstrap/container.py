@@ -28,6 +28,7 @@ from application.list_models import ListModels
 from application.pipeline import GenerationPipeline
 from application.pool import WorkerPool
 from application.response_cache import ResponseCache
+from application.response_chains import ResponseChains
 from application.session_activity import SessionActivity
 from application.sessions import DeleteSession, GetSession
 from application.tool_loop import ToolLoop
@@ -148,6 +149,14 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         max_messages=settings.provided.session_max_messages,
         context_window=settings.provided.session_context_window,
+    )
+    response_store = providers.Singleton(adapter_choice.build_response_store, settings, redis_client, postgres_pool)
+    response_chains = providers.Singleton(
+        ResponseChains,
+        store=response_store,
+        clock=clock,
+        retention_seconds=settings.provided.responses_retention_seconds,
+        max_messages=settings.provided.session_max_messages,
     )
     feedback = providers.Singleton(
         FeedbackLoop,

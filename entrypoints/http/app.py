@@ -27,6 +27,8 @@ from entrypoints.http.native.generate import build_generation_routes
 from entrypoints.http.openai.deps import OpenAIDeps
 from entrypoints.http.openai.embeddings import EmbeddingsDeps, embeddings_declared_routes, embeddings_fast_routes
 from entrypoints.http.openai.errors import OPENAI_ERROR_SHAPE, OPENAI_ERRORS
+from entrypoints.http.openai.responses.deps import ResponsesDeps
+from entrypoints.http.openai.responses.routes import build_responses_routes, responses_fast_routes
 from entrypoints.http.openai.routes import build_openai_routes, openai_fast_routes
 from entrypoints.http.shared.allow import with_options_handlers
 from entrypoints.http.shared.client_address import TrustedProxies
@@ -55,6 +57,7 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
             *build_openai_routes(OpenAIDeps.from_container(container)),
             *build_anthropic_routes(),
             *embeddings_declared_routes(),
+            *build_responses_routes(ResponsesDeps.from_container(container)),
             *build_browser_routes(container, settings),
         ]
     )
@@ -97,6 +100,7 @@ def create_http_app(container: Container, settings: Settings, *, mcp: McpSurface
         *openai_fast_routes(OpenAIDeps.from_container(container)),
         *anthropic_fast_routes(AnthropicDeps.from_container(container)),
         *embeddings_fast_routes(EmbeddingsDeps.from_container(container)),
+        *responses_fast_routes(ResponsesDeps.from_container(container)),
     ]
     app = FastRoutes(mcp_endpoint, routes, max_body_bytes=settings.max_request_bytes)
     proxies = TrustedProxies.parse(settings.trusted_proxies)
