@@ -38,10 +38,10 @@ from pathlib import Path
 import httpx
 
 from bench.chaos_load import STATELESS, MixedLoad, Tally, tally
+from bench.chaos_upstream import UpstreamProcess
 from bench.procs import REPO, _rss_kb, _tree, free_port
 from tests.support.services import PostgresCluster, RedisServer
-from tests.vendors.azure_openai import FakeAzureOpenAI
-from tests.vendors.openai_script import Failure, FailureKind, Script
+from tests.vendors.openai_script import FailureKind
 
 FAKE_KEY = "chaos-key"
 
@@ -52,7 +52,7 @@ class Stack:
 
     redis: RedisServer
     postgres: PostgresCluster
-    fake: FakeAzureOpenAI
+    fake: UpstreamProcess
     gateway: subprocess.Popen[bytes]
     http_port: int
     ws_port: int
@@ -108,10 +108,10 @@ def _upstream(
     """The fake upstream fails one request in ``every``, once (``Failure.every``): a retry gets through."""
 
     async def inject(stack: Stack, _load: MixedLoad) -> None:
-        stack.fake.script.failure = Failure(kind, every=every, retry_after=retry_after)
+        stack.fake.fail(kind, every=every, retry_after=retry_after)
 
     async def heal(stack: Stack, _load: MixedLoad) -> None:
-        stack.fake.script.failure = None
+        stack.fake.heal()
 
     return Fault(name, what, inject, heal, errors_allowed=errors_allowed)
 
@@ -169,17 +169,20 @@ async def _close_slowloris(_stack: Stack, _load: MixedLoad) -> None:
 
 
 async def _sigterm_one_worker(stack: Stack, load: MixedLoad) -> None:
-    """Long streams (about 4 s each) until 200 are open, then SIGTERM to one of the two workers."""
-    stack.fake.script.chunk_delay_ms = 40
-    deadline = time.monotonic() + 15
-    while load.in_flight < 200 and time.monotonic() < deadline:  # noqa: ASYNC110 (a count, not an event)
-        await asyncio.sleep(0.05)
-    workers = stack.workers()
-    os.kill(workers[-1], signal.SIGTERM)
+    """200 slow streams (about 4 s each) on top of the load; once they are open, SIGTERM to one of the two workers.
+
+    The streams spread over both workers; those on the one stopping must still end with their final event
+    (its drain), and requests that arrive meanwhile must be answered (by the other worker, or by the stopping
+    one before it stops accepting).
+    """
+    stack.fake.chunk_delay(500)
+    load.burst("stream", 200)
+    await asyncio.sleep(1.5)  # every stream has its first chunk by now
+    os.kill(stack.workers()[-1], signal.SIGTERM)
 
 
 async def _after_sigterm(stack: Stack, _load: MixedLoad) -> None:
-    stack.fake.script.chunk_delay_ms = 0
+    stack.fake.chunk_delay(0)
 
 
 FAULTS: dict[str, Fault] = {
@@ -215,7 +218,7 @@ FAULTS: dict[str, Fault] = {
 # ---- the stack ----------------------------------------------------------------------------------
 
 
-def gateway_env(redis: RedisServer, postgres: PostgresCluster, fake: FakeAzureOpenAI, workers: int) -> dict[str, str]:
+def gateway_env(redis: RedisServer, postgres: PostgresCluster, fake: UpstreamProcess, workers: int) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),
@@ -239,8 +242,8 @@ def gateway_env(redis: RedisServer, postgres: PostgresCluster, fake: FakeAzureOp
         "POSTGRES_URL": postgres.url,
         "SESSION_MAX_MESSAGES": "1000",
         "PROVIDER_MAX_RETRIES": "2",
-        "PROVIDER_FIRST_BYTE_TIMEOUT": "2",
-        "PROVIDER_IDLE_TIMEOUT": "2",
+        "PROVIDER_FIRST_BYTE_TIMEOUT": "5",
+        "PROVIDER_IDLE_TIMEOUT": "5",
         "CIRCUIT_FAILURE_THRESHOLD": "50",
         "HEADER_TIMEOUT_SECONDS": "10",
         "SHUTDOWN_GRACE_SECONDS": "20",
@@ -250,9 +253,7 @@ def gateway_env(redis: RedisServer, postgres: PostgresCluster, fake: FakeAzureOp
 async def start_stack(logdir: Path, workers: int) -> Stack:
     redis = await asyncio.to_thread(lambda: RedisServer().start())
     postgres = await asyncio.to_thread(lambda: PostgresCluster().start())
-    fake = FakeAzureOpenAI(api_key=FAKE_KEY, openai_models=frozenset({"bench-model"}), script=Script(chunks=8))
-    fake.record = False
-    await fake.start()
+    fake = await asyncio.to_thread(lambda: UpstreamProcess(free_port(), FAKE_KEY).start())
     http_port, ws_port, grpc_port = free_port(), free_port(), free_port()
     log = logdir / "gateway.log"
     env = gateway_env(redis, postgres, fake, workers)
@@ -301,7 +302,7 @@ async def stop_stack(stack: Stack) -> None:
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(stack.gateway.pid, signal.SIGKILL)
-    await stack.fake.stop()
+    stack.fake.stop()
     stack.redis.kill()
     await asyncio.to_thread(stack.postgres.remove)
 

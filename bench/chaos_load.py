@@ -58,6 +58,7 @@ class Outcome:
     errored: bool = False  # a stream that ended with an error event
     truncated: bool = False  # a stream that ended with neither its final event nor an error event
     detail: str = ""
+    took: float = 0.0  # seconds from due to done
 
 
 @dataclass
@@ -82,11 +83,17 @@ class MixedLoad:
         self.rate = rate
         self.outcomes: list[Outcome] = []
         self.acknowledged: dict[tuple[str, str], list[str]] = {}  # (user, session) -> prompts answered 200
-        self._http = httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{http_port}",
-            timeout=TIMEOUT,
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-        )
+        # Several small pools: httpcore's pool scans every connection for every queued request, which at a
+        # thousand connections costs more CPU than the requests themselves.
+        self._pools = [
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{http_port}",
+                timeout=TIMEOUT,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            )
+            for _ in range(16)
+        ]
+        self._next_pool = itertools.cycle(self._pools)
         self._ws_url = f"ws://127.0.0.1:{ws_port}/ws"
         self._grpc_port = grpc_port
         self._channel: Channel | None = None
@@ -114,7 +121,8 @@ class MixedLoad:
             await asyncio.wait(self._tasks)
 
     async def close(self) -> None:
-        await self._http.aclose()
+        for pool in self._pools:
+            await pool.aclose()
         if self._channel is not None:
             self._channel.close()
 
@@ -135,6 +143,19 @@ class MixedLoad:
                 due += interval
             await asyncio.sleep(max(0.0, due - time.monotonic()))
 
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        return next(self._next_pool)
+
+    def burst(self, kind: str, count: int) -> None:
+        """``count`` requests of ``kind`` at once, on top of the steady load (counted with it)."""
+        loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        for _ in range(count):
+            task = loop.create_task(self._one(kind, now))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
     async def _one(self, kind: str, due: float) -> None:
         call: Callable[[], Awaitable[Outcome]] = getattr(self, f"_{kind}")
         try:
@@ -142,6 +163,7 @@ class MixedLoad:
             outcome.started = due
         except Exception as exc:  # every failure of the client side is a failed request of the load
             outcome = Outcome(kind, due, ok=False, detail=f"{kind}: {type(exc).__name__}")
+        outcome.took = time.monotonic() - due
         self.outcomes.append(outcome)
 
     # ---- the kinds of request ----------------------------------------------------------------

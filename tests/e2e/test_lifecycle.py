@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import time
 
 import httpx
@@ -55,6 +56,28 @@ def test_sigterm_during_a_stream_lets_it_finish() -> None:
             raise AssertionError("server still accepting after shutdown")
         except httpx.ConnectError:
             pass
+    finally:
+        server.stop()
+
+
+def test_a_request_sent_on_an_idle_kept_alive_connection_as_sigterm_arrives_is_still_answered() -> None:
+    """Found by ``python -m bench.chaos`` (fault ``sigterm``): a client's pool reuses an idle connection
+    without knowing the worker behind it is stopping. Stock uvicorn closed such connections at once and
+    the request sent on one was lost; now it is answered, and the connection closed after it."""
+    server = ServerProcess({"SHUTDOWN_GRACE_SECONDS": "20"}).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as conn:
+            request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            conn.sendall(request)
+            assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+            server.signal(signal.SIGTERM)
+            time.sleep(0.3)  # the stop has begun: the listener is closed, this connection is idle
+            conn.sendall(request)
+            answer = b""
+            while chunk := conn.recv(65536):  # until the server closes the connection after its answer
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+        assert server.wait(20) == 0
     finally:
         server.stop()
 
