@@ -83,15 +83,16 @@ class MixedLoad:
         self.rate = rate
         self.outcomes: list[Outcome] = []
         self.acknowledged: dict[tuple[str, str], list[str]] = {}  # (user, session) -> prompts answered 200
-        # Several small pools: httpcore's pool scans every connection for every queued request, which at a
-        # thousand connections costs more CPU than the requests themselves.
+        # Many small pools that never queue: httpcore's pool scans every connection for every waiting
+        # request on each event, so one pool under a few hundred requests in flight spends more CPU than
+        # the requests (tried: the generator's loop then spun in that scan and the load stopped).
         self._pools = [
             httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{http_port}",
                 timeout=TIMEOUT,
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=8),
             )
-            for _ in range(16)
+            for _ in range(32)
         ]
         self._next_pool = itertools.cycle(self._pools)
         self._ws_url = f"ws://127.0.0.1:{ws_port}/ws"
