@@ -39,9 +39,10 @@ class Conversations:
 
     @asynccontextmanager
     async def turn(self, request: GenerationRequest) -> AsyncIterator[Session | None]:
-        """Yield the request's session (``None`` when stateless), holding its lock."""
+        """Yield the request's session, holding its lock; a chain's history (``request.history``) as a session of
+        no id; ``None`` when stateless."""
         if not request.has_session:
-            yield None
+            yield Session(id="", user_id="", messages=request.history) if request.history else None
             return
         async with self._repo.lock(request.session_id):
             session = await self._repo.get(request.session_id)
@@ -66,6 +67,7 @@ class Conversations:
             output_format=request.output_format,
             sampling=request.sampling,
             reasoning=request.reasoning,
+            cache_marks=request.cache_marks,
         )
 
     async def record(self, request: GenerationRequest, answer: Answer) -> None:
@@ -74,7 +76,7 @@ class Conversations:
             return
         now = self._clock.now()
         sent = tuple(Message(role=m.role, content=m.content, parts=m.parts, created_at=now) for m in request.turn)
-        turn = (*sent, _answer_message(answer, now))
+        turn = (*sent, answer_message(answer, now))
         owner = owner_of(request.caller, request.user_id)
         await self._repo.append(request.session_id, owner, turn, max_messages=self._max_messages, now=now)
         self.turns_recorded += 1
@@ -112,7 +114,7 @@ def _pending_turn_start(messages: tuple[Message, ...]) -> int:
     return len(messages)
 
 
-def _answer_message(answer: Answer, now: float) -> Message:
+def answer_message(answer: Answer, now: float) -> Message:
     """The answer as a stored assistant message: text alone, or its reasoning, text and tool calls as parts."""
     cost = answer.cached_usage.total if answer.cached else answer.usage.total
     parts: tuple[Part, ...] = ()

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench               # all scenarios, full length (about 15 minutes)
     .venv/bin/python -m bench --quick       # a smoke run of every scenario (about 2 minutes)
-    .venv/bin/python -m bench --only a,b    # some scenarios: a b r c d e f o (r = fixed-rate mode, o = the OpenAI door)
+    .venv/bin/python -m bench --only a,b    # some scenarios: a b r c d e f o (r = fixed-rate mode, o = the API doors)
+    .venv/bin/python -m bench --smoke       # CI: every scenario, tiny; exit 1 if one fails or reports errors
     bash bench/litellm.sh                   # (a), (b), (c) side by side with LiteLLM (makes its venv)
 
 The fake upstream, the gateway and the load generator share this machine's
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import json
 import os
 import platform
 import resource
@@ -24,12 +26,17 @@ import time
 from pathlib import Path
 
 from bench.procs import REPO
+from bench.progress import PROGRESS
+from bench.report import Table
 from bench.scenarios import SCENARIOS, LiteLLM, Plan
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="short smoke run of each scenario")
+    parser.add_argument("--quick", action="store_true", help="short run of each scenario (about two minutes)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="CI check: each scenario tiny; exit 1 on a failed scenario or errors"
+    )
     parser.add_argument("--only", default="", help="comma list of scenarios (a,b,r,c,d,e,f,o); default all")
     parser.add_argument("--litellm-venv", default="", help="LiteLLM venv: adds LiteLLM's column to (a), (b), (c)")
     parser.add_argument("--repeats", type=int, default=0, help="throughput runs per cell, median kept (3; quick 1)")
@@ -49,8 +56,9 @@ def main() -> int:
     if args.litellm_venv:
         key = os.environ.get("LITELLM_MASTER_KEY") or f"sk-bench-{secrets.token_hex(12)}"
         litellm = LiteLLM(venv=Path(args.litellm_venv).resolve(), key=key)
-    repeats = args.repeats or (1 if args.quick else 3)
-    plan = Plan(quick=args.quick, logdir=logdir, litellm=litellm, repeats=repeats, pin=args.pin)
+    quick = args.quick or args.smoke
+    repeats = args.repeats or (1 if quick else 3)
+    plan = Plan(quick=quick, logdir=logdir, litellm=litellm, repeats=repeats, pin=args.pin, smoke=args.smoke)
     out = Path(args.out) if args.out else logdir / "results.md"
     header = _header(plan, chosen)
     print(header, flush=True)
@@ -61,15 +69,32 @@ def main() -> int:
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     except ImportError:
         runner = asyncio.Runner()
+    tables: list[Table] = []
+    failures: list[str] = []
+    PROGRESS.start(chosen, 2 if plan.smoke else 1 if plan.quick else 0)
     with runner:
         for name in chosen:
-            for table in runner.run(SCENARIOS[name](plan)):
+            PROGRESS.scenario(name)
+            try:
+                produced = runner.run(SCENARIOS[name](plan))
+            except Exception as exc:  # a scenario that fails is reported and the others still run
+                failures.append(f"scenario {name} failed: {exc!r}")
+                print(f"\nscenario {name} FAILED: {exc!r} (process logs in {logdir})", flush=True)
+                continue
+            for table in produced:
                 text = table.markdown()
                 print("\n" + text, flush=True)
                 sections.append(text)
+                tables.append(table)
                 out.write_text("\n\n".join(sections) + "\n")
-    print(f"\nwritten to {out} (process logs in {logdir})")
-    return 0
+                if table.errors():
+                    failures.append(f"{table.title}: {table.errors()} errors")
+    (logdir / "tables.json").write_text(json.dumps([t.as_json() for t in tables]))
+    print(f"\nwritten to {out} and {logdir / 'tables.json'} (process logs in {logdir})")
+    if failures:
+        print("\n" + "\n".join(failures), flush=True)
+    # A smoke run fails on any failure; a measuring run reports them and still exits 0 (its tables stand).
+    return 1 if failures and (plan.smoke or len(failures) == len(chosen)) else 0
 
 
 def _raise_open_files() -> None:

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 
 import httptools
 
-# A text-bearing SSE event, whatever the JSON spacing: "content":"x" or "content": "x".
-_TEXT_EVENT = re.compile(rb'"content":\s?"[^"]')
+# A text-bearing SSE event, whatever the JSON spacing: "content":"x" or "content": "x" (native and OpenAI chat),
+# "text":"x" (Anthropic), "delta":"x" (the Responses API's response.output_text.delta).
+_TEXT_EVENT = re.compile(rb'"(?:content|text|delta)":\s?"[^"]')
 
 BodyFactory = Callable[[int], bytes]
 

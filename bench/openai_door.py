@@ -1,10 +1,11 @@
-"""Scenario (o): the OpenAI-compatible door beside the native route, and LiteLLM's own ``/v1/chat/completions``.
+"""Scenario (o): the API doors beside the native route, and LiteLLM's own ``/v1/chat/completions``.
 
-One gateway process (one worker) in front of the fake upstream answers both
-``POST /api/v1/generate`` (the native route) and ``POST /v1/chat/completions``
-(the door) for the same question, plain and streamed, so the door's own cost is
-the difference between two routes of one process in one run (issue 14, item 7:
-within 10% of the native route). Added latency at concurrency 1 (minus the same
+One gateway process (one worker) in front of the fake upstream answers
+``POST /api/v1/generate`` (the native route), ``POST /v1/chat/completions``
+(the OpenAI door) and ``POST /v1/messages`` (the Anthropic door) for the same
+question, plain and streamed, so a door's own cost is the difference between
+two routes of one process in one run (issues 14 and 15: within 10% of the
+native route). Added latency at concurrency 1 (minus the same
 percentile direct to the fake) and throughput at 16 and 64; the systems are
 interleaved and each cell is the median of ``--repeats`` runs.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from bench import targets
 from bench.loadgen import Run, Target, closed_loop
+from bench.progress import step
 from bench.report import Table, latencies, ms, ratio, ttfts
 from bench.scenarios import Plan, _helpers, _measured, fake, gateway, placed, running
 
@@ -26,6 +28,8 @@ async def openai_door(plan: Plan) -> list[Table]:
             ("direct", targets.direct(upstream.port, stream=stream), upstream),
             ("native /api/v1/generate", targets.gateway(gw.port, stream=stream), gw),
             ("door /v1/chat/completions", targets.openai_door(gw.port, stream=stream), gw),
+            ("door /v1/messages", targets.anthropic_door(gw.port, stream=stream), gw),
+            ("door /v1/responses", targets.responses_door(gw.port, stream=stream), gw),
         ]
         procs = [gw]
         if plan.litellm:
@@ -49,6 +53,7 @@ async def _latency(plan: Plan, systems: list[tuple[str, Target, object]], upstre
     runs: dict[str, Run] = {}
     for _ in range(max(1, plan.repeats)):
         for name, target, sut in systems:
+            step(f"concurrency 1, {'streamed' if stream else 'plain'}, {name}")
             with placed(plan.pin, sut, *_helpers(sut, upstream)):  # type: ignore[arg-type]
                 run = await closed_loop(target, concurrency=1, seconds=plan.seconds(6, 2), warmup=0.5, deadline=30)
             runs[name] = _merged(runs.get(name), run)
@@ -74,10 +79,11 @@ async def _throughput(plan: Plan, systems: list[tuple[str, Target, object]], ups
         f"(o2) Throughput, {kind}, closed loop, one gateway worker",
         ["concurrency", "system", "req/s (median)", "p50 ms", "p99 ms", "errors", "CPU ms/req", "door / native req/s"],
     )
-    for concurrency in (16, 64):
+    for concurrency in (16,) if plan.smoke else (16, 64):
         measured: dict[str, list[tuple[Run, float, float]]] = {name: [] for name, _, _ in systems}
         for _ in range(max(1, plan.repeats)):
             for name, target, sut in systems:
+                step(f"concurrency {concurrency}, {'streamed' if stream else 'plain'}, {name}")
                 proc = None if sut is upstream else sut
                 with placed(plan.pin, sut, *_helpers(sut, upstream)):  # type: ignore[arg-type]
                     measured[name].append(await _measured(target, proc, concurrency, plan, 120.0))  # type: ignore[arg-type]

@@ -190,11 +190,15 @@ class RssSampler:
         self._proc = proc
         self._every = every
         self.peak = 0.0
+        self.samples: list[tuple[float, float]] = []  # (seconds since the start, MiB), for the charts
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
+        began = time.monotonic()
         while True:
-            self.peak = max(self.peak, self._proc.rss_mb())
+            rss = self._proc.rss_mb()
+            self.peak = max(self.peak, rss)
+            self.samples.append((time.monotonic() - began, rss))
             await asyncio.sleep(self._every)
 
     def __enter__(self) -> RssSampler:

@@ -14,6 +14,7 @@ class Table:
     columns: list[str]
     rows: list[list[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # (x, y) lines for the charts
 
     def add(self, *cells: object) -> None:
         self.rows.append([_cell(c) for c in cells])
@@ -27,6 +28,23 @@ class Table:
         body = ["| " + " | ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in self.rows]
         notes = [f"\n{n}" for n in self.notes]
         return "\n".join([f"### {self.title}", "", line, rule, *body, *notes])
+
+    def as_json(self) -> dict[str, object]:
+        return {"title": self.title, "columns": self.columns, "rows": self.rows, "series": self.series}
+
+    def errors(self) -> int:
+        """The failures the table reports (the columns that count errors, failures or stalls)."""
+        counted = [i for i, column in enumerate(self.columns) if _counts_failures(column)]
+        total = 0
+        for row in self.rows:
+            for i in counted:
+                text = row[i].replace(",", "")
+                total += int(float(text)) if text.replace(".", "", 1).isdigit() else 0
+        return total
+
+
+def _counts_failures(column: str) -> bool:
+    return column in ("errors", "failed", "soak errors", "stalled or failed")
 
 
 def _cell(value: object) -> str:

@@ -19,21 +19,29 @@ import httpx
 from bench import targets
 from bench.loadgen import Run, Target, closed_loop, open_loop
 from bench.procs import Proc, RssSampler, placed, start_fake, start_gateway, wait_listening, wait_ready
+from bench.progress import step
 from bench.report import Table, gaps, latencies, ms, ratio, ttfts
 
 
 @dataclass(frozen=True)
 class Plan:
-    """How long and how big: ``quick`` is a smoke run of every scenario in about two minutes."""
+    """How long and how big: ``quick`` runs every scenario in about two minutes; ``smoke`` (CI) in under one,
+    to show that each still runs without an error, not to measure."""
 
     quick: bool
     logdir: Path
     litellm: LiteLLM | None = None
     repeats: int = 1  # throughput runs per system and concurrency (the median is reported)
     pin: bool = False  # system under test on CPU 0, load generator and fake upstream on CPU 1 (--pin)
+    smoke: bool = False  # implies quick; windows of at most half a second, fewer and smaller steps
 
     def seconds(self, full: float, quick: float) -> float:
+        if self.smoke:
+            return min(quick, 0.5)
         return quick if self.quick else full
+
+    def size(self, full: int, quick: int, smoke: int) -> int:
+        return smoke if self.smoke else quick if self.quick else full
 
 
 @dataclass(frozen=True)
@@ -99,8 +107,11 @@ async def added_latency(plan: Plan) -> list[Table]:
     runs: dict[str, Run] = {}
     async with running(upstream, *extra):
         for name, target, sut in systems:
+            step(f"concurrency 1, {name}")
             with placed(plan.pin, sut, *_helpers(sut, upstream)):
-                runs[name] = await closed_loop(target, concurrency=1, seconds=plan.seconds(10, 2), warmup=1)
+                runs[name] = await closed_loop(
+                    target, concurrency=1, seconds=plan.seconds(10, 2), warmup=plan.seconds(1, 1)
+                )
     base = latencies(runs["direct"])
     for name, run in runs.items():
         lat = latencies(run)
@@ -152,12 +163,13 @@ async def throughput(plan: Plan) -> list[Table]:
     )
     rss = {p.pid: p.rss_mb() for p in procs}
     async with running(upstream, *procs):
-        for concurrency in (16, 64, 256):
+        for concurrency in (16, 64) if plan.smoke else (16, 64, 256):
             # Each system is measured ``repeats`` times, interleaved with the others, and the run with the
             # median rate is reported: the machine is shared, and a neighbour's burst should not decide a row.
             measured: dict[str, list[tuple[Run, float, float]]] = {name: [] for name, _, _ in systems}
-            for _ in range(plan.repeats):
+            for repeat in range(plan.repeats):
                 for name, target, proc in systems:
+                    step(f"concurrency {concurrency}, {name}, run {repeat + 1}/{plan.repeats}")
                     # LiteLLM at high concurrency can leave a request hanging; bound it (the others need no guard).
                     deadline = 120.0 if name.startswith("litellm") else None
                     sut = proc or upstream
@@ -240,10 +252,11 @@ async def _stream_latency(plan: Plan) -> Table:
         ["system", "streams", "TTFT p50", "TTFT p99", "added TTFT p50", "added TTFT p99", "gap p50", "gap p99",
          "chunks/stream"],
     )  # fmt: skip
-    count = 30 if plan.quick else 300
+    count = plan.size(300, 30, 10)
     runs: dict[str, Run] = {}
     async with running(upstream, *extra):
         for name, target, sut in systems:
+            step(f"{count} streams one after another, {name}")
             with placed(plan.pin, sut, *_helpers(sut, upstream)):
                 runs[name] = await closed_loop(
                     target, concurrency=1, seconds=600, warmup=0.5, requests=count, deadline=30
@@ -262,17 +275,19 @@ async def _stream_latency(plan: Plan) -> Table:
 
 
 async def _stream_hold(plan: Plan) -> Table:
-    counts = (200,) if plan.quick else (1000, 5000)
+    counts = (50,) if plan.smoke else (200,) if plan.quick else (1000, 5000)
+    chunk_delay_ms = 50 if plan.smoke else 500
     table = Table(
         "(c2) Concurrent SSE streams held by one gateway process (upstream: 20 chunks 500 ms apart, ~10 s a stream)",
         ["streams", "completed", "stalled or failed", "TTFT p99 ms", "max gap p99 ms", "RSS idle MiB",
          "RSS peak MiB", "wall s"],
     )  # fmt: skip
-    upstream = await fake(plan, chunks=20, chunk_delay_ms=500)
+    upstream = await fake(plan, chunks=20, chunk_delay_ms=chunk_delay_ms)
     # Enough pool for every stream at once; the default (512 in flight + 2048 queued) would queue the rest.
     gw = await gateway(plan, upstream, POOL_MAX_CONCURRENT="20000", POOL_QUEUE_SIZE="20000")
     async with running(upstream, gw):
         for count in counts:
+            step(f"{count} concurrent streams")
             idle = gw.rss_mb()
             target = targets.gateway(gw.port, stream=True)
             began = time.perf_counter()
@@ -289,6 +304,7 @@ async def _stream_hold(plan: Plan) -> Table:
     table.notes.append(
         "A stream is complete when all 20 text chunks arrived; stalled = not complete within 60 s. "
         "Gateway run with POOL_MAX_CONCURRENT=20000 so that no stream waits for a pool slot."
+        + (" Smoke run: chunks 50 ms apart." if plan.smoke else "")
     )
     return table
 
@@ -314,6 +330,7 @@ async def cache_hits(plan: Plan) -> list[Table]:
     )
     async with running(upstream):
         for backend, settings in backends.items():
+            step(f"{backend} backend")
             gw = await gateway(plan, upstream, **settings)
             async with running(gw):
                 target = targets.gateway(gw.port, distinct=100)
@@ -364,6 +381,7 @@ async def batch(plan: Plan) -> list[Table]:
     body = targets.batch_body(1000)
     async with running(upstream, gw), httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}", timeout=120) as client:
         for attempt in range(1 if plan.quick else 3):
+            step(f"batch {attempt + 1}")
             began = time.perf_counter()
             response = await client.post("/api/v1/generate/batch", content=body)
             wall = time.perf_counter() - began
@@ -379,24 +397,28 @@ async def batch(plan: Plan) -> list[Table]:
 
 
 async def soak(plan: Plan) -> list[Table]:
-    total = 5_000 if plan.quick else 100_000
+    total = plan.size(100_000, 5_000, 500)
+    warmup = plan.size(2_000, 2_000, 200)
     upstream = await fake(plan)
     gw = await gateway(plan, upstream)
     table = Table(
         f"(f) Memory of one worker: idle, after warm-up, after a {total:,}-request soak (concurrency 64)",
-        ["idle MiB", "after 2,000-request warm-up MiB", "after soak MiB", "change vs warm-up", "soak req/s",
+        ["idle MiB", f"after {warmup:,}-request warm-up MiB", "after soak MiB", "change vs warm-up", "soak req/s",
          "soak errors", "soak s"],
     )  # fmt: skip
     target = targets.gateway(gw.port)
     async with running(upstream, gw):
         idle = gw.rss_mb()
-        await closed_loop(target, concurrency=64, seconds=120, warmup=0, requests=2_000)
+        step(f"warm-up, {warmup:,} requests")
+        await closed_loop(target, concurrency=64, seconds=120, warmup=0, requests=warmup)
         await asyncio.sleep(1)
         warm = gw.rss_mb()
-        with placed(plan.pin, gw, upstream):
+        step(f"soak, {total:,} requests")
+        with placed(plan.pin, gw, upstream), RssSampler(gw, every=0.5) as sampler:
             run = await closed_loop(target, concurrency=64, seconds=300, warmup=0, requests=total)
         await asyncio.sleep(2)
         after = gw.rss_mb()
+    table.series = {"RSS along the soak (MiB)": sampler.samples}
     table.add(idle, warm, after, f"{(after - warm) / warm * 100:+.1f}%", run.rps, run.failed, run.seconds)
     return [table]
 
@@ -413,11 +435,12 @@ async def fixed_rate(plan: Plan) -> list[Table]:
         ["rate req/s", "system", "achieved req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors"],
     )
     async with running(upstream, gw):
-        for rate in (500, 1000, 2000):
+        for rate in (500,) if plan.smoke else (500, 1000, 2000):
             for name, target, sut in (
                 ("direct", targets.direct(upstream.port), upstream),
                 ("gateway", targets.gateway(gw.port), gw),
             ):
+                step(f"{rate} req/s offered, {name}")
                 with placed(plan.pin, sut, *_helpers(sut, upstream)):
                     run = await open_loop(target, rate=rate, seconds=plan.seconds(8, 2), connections=256, warmup=1)
                 lat = latencies(run)
@@ -426,7 +449,7 @@ async def fixed_rate(plan: Plan) -> list[Table]:
 
 
 async def openai_door(plan: Plan) -> list[Table]:
-    """(o) the OpenAI-compatible door beside the native route (``bench/openai_door.py``)."""
+    """(o) the OpenAI and Anthropic doors beside the native route (``bench/openai_door.py``)."""
     from bench.openai_door import openai_door as door_beside_native
 
     return await door_beside_native(plan)

@@ -4,6 +4,9 @@
   itself sends upstream (so ``gateway - direct`` is the gateway's own cost);
 - ``gateway``: ``POST /api/v1/generate`` (or ``/generate/stream``) with a prompt and the model;
 - ``openai_door``: the gateway's ``POST /v1/chat/completions`` with the body ``direct`` sends;
+- ``anthropic_door``: the gateway's ``POST /v1/messages`` with the same question, cap and temperature;
+- ``responses_door``: the gateway's ``POST /v1/responses`` with the same question, ``store: false``
+  (the chat door and the native route keep nothing either);
 - ``litellm``: LiteLLM proxy's ``/v1/chat/completions`` with its master key.
 
 Prompts carry a counter (and a per-run tag) so that no two requests are alike unless a scenario
@@ -50,6 +53,36 @@ def openai_door(port: int, *, stream: bool = False) -> Target:
     """The gateway's OpenAI-compatible door: the same chat-completions body as ``direct``, no key."""
     same = direct(port, stream=stream)
     return Target("127.0.0.1", port, same.path, same.body, (), stream)
+
+
+def anthropic_door(port: int, *, stream: bool = False) -> Target:
+    """The gateway's Anthropic door: the question ``direct`` asks, as a Messages request, no key."""
+    tail = b',"stream":true' if stream else b""
+
+    def body(n: int) -> bytes:
+        prompt = _prompt(n, None).encode()
+        return b'{"model":"%s","max_tokens":4096,"temperature":0.7,"messages":[{"role":"user","content":"%s"}]%s}' % (
+            MODEL.encode(),
+            prompt,
+            tail,
+        )
+
+    return Target("127.0.0.1", port, "/v1/messages", body, (), stream)
+
+
+def responses_door(port: int, *, stream: bool = False) -> Target:
+    """The gateway's Responses API door: the same question, cap and temperature as ``direct``, nothing stored."""
+    tail = b',"stream":true' if stream else b""
+
+    def body(n: int) -> bytes:
+        prompt = _prompt(n, None).encode()
+        return b'{"model":"%s","input":"%s","max_output_tokens":4096,"temperature":0.7,"store":false%s}' % (
+            MODEL.encode(),
+            prompt,
+            tail,
+        )
+
+    return Target("127.0.0.1", port, "/v1/responses", body, (), stream)
 
 
 def litellm(port: int, key: str, *, stream: bool = False) -> Target:

@@ -92,7 +92,10 @@ def _options(call: ProviderCall) -> dict[str, object]:
     if call.sampling != DEFAULT_SAMPLING:
         # repr, as for the temperature: every bit of top_p counts.
         top_p = None if call.sampling.top_p is None else repr(float(call.sampling.top_p))
-        options["sampling"] = [top_p, list(call.sampling.stop), call.sampling.seed]
+        sampling: list[object] = [top_p, list(call.sampling.stop), call.sampling.seed]
+        if call.sampling.top_k is not None:  # only when set: the keys of requests without it stay as they were
+            sampling.append(call.sampling.top_k)
+        options["sampling"] = sampling
     if call.reasoning != NO_REASONING:
         options["reasoning"] = call.reasoning
     return options

@@ -8,8 +8,9 @@ encodes and decodes them with no conversion step, in JSON and msgpack alike.
 Beside the parts: what a request offers the model (``ToolSpec``), how it may
 use them (``ToolChoice``), the shape its answer must take (``OutputFormat``),
 the sampling parameters beyond temperature and the token cap (``Sampling``),
-how much it may think (``ReasoningConfig``), and the fragments a stream
-delivers (``ToolCallDelta``, ``ReasoningDelta``).
+how much it may think (``ReasoningConfig``), where the client asked for the
+prompt to be cached (``CacheMarks``, with ``Message.cache_after``), and the
+fragments a stream delivers (``ToolCallDelta``, ``ReasoningDelta``).
 """
 
 from __future__ import annotations
@@ -122,12 +123,14 @@ TEXT_OUTPUT = OutputFormat()
 class Sampling(msgspec.Struct, frozen=True, kw_only=True):
     """Sampling beyond the temperature and the token cap (which every request has as its own fields).
 
-    ``None`` and ``()`` leave the provider's default; ``seed`` is sent only to providers that have one.
+    ``None`` and ``()`` leave the provider's default; ``seed`` and ``top_k`` are sent only to providers
+    that have them (docs/providers.md).
     """
 
     top_p: float | None = None
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    top_k: int | None = None
 
 
 DEFAULT_SAMPLING = Sampling()
@@ -145,6 +148,21 @@ class ReasoningConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 
 NO_REASONING = ReasoningConfig()
+
+
+class CacheMarks(msgspec.Struct, frozen=True, kw_only=True):
+    """Where the client asked the provider to cache the prompt's prefix (Anthropic's ``cache_control``):
+    after the tool definitions, after the system prompt; a point inside the conversation is
+    ``Message.cache_after``. A provider with explicit cache points (Bedrock's ``cachePoint``) puts one at
+    each mark instead of its own; the others cache on their own terms and ignore them. Marks never change
+    the answer, so they are not part of the response-cache key, and a session does not store them.
+    """
+
+    tools: bool = False
+    system: bool = False
+
+
+NO_CACHE_MARKS = CacheMarks()
 
 
 class ToolCallDelta(msgspec.Struct, frozen=True, kw_only=True):

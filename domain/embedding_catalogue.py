@@ -188,6 +188,10 @@ class EmbeddingCatalogue:
             caller=context.caller,
         )
 
+    def find(self, name: str) -> EmbeddingModelInfo | None:
+        """The catalogue entry a bare id or alias names (the first configured provider's), else ``None``."""
+        return self._first.get(name.strip().lower())
+
     def batch_size(self, request: EmbeddingRequest) -> int:
         """How many texts one upstream call takes: the model's limit, else the provider's API limit."""
         if request.info is not None:

@@ -14,8 +14,10 @@ import msgspec
 from domain.content import (
     AUTO_TOOLS,
     DEFAULT_SAMPLING,
+    NO_CACHE_MARKS,
     NO_REASONING,
     TEXT_OUTPUT,
+    CacheMarks,
     OutputFormat,
     Part,
     ReasoningConfig,
@@ -62,7 +64,9 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     has its whole content in ``parts`` (text, images, tool calls and results,
     reasoning) and an empty ``content``. A ``tool`` message holds tool results.
     An assistant message remembers the cache key its answer was stored under, so
-    that a later complaint can retire exactly that entry.
+    that a later complaint can retire exactly that entry. ``cache_after`` holds the
+    positions in ``content_parts`` after which the client asked for a prompt-cache
+    point (``CacheMarks``); a stored message has none.
     """
 
     role: Role
@@ -72,6 +76,7 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     tokens: int = 0
     cache_key: str = ""
     created_at: float = 0.0
+    cache_after: tuple[int, ...] = ()
 
     @property
     def text(self) -> str:
@@ -147,6 +152,10 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
     output_format: OutputFormat = TEXT_OUTPUT
     sampling: Sampling = DEFAULT_SAMPLING
     reasoning: ReasoningConfig = NO_REASONING
+    cache_marks: CacheMarks = NO_CACHE_MARKS
+    # Earlier turns a chain of stored responses brings (the Responses API's ``previous_response_id``): read as a
+    # session's history is (context window, feedback on the last answer), stored by the chain, not a session.
+    history: tuple[Message, ...] = ()
 
     @property
     def has_session(self) -> bool:
@@ -187,6 +196,7 @@ class ProviderCall(msgspec.Struct, frozen=True, kw_only=True):
     output_format: OutputFormat = TEXT_OUTPUT
     sampling: Sampling = DEFAULT_SAMPLING
     reasoning: ReasoningConfig = NO_REASONING
+    cache_marks: CacheMarks = NO_CACHE_MARKS
 
 
 class Completion(msgspec.Struct, frozen=True, kw_only=True):

@@ -81,6 +81,9 @@ def check_output_format(output: OutputFormat, model: ModelInfo | None) -> Output
     return OutputFormat(type="json_schema", name=name, schema=output.schema, strict=output.strict)
 
 
+MAX_TOP_K = 500  # Claude's largest on Bedrock; no provider behind the gateway takes more
+
+
 def check_sampling(sampling: Sampling) -> None:
     top_p = sampling.top_p
     if top_p is not None and (isinstance(top_p, bool) or not math.isfinite(top_p) or not 0.0 < top_p <= 1.0):
@@ -93,6 +96,9 @@ def check_sampling(sampling: Sampling) -> None:
     seed = sampling.seed
     if seed is not None and (isinstance(seed, bool) or not -MAX_SEED - 1 <= seed <= MAX_SEED):
         raise InvalidRequest(f"seed must be a 64-bit integer, got {seed}")
+    top_k = sampling.top_k
+    if top_k is not None and (isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K):
+        raise InvalidRequest(f"topK must be an integer from 1 to {MAX_TOP_K}, got {top_k}")
 
 
 def check_reasoning(reasoning: ReasoningConfig, model: ModelInfo | None, max_tokens: int) -> None:

@@ -25,6 +25,7 @@ from domain.models import (
     Session,
 )
 from domain.rate_limit import RateDecision
+from domain.stored_responses import StoredResponse
 
 
 class Provider(Protocol):
@@ -44,6 +45,18 @@ class Provider(Protocol):
     async def generate(self, call: ProviderCall) -> Completion: ...
 
     def stream(self, call: ProviderCall) -> AsyncIterator[ProviderChunk]: ...
+
+
+class TokenCounter(Protocol):
+    """A vendor's own count of a call's input tokens (Bedrock's CountTokens), where it has one.
+
+    ``count_input_tokens`` counts the call's system prompt and messages as the
+    model would read them (the tools are not counted: CountTokens takes none). It
+    raises ``UpstreamError`` subclasses (``UpstreamBadRequest`` for a model that
+    cannot count), never vendor exceptions.
+    """
+
+    async def count_input_tokens(self, call: ProviderCall) -> int: ...
 
 
 class Embeddings(Protocol):
@@ -108,6 +121,21 @@ class SessionRepo(Protocol):
     def lock(self, session_id: str) -> AbstractAsyncContextManager[None]: ...
 
     async def ping(self) -> bool: ...
+
+
+class ResponseStore(Protocol):
+    """Stored responses of the Responses API (``domain.stored_responses``), in the session backend.
+
+    ``put`` keeps a response until its ``expires_at``; ``get`` returns ``None``
+    for an unknown or expired one; ``delete`` says whether it existed. Backend
+    failures raise ``StorageUnavailable``.
+    """
+
+    async def put(self, response: StoredResponse) -> None: ...
+
+    async def get(self, response_id: str, *, now: float) -> StoredResponse | None: ...
+
+    async def delete(self, response_id: str) -> bool: ...
 
 
 class FeedbackDetector(Protocol):

@@ -19,8 +19,10 @@ import msgspec
 from domain.catalogue import Catalogue
 from domain.content import (
     AUTO_TOOLS,
+    NO_CACHE_MARKS,
     NO_REASONING,
     TEXT_OUTPUT,
+    CacheMarks,
     OutputFormat,
     ReasoningConfig,
     Sampling,
@@ -74,6 +76,8 @@ class GenerateFields(msgspec.Struct, frozen=True, kw_only=True):
     stop: tuple[str, ...] = ()
     seed: int | None = None
     reasoning: ReasoningConfig = NO_REASONING
+    top_k: int | None = None
+    cache_marks: CacheMarks = NO_CACHE_MARKS
 
 
 class RequestLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -175,7 +179,7 @@ def _with_rich_fields(
     _check_turn_size(fields.messages, request.prompt, limits)
     check_tools(fields.tools, model)
     check_tool_choice(fields.tool_choice, fields.tools)
-    sampling = Sampling(top_p=fields.top_p, stop=fields.stop, seed=fields.seed)
+    sampling = Sampling(top_p=fields.top_p, stop=fields.stop, seed=fields.seed, top_k=fields.top_k)
     check_sampling(sampling)
     check_reasoning(fields.reasoning, model, request.max_tokens)
     systems = [m.text for m in fields.messages if m.role == "system"]
@@ -192,6 +196,7 @@ def _with_rich_fields(
         output_format=check_output_format(fields.output_format, model),
         sampling=sampling,
         reasoning=fields.reasoning,
+        cache_marks=fields.cache_marks,
     )
 
 

@@ -44,6 +44,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_prompts: bool = False
     in_mode: str = ""
     shutdown_grace_seconds: Seconds = 20.0
+    # The cyclic garbage collector (entrypoints/collector.py): freeze the start-up heap, collect the young
+    # generation less often; GC_TUNING=false keeps Python's defaults
+    gc_tuning: bool = True
+    gc_young_threshold: Annotated[int, msgspec.Meta(ge=100, le=10_000_000)] = 10_000
     # Connections, on every HTTP/WebSocket listener (entrypoints/connection_limits.py)
     header_timeout_seconds: Seconds = 10.0
     body_timeout_seconds: Seconds = 30.0
@@ -58,6 +62,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_request_bytes: Positive = 1_048_576
     batch_max_items: Positive = 1000
     batch_max_concurrency: NonNegative = 0  # 0: a quarter of POOL_MAX_CONCURRENT (see batch_fan_out)
+    anthropic_ping_seconds: Seconds = 15.0  # a ping event on /v1/messages streams after this much silence
     # Worker pool
     pool_max_concurrent: Positive = 512
     pool_queue_size: NonNegative = 2048
@@ -82,6 +87,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     session_context_window: NonNegative = 50
     session_cache_ttl: Positive = 86_400
     session_memory_max: Positive = 10_000
+    responses_retention_seconds: Positive = 30 * 86_400  # stored responses of /v1/responses (OpenAI keeps 30 days)
     enable_cache_feedback: bool = True
     feedback_min_reporters: Positive = 3  # distinct reporters whose complaints retire a cached answer
     feedback_reports_per_hour: Positive = 20  # complaints recorded per reporter per hour; more are dropped
@@ -132,9 +138,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_allowed_origins: str = ""
     cors_allow_methods: str = "GET,POST,PUT,DELETE,OPTIONS,PATCH"
     cors_allow_headers: str = (
-        "Origin,Content-Type,Accept,Authorization,X-Request-ID,X-User-ID,X-Session-ID,X-API-Key,Cache-Control"
+        "Origin,Content-Type,Accept,Authorization,X-Request-ID,X-User-ID,X-Session-ID,X-API-Key,api-key,Cache-Control"
     )
-    cors_expose_headers: str = "Content-Length,Content-Type,X-Request-ID,X-Gateway-Overhead-Ms,Retry-After"
+    cors_expose_headers: str = "Content-Length,Content-Type,X-Request-ID,X-Gateway-Overhead-Ms,X-Cache,Retry-After"
     cors_allow_credentials: bool = False
     cors_max_age: NonNegative = 43_200
     enable_tls: bool = False

@@ -3,6 +3,7 @@
     mcp-server-ai hash-key [--role user|admin]                 # a new random key and its entry
     mcp-server-ai hash-key --role admin --key -                # the entry of a key read from stdin
     mcp-server-ai hash-key --key - --scheme pbkdf2_sha256      # for a human-chosen key
+    mcp-server-ai hash-key --tools 'time|files__read_*'        # the upstream MCP tools the key may use
 
 The key is printed once and stored nowhere; only the entry goes into
 ``API_KEYS`` (entries are comma-separated). Every key made here carries a
@@ -22,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from domain.api_keys import PBKDF2_DEFAULT_ITERATIONS, hash_api_key, presented_key
+from domain.api_keys import PBKDF2_DEFAULT_ITERATIONS, hash_api_key, parse_key_entries, presented_key
 
 MIN_KEY_CHARS = 16
 SALT_BYTES = 16
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--key", help="the key to hash ('-' reads it from stdin); default: generate one")
     parser.add_argument("--scheme", choices=("sha256", "pbkdf2_sha256"), default="sha256")
     parser.add_argument("--iterations", type=int, default=PBKDF2_DEFAULT_ITERATIONS, help="for pbkdf2_sha256")
+    parser.add_argument("--tools", default="", help="upstream MCP tools the key may use: patterns joined by '|'")
     return parser
 
 
@@ -63,6 +65,13 @@ def hash_key_command(args: Sequence[str], stdin: TextIO | None = None, stdout: T
         iterations=iterations,
         lookup_id=lookup_id,
     )
+    if options.tools:
+        entry += f";tools={options.tools}"
+        try:
+            parse_key_entries(entry)
+        except ValueError as exc:
+            print(f"hash-key: --tools: {exc}", file=sys.stderr)
+            return 2
     if generated:
         print(f"API key (give it to the client; it is shown only now): {presented_key(lookup_id, secret)}", file=out)
     else:

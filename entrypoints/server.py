@@ -20,6 +20,7 @@ import uvicorn
 
 from entrypoints.asgi import ASGIApp
 from entrypoints.bootstrap.container import Container, build_container, close_container, open_container
+from entrypoints.collector import tune_collector
 from entrypoints.config import Settings
 from entrypoints.connection_limits import ConnectionLimits, limited_protocol
 from entrypoints.write_deadline import HttpWriteDeadline, websocket_protocol, with_write_deadline
@@ -129,6 +130,7 @@ async def serve(settings: Settings, build_listeners: ListenerFactory, container:
     container = container or build_container(settings)
     await open_container(container)
     listeners = build_listeners(container, settings)
+    tune_collector(settings)
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -13,11 +13,9 @@ failures, and no answer within the first-byte limit (``UpstreamTimeout``).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
-import openai
-from openai.types import CreateEmbeddingResponse
 
 from adapters.embeddings.off_loop import decoded
 from adapters.providers.chat_completions import Hints, status_error, translate_error
@@ -25,6 +23,9 @@ from adapters.providers.chat_completions_http import ChatEndpoint, error_fields
 from adapters.providers.http1_client import ConnectTimeout
 from domain.embeddings import EmbeddingBatch, EmbeddingCall
 from domain.errors import UpstreamError, UpstreamTimeout
+
+if TYPE_CHECKING:  # the SDK is imported where it is used: the lean client (UPSTREAM_CLIENT=fast) never loads it
+    import openai
 
 _encode = msgspec.json.Encoder().encode
 _JSON = b"Content-Type: application/json\r\nAccept: application/json\r\nUser-Agent: mcp-server-ai\r\n"
@@ -76,6 +77,9 @@ class SdkEmbeddings:
         self._first_byte = first_byte_timeout
 
     async def embed(self, call: EmbeddingCall, target: str) -> EmbeddingBatch:
+        import openai
+        from openai.types import CreateEmbeddingResponse
+
         params = request_body(call, model=target)
         try:
             async with asyncio.timeout(self._first_byte):

@@ -6,12 +6,15 @@ model name is sent as it is.
 
 from __future__ import annotations
 
-import openai
+from typing import TYPE_CHECKING
 
 from adapters.embeddings.openai_api import embeddings_api
 from adapters.providers.chat_completions import Hints
 from adapters.providers.chat_completions_http import ChatEndpoint
 from domain.embeddings import EmbeddingBatch, EmbeddingCall
+
+if TYPE_CHECKING:  # the SDK is imported where it is used: the lean client (UPSTREAM_CLIENT=fast) never loads it
+    import openai
 
 
 def _not_found(code: str | None, model: str, message: str) -> str:

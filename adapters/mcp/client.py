@@ -8,8 +8,8 @@ speaks and which carries ``notifications/tools/list_changed`` on the open
 connection; the list is fetched again when one arrives.
 
 ``serve`` holds the connection: it fetches the tool list again every
-``health_interval`` seconds and ends (raises) when that or a call finds the connection broken,
-so the supervisor (``application.tool_registry``) connects again. SDK types stay
+``health_interval`` seconds and ends (raises) when that or a call finds the
+connection broken, so the supervisor (``application.tool_registry``) connects again. SDK types stay
 in here: tools and results leave as the plain data of ``domain.tool_servers``,
 and every SDK or transport failure is an ``UpstreamError``.
 """
@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from typing import Any, TextIO, cast
 
+import anyio
 import httpx2
 import mcp_types as types
 from mcp import Client, StdioServerParameters
@@ -34,9 +34,16 @@ from adapters.mcp.stderr_log import stderr_log
 from domain.errors import UpstreamError, UpstreamTimeout
 from domain.tool_servers import ProgressSink, ToolOutcome, ToolServerConfig, ToolServerEvents, UpstreamTool
 
-log = logging.getLogger("mcp.tools")
-
-_BROKEN = (OSError, EOFError, httpx2.HTTPError, RuntimeError)
+# What a transport raises when the connection is gone (RuntimeError: a stream used after the SDK closed it).
+_BROKEN = (
+    OSError,
+    EOFError,
+    httpx2.HTTPError,
+    anyio.ClosedResourceError,
+    anyio.BrokenResourceError,
+    anyio.EndOfStream,
+    RuntimeError,
+)
 _CALL_TIMEOUT_MARGIN = 1.0
 _PAGE_LIMIT = 20  # pages of tools/list read at most (a server that pages forever is cut off)
 

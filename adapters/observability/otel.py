@@ -15,18 +15,17 @@ provider clients (the openai SDK's httpx client, aiobotocore's Bedrock client).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-_PROPAGATOR = TraceContextTextMapPropagator()
-TRACEPARENT = "traceparent"
+from adapters.observability.trace_context import PROPAGATOR as _PROPAGATOR
+from adapters.observability.trace_context import TRACEPARENT, extract, inject
+
+__all__ = ["TRACEPARENT", "OtelTracing", "extract", "inject"]
 
 
 class OtelTracing:
@@ -59,16 +58,6 @@ def _otlp_exporter(endpoint: str) -> SpanExporter:
     url = base if base.endswith("/v1/traces") else base + "/v1/traces"
     exporter: SpanExporter = OTLPSpanExporter(endpoint=url, timeout=10)  # typed as Any by some releases
     return exporter
-
-
-def extract(carrier: Mapping[str, str]) -> otel_context.Context:
-    """The caller's trace context from lower-case headers (an empty context when there is none)."""
-    return _PROPAGATOR.extract(carrier)
-
-
-def inject(carrier: MutableMapping[str, str]) -> None:
-    """Write the current span's ``traceparent`` (and ``tracestate``) into ``carrier``."""
-    _PROPAGATOR.inject(carrier)
 
 
 async def httpx_trace_hook(request: Any) -> None:

@@ -10,8 +10,7 @@ Reasoning models (catalogue ``reasoning=True``, or an o-series/gpt-5 name) get
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
-
-import openai
+from typing import TYPE_CHECKING
 
 from adapters.providers.azure_access import DEFAULT_API_VERSION, azure_access
 from adapters.providers.chat_completions import Hints, Target, client_timeout
@@ -19,6 +18,9 @@ from adapters.providers.chat_completions_http import ChatEndpoint, chat_api
 from adapters.providers.chat_completions_wire import looks_like_reasoning_model
 from domain.catalogue_data import AZURE_MODELS
 from domain.models import Completion, ModelInfo, ProviderCall, ProviderChunk
+
+if TYPE_CHECKING:  # the SDK is imported where it is used: the lean client (UPSTREAM_CLIENT=fast) never loads it
+    import openai
 
 
 def create_azure_client(
@@ -37,6 +39,8 @@ def create_azure_client(
     bearer token) must be given. The SDK's retries are off: the resilience wrappers retry.
     """
     access = azure_access(endpoint, api_version=api_version, api_key=api_key, ad_token=ad_token)
+    import openai
+
     return openai.AsyncAzureOpenAI(
         azure_endpoint=access.endpoint,
         api_version=access.api_version,

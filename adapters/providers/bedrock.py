@@ -57,6 +57,8 @@ class BedrockRuntimeClient(Protocol):
 
     async def converse_stream(self, **kwargs: Any) -> dict[str, Any]: ...
 
+    async def count_tokens(self, **kwargs: Any) -> dict[str, Any]: ...
+
     async def invoke_model(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
@@ -119,6 +121,16 @@ class BedrockProvider:
                 # Cancelled, failed or abandoned by the consumer: drop the HTTP connection so that
                 # Bedrock stops generating (and billing) an answer nobody will read.
                 events.close()
+
+    async def count_input_tokens(self, call: ProviderCall) -> int:
+        """Bedrock's CountTokens over the Converse request's system prompt and messages (some Claude models)."""
+        request = await self._request(call)
+        converse = {key: request[key] for key in ("messages", "system") if key in request}
+        try:
+            response = await self._client.count_tokens(modelId=call.model, input={"converse": converse})
+        except TRANSLATABLE as exc:
+            raise translate(exc) from exc
+        return int(response["inputTokens"])
 
     async def _request(self, call: ProviderCall) -> dict[str, Any]:
         return await converse_request(call, self._traits(call.model), self._resolve_image)

@@ -9,8 +9,12 @@
     tools / toolChoice     ``toolConfig.tools[].toolSpec.inputSchema.json``, ``toolChoice`` auto / any / tool
     JSON output            a forced tool whose input schema is the requested schema (``bedrock_replies``
                            turns its input back into text)
-    sampling               ``inferenceConfig``: maxTokens, temperature, topP, stopSequences (no seed on Bedrock)
+    sampling               ``inferenceConfig``: maxTokens, temperature, topP, stopSequences (no seed on Bedrock);
+                           top_k as ``additionalModelRequestFields.top_k`` on Claude (other models: not sent)
     reasoning              ``additionalModelRequestFields.thinking`` for the models that think (Claude 3.7 / 4)
+    cache marks            a ``cachePoint`` block at each mark the client set (``CacheMarks``,
+                           ``Message.cache_after``) on models with a prompt cache; without marks, one
+                           automatic point after a long enough system prompt (or tools)
 
 Bedrock has no ``none`` tool choice: ``none`` sends no tools, unless the
 conversation already holds tool blocks, which Bedrock accepts only beside a
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.content import (
+    NO_CACHE_MARKS,
     ImagePart,
     OutputFormat,
     Part,
@@ -71,6 +76,7 @@ class ModelTraits:
     tool_cache: bool = False
     forced_tools: bool = False
     tool_status: bool = False
+    top_k: bool = False
 
 
 def traits_by_family(model_id: str, *, system: bool, thinking: bool) -> ModelTraits:
@@ -84,6 +90,7 @@ def traits_by_family(model_id: str, *, system: bool, thinking: bool) -> ModelTra
         tool_cache=caches and claude,  # Nova caches system and messages, not tools
         forced_tools=claude or "amazon.nova" in model_id or "mistral.mistral-large" in model_id,
         tool_status=claude,
+        top_k=claude,
     )
 
 
@@ -103,7 +110,9 @@ async def converse_request(call: ProviderCall, traits: ModelTraits, resolve_imag
     """The whole Converse request for ``call`` on a model with ``traits``."""
     system = "\n\n".join(text for text in (call.system, *_system_texts(call.messages)) if text.strip())
     keep_system = bool(system) and traits.system
-    messages = await _Conversation(traits, resolve_image).build(call.messages, fold="" if keep_system else system)
+    marked = traits.prompt_cache and _has_cache_marks(call)
+    conversation = _Conversation(traits, resolve_image, cache_points=marked)
+    messages = await conversation.build(call.messages, fold="" if keep_system else system)
     answer = answer_tool(call.output_format)
     tool_config = _tool_config(call, answer, traits, _uses_tools(messages))
     thinking = _thinking(call, traits, forced=bool(tool_config and _forces(tool_config)))
@@ -116,11 +125,32 @@ async def converse_request(call: ProviderCall, traits: ModelTraits, resolve_imag
         request["system"] = [{"text": system}]
     if tool_config:
         request["toolConfig"] = tool_config
+    additional: dict[str, Any] = {}
     if thinking:
-        request["additionalModelRequestFields"] = {"thinking": thinking}
-    if traits.prompt_cache:
+        additional["thinking"] = thinking
+    if call.sampling.top_k is not None and traits.top_k:
+        additional["top_k"] = call.sampling.top_k
+    if additional:
+        request["additionalModelRequestFields"] = additional
+    if marked:
+        _place_cache_marks(request, call, traits)
+    elif traits.prompt_cache:
         _mark_cache_point(request, traits)
     return request
+
+
+def _has_cache_marks(call: ProviderCall) -> bool:
+    return call.cache_marks != NO_CACHE_MARKS or any(message.cache_after for message in call.messages)
+
+
+def _place_cache_marks(request: dict[str, Any], call: ProviderCall, traits: ModelTraits) -> None:
+    """The client's own points after the tools and the system prompt (those in messages are placed by
+    ``_Conversation``); a system prompt folded into the first turn has no place for one."""
+    tools = request.get("toolConfig", {}).get("tools", [])
+    if call.cache_marks.tools and tools and traits.tool_cache:
+        tools.append(_CACHE_POINT)
+    if call.cache_marks.system and request.get("system"):
+        request["system"].append(_CACHE_POINT)
 
 
 def _system_texts(messages: tuple[Message, ...]) -> list[str]:
@@ -228,9 +258,10 @@ def _mark_cache_point(request: dict[str, Any], traits: ModelTraits) -> None:
 class _Conversation:
     """Converse wants user/assistant turns that alternate and start with a user's words: merge and trim to that."""
 
-    def __init__(self, traits: ModelTraits, resolve_image: ImageResolver) -> None:
+    def __init__(self, traits: ModelTraits, resolve_image: ImageResolver, *, cache_points: bool = False) -> None:
         self._traits = traits
         self._resolve_image = resolve_image
+        self._cache_points = cache_points
 
     async def build(self, messages: tuple[Message, ...], *, fold: str) -> list[Block]:
         turns: list[tuple[str, list[Block]]] = []
@@ -238,7 +269,7 @@ class _Conversation:
             if message.role == "system":
                 continue
             role = "assistant" if message.role == "assistant" else "user"  # tool results travel in a user turn
-            blocks = await self._blocks(message.content_parts)
+            blocks = await self._message_blocks(message)
             if not blocks:
                 continue
             if turns and turns[-1][0] == role:
@@ -249,6 +280,19 @@ class _Conversation:
         if fold and turns:
             turns[0] = ("user", _extend([{"text": fold}], turns[0][1]))
         return [{"role": role, "content": blocks} for role, blocks in turns]
+
+    async def _message_blocks(self, message: Message) -> list[Block]:
+        """The message's blocks, with a ``cachePoint`` after each part the client marked (when they are placed)."""
+        if not (self._cache_points and message.cache_after):
+            return await self._blocks(message.content_parts)
+        blocks: list[Block] = []
+        for i, part in enumerate(message.content_parts):
+            block = await self._block(part)
+            if block is not None:
+                blocks.append(block)
+            if i in message.cache_after and blocks and "cachePoint" not in blocks[-1]:
+                blocks.append(_CACHE_POINT)
+        return blocks
 
     async def _blocks(self, parts: tuple[Part, ...]) -> list[Block]:
         blocks = [await self._block(part) for part in parts]

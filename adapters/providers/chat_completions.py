@@ -31,11 +31,9 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-import openai
-from openai.types.chat import ChatCompletion
 
 from adapters.providers.chat_completions_answer import StreamFold, WireChunk, WireCompletion, completion, from_sdk
 from adapters.providers.chat_completions_wire import request_body
@@ -49,9 +47,14 @@ from domain.errors import (
 )
 from domain.models import Completion, ProviderCall, ProviderChunk
 
+if TYPE_CHECKING:  # the SDK is imported where it is used: the lean client (UPSTREAM_CLIENT=fast) never loads it
+    import openai
+
 
 def client_timeout(*, connect: float, first_byte: float, idle: float) -> openai.Timeout:
     """The HTTP timeouts: ``read`` is only a backstop, the adapter enforces first byte and idle gap itself."""
+    import openai
+
     return openai.Timeout(connect=connect, read=max(first_byte, idle), write=connect, pool=connect)
 
 
@@ -84,6 +87,9 @@ class ChatCompletions:
         self._idle = idle_timeout
 
     async def generate(self, call: ProviderCall, target: Target) -> Completion:
+        import openai
+        from openai.types.chat import ChatCompletion
+
         try:
             async with asyncio.timeout(self._first_byte):
                 response = await self._create(**self._params(call, target))
@@ -101,6 +107,8 @@ class ChatCompletions:
             raise self._not_json("an answer that is not chat-completion JSON") from exc
 
     async def stream(self, call: ProviderCall, target: Target) -> AsyncIterator[ProviderChunk]:
+        import openai
+
         params = {**self._params(call, target), "stream": True, "stream_options": {"include_usage": True}}
         loop = asyncio.get_running_loop()
         first_byte_deadline = loop.time() + self._first_byte
@@ -120,6 +128,8 @@ class ChatCompletions:
     async def _events(
         self, upstream: Any, first_byte_deadline: float, target: Target
     ) -> AsyncGenerator[ProviderChunk, None]:
+        import openai
+
         fold = StreamFold(self._hints.provider)
         deadline, waiting_for = first_byte_deadline, "the first byte"
         while True:
@@ -152,6 +162,8 @@ class ChatCompletions:
 
 def translate_error(exc: openai.OpenAIError, hints: Hints, target: str) -> UpstreamError:
     """The most specific domain error for an SDK error (see the tree in the module docstring)."""
+    import openai
+
     provider = hints.provider
     if isinstance(exc, openai.APITimeoutError):
         return UpstreamTimeout(f"{provider} timed out: {_cause(exc)}")

@@ -22,11 +22,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import msgspec
-import openai
 
 from adapters.providers.azure_access import azure_access
 from adapters.providers.chat_completions import ChatCompletions, Hints, Target, status_error
@@ -35,6 +34,9 @@ from adapters.providers.chat_completions_wire import request_body
 from adapters.providers.http1_client import ConnectTimeout, Http1Client, Http1Response
 from domain.errors import UpstreamError, UpstreamTimeout
 from domain.models import Completion, ProviderCall, ProviderChunk
+
+if TYPE_CHECKING:  # the SDK is imported where it is used: the lean client (UPSTREAM_CLIENT=fast) never loads it
+    import openai
 
 _encode = msgspec.json.Encoder().encode
 _decode_completion = msgspec.json.Decoder(WireCompletion).decode

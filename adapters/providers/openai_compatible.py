@@ -11,14 +11,16 @@ model's): the server decides, and its 400 names what the model refuses.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-
-import openai
+from typing import TYPE_CHECKING
 
 from adapters.providers.chat_completions import Hints, Target, client_timeout
 from adapters.providers.chat_completions_http import ChatEndpoint, chat_api
 from adapters.providers.chat_completions_wire import looks_like_reasoning_model
 from domain.content import CAP_JSON_SCHEMA, CAP_THINKING, CAP_TOOLS, CAP_VISION
 from domain.models import Completion, ModelInfo, ProviderCall, ProviderChunk
+
+if TYPE_CHECKING:  # the SDK is imported where it is used: the lean client (UPSTREAM_CLIENT=fast) never loads it
+    import openai
 
 DEFAULT_MAX_OUTPUT = 4096
 DEFAULT_CONTEXT_WINDOW = 128000
@@ -40,6 +42,8 @@ def create_openai_client(
     """
     if not base_url:
         raise ValueError("OPENAI_BASE_URL is required for the openai provider")
+    import openai
+
     return openai.AsyncOpenAI(
         base_url=base_url.rstrip("/"),
         api_key=api_key or "unused",

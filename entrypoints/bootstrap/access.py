@@ -18,7 +18,6 @@ from typing import Any
 
 from adapters.observability.prometheus import PrometheusMetrics
 from adapters.rate_limit.memory import MemoryRateLimiter
-from adapters.rate_limit.redis import RedisRateLimiter
 from application.access import AccessControl
 from domain.api_keys import KeyRing, parse_key_entries
 from domain.ports import Clock, RateLimiter
@@ -52,6 +51,8 @@ def build_limiter(
     memory = MemoryRateLimiter(per_subject=bucket, overall=overall, clock=clock)
     if redis_client is None or settings.rate_limit_backend == "memory":
         return memory
+    from adapters.rate_limit.redis import RedisRateLimiter  # imports the redis client, used only here
+
     return RedisRateLimiter(
         redis_client,
         per_subject=bucket,

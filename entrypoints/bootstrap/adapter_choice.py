@@ -1,4 +1,9 @@
-"""Which adapter serves each port, decided from the settings (used by the container)."""
+"""Which adapter serves each port, decided from the settings (used by the container).
+
+An adapter that needs a vendor SDK (aioboto3/botocore, openai, psycopg, redis) is imported in the
+function that builds it, and only when the settings choose it: the embedded default never loads those
+SDKs (about 40 MB and seconds of start-up; ``tests/unit/test_lazy_imports.py`` keeps it so).
+"""
 
 from __future__ import annotations
 
@@ -6,33 +11,33 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from adapters.cache.memory import MemoryCache
-from adapters.cache.redis import RedisCache
-from adapters.embeddings.azure_openai import AzureOpenAIEmbeddings
-from adapters.embeddings.bedrock import BedrockEmbeddings
 from adapters.embeddings.mock import MockEmbeddings
-from adapters.embeddings.openai_compatible import OpenAICompatibleEmbeddings
 from adapters.feedback.failsafe import FailSafeFeedbackRepo
 from adapters.feedback.memory import MemoryFeedbackRepo
-from adapters.feedback.postgres import PostgresFeedbackRepo
 from adapters.images.disabled import DisabledImageFetcher
 from adapters.images.http import HttpImageFetcher
-from adapters.providers.azure_openai import AzureOpenAIProvider
-from adapters.providers.bedrock import BedrockProvider
 from adapters.providers.bedrock_converse import ImageResolver, refuse_image_url
 from adapters.providers.mock import MockProvider
-from adapters.providers.openai_compatible import OpenAICompatibleProvider, parse_openai_models
 from adapters.sessions.cached import CachedSessionRepo
 from adapters.sessions.memory import MemorySessionRepo
-from adapters.sessions.postgres import PostgresSessionRepo
-from adapters.sessions.redis import RedisSessionRepo
-from adapters.sessions.redis_copy import RedisSessionCopy
+from adapters.sessions.responses_memory import MemoryResponseStore
 from application.resilience import CircuitBreakerProvider, ResilientEmbeddings, RetryingProvider, RetryPolicy
 from domain.catalogue import Catalogue
 from domain.catalogue_data import AWS_MODELS, AZURE_MODELS, DEFAULT_MODELS, MOCK_MODELS
 from domain.embedding_catalogue import EMBEDDING_MODELS, EmbeddingCatalogue
 from domain.embeddings import EmbeddingLimits
 from domain.models import ModelInfo
-from domain.ports import Cache, Clock, Embeddings, FeedbackRepo, ImageFetcher, Provider, SessionRepo
+from domain.ports import (
+    Cache,
+    Clock,
+    Embeddings,
+    FeedbackRepo,
+    ImageFetcher,
+    Provider,
+    ResponseStore,
+    SessionRepo,
+    TokenCounter,
+)
 from entrypoints.config import ConfigError, Settings
 
 
@@ -47,6 +52,10 @@ def configured_providers(settings: Settings) -> list[str]:
 
 
 def openai_models(settings: Settings) -> tuple[ModelInfo, ...]:
+    if not settings.openai_models.strip():
+        return ()
+    from adapters.providers.openai_compatible import parse_openai_models
+
     try:
         return parse_openai_models(settings.openai_models)
     except ValueError as exc:
@@ -97,13 +106,19 @@ def build_breakers(
     first_byte, idle = settings.provider_first_byte_timeout, settings.provider_idle_timeout
     upstreams: dict[str, Provider] = {}
     if bedrock_client is not None:
+        from adapters.providers.bedrock import BedrockProvider
+
         resolve = image_resolver(image_fetcher) if image_fetcher is not None else refuse_image_url
         upstreams["aws"] = BedrockProvider(bedrock_client, supports_system=catalogue, resolve_image=resolve)
     if azure_client is not None:
+        from adapters.providers.azure_openai import AzureOpenAIProvider
+
         upstreams["azure"] = AzureOpenAIProvider(
             azure_client, deployments=settings.azure_deployments, first_byte_timeout=first_byte, idle_timeout=idle
         )
     if openai_client is not None:
+        from adapters.providers.openai_compatible import OpenAICompatibleProvider
+
         upstreams["openai"] = OpenAICompatibleProvider(
             openai_client, models=openai_models(settings), first_byte_timeout=first_byte, idle_timeout=idle
         )
@@ -113,6 +128,18 @@ def build_breakers(
         )
         for name, upstream in upstreams.items()
     }
+
+
+def build_token_counters(
+    catalogue: Catalogue, *, bedrock_client: Any, image_fetcher: ImageFetcher | None = None
+) -> Mapping[str, TokenCounter]:
+    """The providers that count input tokens themselves: Bedrock (CountTokens). The others are estimated."""
+    if bedrock_client is None:
+        return {}
+    from adapters.providers.bedrock import BedrockProvider
+
+    resolve = image_resolver(image_fetcher) if image_fetcher is not None else refuse_image_url
+    return {"aws": BedrockProvider(bedrock_client, supports_system=catalogue, resolve_image=resolve)}
 
 
 def build_providers(settings: Settings, breakers: Mapping[str, CircuitBreakerProvider]) -> Mapping[str, Provider]:
@@ -146,12 +173,18 @@ def build_embedders(
     timeout = settings.provider_first_byte_timeout
     upstreams: dict[str, Embeddings] = {}
     if bedrock_client is not None:
+        from adapters.embeddings.bedrock import BedrockEmbeddings
+
         upstreams["aws"] = BedrockEmbeddings(bedrock_client)
     if azure_client is not None:
+        from adapters.embeddings.azure_openai import AzureOpenAIEmbeddings
+
         upstreams["azure"] = AzureOpenAIEmbeddings(
             azure_client, deployments=settings.azure_deployments, first_byte_timeout=timeout
         )
     if openai_client is not None:
+        from adapters.embeddings.openai_compatible import OpenAICompatibleEmbeddings
+
         upstreams["openai"] = OpenAICompatibleEmbeddings(openai_client, first_byte_timeout=timeout)
     policy = RetryPolicy(max_retries=settings.provider_max_retries)
     embedders: dict[str, Embeddings] = {
@@ -165,6 +198,8 @@ def build_embedders(
 
 def build_cache(settings: Settings, clock: Clock, redis: Any, on_error: Callable[[str], None] | None = None) -> Cache:
     if settings.cache_backend == "redis":
+        from adapters.cache.redis import RedisCache
+
         return RedisCache(redis, key_prefix=settings.redis_key_prefix, on_error=on_error)
     return MemoryCache(max_entries=settings.cache_max_entries, clock=clock)
 
@@ -172,14 +207,33 @@ def build_cache(settings: Settings, clock: Clock, redis: Any, on_error: Callable
 def build_sessions(settings: Settings, clock: Clock, redis: Any, pool: Any, locks: Any) -> SessionRepo:
     ttl = settings.session_cache_ttl
     if settings.session_backend == "redis":
+        from adapters.sessions.redis import RedisSessionRepo
+
         return RedisSessionRepo(redis, ttl_seconds=ttl, key_prefix=settings.redis_key_prefix)
     if settings.session_backend == "postgres":
+        from adapters.sessions.postgres import PostgresSessionRepo
+        from adapters.sessions.redis_copy import RedisSessionCopy
+
         primary = PostgresSessionRepo(pool, locks)
         if not settings.use_redis_cache:
             return primary
         copy = RedisSessionCopy(redis, ttl_seconds=ttl, key_prefix=settings.redis_key_prefix)
         return CachedSessionRepo(primary, copy)
     return MemorySessionRepo(max_sessions=settings.session_memory_max, ttl_seconds=ttl, clock=clock)
+
+
+def build_response_store(settings: Settings, redis: Any, pool: Any) -> ResponseStore:
+    """The Responses API's stored responses live in the session backend (PostgreSQL directly: a response is
+    written once and read rarely, so the Redis copy in front of PostgreSQL would buy nothing)."""
+    if settings.session_backend == "redis":
+        from adapters.sessions.responses_redis import RedisResponseStore
+
+        return RedisResponseStore(redis, key_prefix=settings.redis_key_prefix)
+    if settings.session_backend == "postgres":
+        from adapters.sessions.responses_postgres import PostgresResponseStore
+
+        return PostgresResponseStore(pool)
+    return MemoryResponseStore(max_responses=settings.session_memory_max)
 
 
 # How long a request's blacklist check waits for a pooled connection before bypassing the cache.
@@ -190,6 +244,8 @@ def build_feedback_repo(pool: Any) -> FeedbackRepo:
     """PostgreSQL when configured, behind the fail-safe: a database that is down never fails a stateless request."""
     if pool is None:
         return MemoryFeedbackRepo()
+    from adapters.feedback.postgres import PostgresFeedbackRepo
+
     return FailSafeFeedbackRepo(PostgresFeedbackRepo(pool, hot_path_wait_seconds=FEEDBACK_CHECK_WAIT_SECONDS))
 
 

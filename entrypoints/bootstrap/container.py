@@ -17,6 +17,7 @@ from dependency_injector import containers, providers
 from adapters.clock.system import SystemClock
 from application.cache_admin import ClearBlacklist, GetCacheStats, InvalidateCacheKey
 from application.conversation import Conversations
+from application.count_tokens import CountTokens
 from application.embed import Embed
 from application.feedback_loop import FeedbackLoop
 from application.generate import Generate
@@ -27,6 +28,7 @@ from application.list_models import ListModels
 from application.pipeline import GenerationPipeline
 from application.pool import WorkerPool
 from application.response_cache import ResponseCache
+from application.response_chains import ResponseChains
 from application.session_activity import SessionActivity
 from application.sessions import DeleteSession, GetSession
 from application.tool_loop import ToolLoop
@@ -148,6 +150,14 @@ class Container(containers.DeclarativeContainer):
         max_messages=settings.provided.session_max_messages,
         context_window=settings.provided.session_context_window,
     )
+    response_store = providers.Singleton(adapter_choice.build_response_store, settings, redis_client, postgres_pool)
+    response_chains = providers.Singleton(
+        ResponseChains,
+        store=response_store,
+        clock=clock,
+        retention_seconds=settings.provided.responses_retention_seconds,
+        max_messages=settings.provided.session_max_messages,
+    )
     feedback = providers.Singleton(
         FeedbackLoop,
         detector=feedback_detector,
@@ -202,6 +212,12 @@ class Container(containers.DeclarativeContainer):
         tracer=tracer,
     )
     list_models = providers.Singleton(ListModels, catalogue=catalogue)
+    count_tokens = providers.Singleton(
+        CountTokens,
+        counters=providers.Singleton(
+            adapter_choice.build_token_counters, catalogue, bedrock_client=bedrock_client, image_fetcher=image_fetcher
+        ),
+    )
     get_status = providers.Singleton(
         GetStatus,
         version=VERSION,

@@ -9,19 +9,12 @@ the response cache and the session activity are read at scrape time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
-from adapters.observability.otel import (
-    OtelTracing,
-    register_botocore_trace_hook,
-    register_chat_endpoint_trace_hook,
-    register_openai_trace_hook,
-)
 from adapters.observability.prometheus import PrometheusMetrics
 from adapters.observability.traced import TracedCache, TracedEmbeddings, TracedProvider, TracedSessionRepo
-from adapters.providers.chat_completions_http import ChatEndpoint
 from application.pool import WorkerPool
 from application.response_cache import ResponseCache
 from application.session_activity import SessionActivity
@@ -31,6 +24,9 @@ from domain.ports import Cache, Embeddings, Provider, SessionRepo
 from entrypoints.config import Settings
 from entrypoints.telemetry.observer import Telemetry
 from entrypoints.telemetry.record import MIXED
+
+if TYPE_CHECKING:  # the OpenTelemetry SDK and its exporter are imported only when tracing is configured
+    from adapters.observability.otel import OtelTracing
 
 
 def build_metrics(
@@ -45,6 +41,8 @@ def tracing(settings: Settings, version: str) -> Iterator[OtelTracing | None]:
     if not settings.otel_exporter_otlp_endpoint:
         yield None
         return
+    from adapters.observability.otel import OtelTracing
+
     tracer = OtelTracing(
         service_name=settings.otel_service_name,
         service_version=version,
@@ -69,6 +67,13 @@ def propagate_trace_context(tracing: OtelTracing | None, *, bedrock: Any, azure:
     """Make the provider clients send W3C ``traceparent``; ``True`` when tracing is on and hooks were added."""
     if tracing is None:
         return False
+    from adapters.observability.otel import (
+        register_botocore_trace_hook,
+        register_chat_endpoint_trace_hook,
+        register_openai_trace_hook,
+    )
+    from adapters.providers.chat_completions_http import ChatEndpoint
+
     if bedrock is not None:
         register_botocore_trace_hook(bedrock)
     for client in (azure, openai):

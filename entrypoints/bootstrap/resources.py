@@ -2,7 +2,8 @@
 
 Each function is an async generator used as a dependency-injector ``Resource``:
 it yields the client (or ``None`` when that backend is not configured) and
-closes it after the listeners have drained.
+closes it after the listeners have drained. Each imports its client library only when its backend
+is configured, so that an unconfigured SDK is never loaded (see ``adapter_choice``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from adapters.backends.postgres_migrations import apply_migrations
-from adapters.backends.postgres_pool import create_pg_pool
-from adapters.backends.redis_client import create_redis_client
-from adapters.providers.azure_openai import create_azure_client
-from adapters.providers.bedrock import open_bedrock_client
-from adapters.providers.chat_completions_http import azure_endpoint, openai_endpoint
-from adapters.providers.openai_compatible import create_openai_client
-from adapters.sessions.postgres_locks import PostgresSessionLocks
 from entrypoints.config import Settings
 
 log = logging.getLogger("mcp.resources")
@@ -35,6 +28,8 @@ async def redis_client(settings: Settings) -> AsyncIterator[Any]:
     if not settings.redis_url:
         yield None
         return
+    from adapters.backends.redis_client import create_redis_client
+
     client = create_redis_client(
         settings.redis_url,
         socket_timeout=settings.redis_timeout_seconds,
@@ -51,6 +46,8 @@ async def postgres_pool(settings: Settings) -> AsyncIterator[Any]:
     if not settings.postgres_url:
         yield None
         return
+    from adapters.backends.postgres_pool import create_pg_pool
+
     pool = create_pg_pool(settings.postgres_url, min_size=1, max_size=settings.postgres_pool_max, timeout=5.0)
     await pool.open(wait=False)
     migrating = asyncio.create_task(_migrate_until_done(pool, settings.migrations_path))
@@ -68,6 +65,8 @@ async def postgres_session_locks(settings: Settings) -> AsyncIterator[Any]:
     if settings.session_backend != "postgres" or not settings.postgres_url:
         yield None
         return
+    from adapters.sessions.postgres_locks import PostgresSessionLocks
+
     locks = PostgresSessionLocks(settings.postgres_url, connections=settings.postgres_lock_connections)
     try:
         yield locks
@@ -76,6 +75,8 @@ async def postgres_session_locks(settings: Settings) -> AsyncIterator[Any]:
 
 
 async def _migrate_until_done(pool: Any, directory: Path) -> None:
+    from adapters.backends.postgres_migrations import apply_migrations
+
     while True:
         try:
             applied = await apply_migrations(pool, directory)
@@ -90,6 +91,8 @@ async def bedrock_client(settings: Settings) -> AsyncIterator[Any]:
     if not settings.bedrock_enabled:
         yield None
         return
+    from adapters.providers.bedrock import open_bedrock_client
+
     async with open_bedrock_client(
         region=settings.aws_region,
         endpoint_url=settings.aws_bedrock_endpoint_url or None,
@@ -129,12 +132,16 @@ def _azure(settings: Settings) -> Any:
     """The lean client (``UPSTREAM_CLIENT=fast``) or the openai SDK's ``AsyncAzureOpenAI``."""
     credentials = {"api_key": settings.azure_api_key.strip(), "ad_token": settings.azure_ad_token}
     if settings.upstream_client == "fast":
+        from adapters.providers.chat_completions_http import azure_endpoint
+
         return azure_endpoint(
             settings.azure_endpoint,
             api_version=settings.azure_api_version,
             connect_timeout=settings.provider_connect_timeout,
             **credentials,
         )
+    from adapters.providers.azure_openai import create_azure_client
+
     return create_azure_client(
         endpoint=settings.azure_endpoint,
         api_version=settings.azure_api_version,
@@ -149,9 +156,13 @@ def _openai(settings: Settings) -> Any:
     """The lean client (``UPSTREAM_CLIENT=fast``) or the openai SDK's ``AsyncOpenAI``."""
     base_url = settings.openai_base_url or OPENAI_DEFAULT_BASE_URL
     if settings.upstream_client == "fast":
+        from adapters.providers.chat_completions_http import openai_endpoint
+
         return openai_endpoint(
             base_url, api_key=settings.openai_api_key, connect_timeout=settings.provider_connect_timeout
         )
+    from adapters.providers.openai_compatible import create_openai_client
+
     return create_openai_client(
         base_url=base_url,
         api_key=settings.openai_api_key,

@@ -14,6 +14,9 @@ from entrypoints.asgi import ASGIApp
 from entrypoints.bootstrap.container import VERSION, Container
 from entrypoints.config import Settings
 from entrypoints.cors_policy import parse_cors
+from entrypoints.http.anthropic.deps import AnthropicDeps
+from entrypoints.http.anthropic.errors import ANTHROPIC_ERROR_SHAPE, ANTHROPIC_ERRORS
+from entrypoints.http.anthropic.routes import anthropic_fast_routes, build_anthropic_routes
 from entrypoints.http.mcp.deps import build_mcp_surface
 from entrypoints.http.mcp.endpoint import McpEndpoint, McpSurface
 from entrypoints.http.native.admin import build_admin_routes
@@ -24,6 +27,8 @@ from entrypoints.http.native.generate import build_generation_routes
 from entrypoints.http.openai.deps import OpenAIDeps
 from entrypoints.http.openai.embeddings import EmbeddingsDeps, embeddings_declared_routes, embeddings_fast_routes
 from entrypoints.http.openai.errors import OPENAI_ERROR_SHAPE, OPENAI_ERRORS
+from entrypoints.http.openai.responses.deps import ResponsesDeps
+from entrypoints.http.openai.responses.routes import build_responses_routes, responses_fast_routes
 from entrypoints.http.openai.routes import build_openai_routes, openai_fast_routes
 from entrypoints.http.shared.allow import with_options_handlers
 from entrypoints.http.shared.client_address import TrustedProxies
@@ -34,11 +39,12 @@ from entrypoints.http.shared.layers import protect_and_observe
 from entrypoints.http.shared.litestar_errors import handle_domain_error, handle_http_exception, handle_unexpected
 from entrypoints.http.shared.openapi import DocPolicy, ErrorShape, describe_routes, security_components
 from entrypoints.http.shared.request_id import RequestIdMiddleware
-from entrypoints.http.shared.route_table import OPENAI
+from entrypoints.http.shared.route_table import ANTHROPIC, OPENAI
 
 # The error shape of each API dialect but the native one, by the route table's dialect name.
-ERROR_STYLES: dict[str, ErrorStyle] = {OPENAI: OPENAI_ERRORS}
-ERROR_SHAPES: dict[str, ErrorShape] = {OPENAI: OPENAI_ERROR_SHAPE}  # the same, as the OpenAPI document states it
+ERROR_STYLES: dict[str, ErrorStyle] = {OPENAI: OPENAI_ERRORS, ANTHROPIC: ANTHROPIC_ERRORS}
+# The same, as the OpenAPI document states them.
+ERROR_SHAPES: dict[str, ErrorShape] = {OPENAI: OPENAI_ERROR_SHAPE, ANTHROPIC: ANTHROPIC_ERROR_SHAPE}
 
 
 def create_litestar(container: Container, settings: Settings) -> Litestar:
@@ -49,7 +55,9 @@ def create_litestar(container: Container, settings: Settings) -> Litestar:
             *build_generation_routes(deps),
             *build_admin_routes(deps),
             *build_openai_routes(OpenAIDeps.from_container(container)),
+            *build_anthropic_routes(),
             *embeddings_declared_routes(),
+            *build_responses_routes(ResponsesDeps.from_container(container)),
             *build_browser_routes(container, settings),
         ]
     )
@@ -90,7 +98,9 @@ def create_http_app(container: Container, settings: Settings, *, mcp: McpSurface
     routes: list[FastRoute[Any]] = [
         *native_fast_routes(HttpDeps.from_container(container)),
         *openai_fast_routes(OpenAIDeps.from_container(container)),
+        *anthropic_fast_routes(AnthropicDeps.from_container(container)),
         *embeddings_fast_routes(EmbeddingsDeps.from_container(container)),
+        *responses_fast_routes(ResponsesDeps.from_container(container)),
     ]
     app = FastRoutes(mcp_endpoint, routes, max_body_bytes=settings.max_request_bytes)
     proxies = TrustedProxies.parse(settings.trusted_proxies)

@@ -18,14 +18,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from adapters.observability.otel import OtelTracing, extract
 from adapters.observability.prometheus import PrometheusMetrics
+from adapters.observability.trace_context import extract
 from entrypoints.telemetry.record import RequestRecord, request_record_var
+
+if TYPE_CHECKING:  # the SDK is loaded only when tracing is configured
+    from adapters.observability.otel import OtelTracing
 
 access_log = logging.getLogger("mcp.access")
 

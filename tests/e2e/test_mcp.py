@@ -8,6 +8,7 @@ an upstream killed and back; a stdio server that exits restarted.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -31,7 +32,14 @@ PLAIN_USER = presented_key("plainuser", secrets.token_hex(24))
 ECHO_USER = presented_key("echouser", secrets.token_hex(24))
 GATEWAY_TOOLS = ["generate", "embed", "list_models", "get_session"]
 TIME_TOOLS = ["time__convert_time", "time__get_current_time"]
-WEB_TOOLS = ["web__add", "web__echo", "web__fail", "web__grow", "web__slow"]  # secret_read is denied
+WEB_TOOLS = [
+    "web__add",
+    "web__cancellations",
+    "web__echo",
+    "web__fail",
+    "web__grow",
+    "web__slow",
+]  # secret_read is denied
 
 
 def _entry(key: str, role: str, tools: str = "") -> str:
@@ -208,11 +216,28 @@ async def test_an_upstream_tools_progress_reaches_the_client(gateway: ServerProc
     assert seen == [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")]
 
 
+async def test_a_call_the_client_gives_up_on_is_cancelled_upstream(gateway: ServerProcess) -> None:
+    async with mcp_client(gateway, ECHO_USER) as client:
+        before = (await client.call_tool("web__slow", {"steps": 0})).structured_content
+        pending = asyncio.ensure_future(client.call_tool("web__slow", {"steps": 400}))  # 20 s of work
+        await asyncio.sleep(1.0)
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+    assert before == {"result": "done after 0 steps"}
+    async with mcp_client(gateway, ADMIN) as admin:
+        for _ in range(100):
+            if (await admin.call_tool("web__cancellations", {})).structured_content == {"result": 1}:
+                break
+            await asyncio.sleep(0.1)
+        assert (await admin.call_tool("web__cancellations", {})).structured_content == {"result": 1}
+
+
 async def test_the_servers_route_and_the_metrics_report_each_upstream(gateway: ServerProcess) -> None:
     servers = _servers(gateway)
     assert {name: (s["state"], s["toolCount"], s["transport"]) for name, s in servers.items()} == {
         "time": ("up", 2, "stdio"),
-        "web": ("up", 5, "http"),
+        "web": ("up", 6, "http"),
     }
     user = _http(gateway, "GET", "/api/v1/mcp/servers", TIME_USER)
     assert user.status_code == 403
@@ -328,6 +353,4 @@ def _leaf(error: BaseException) -> BaseException:
 
 
 async def _pause() -> None:
-    import asyncio
-
     await asyncio.sleep(0.1)

@@ -89,10 +89,11 @@ def test_an_unknown_model_is_the_sdks_not_found_error(gateway: ServerProcess) ->
 
 
 def test_a_wrong_type_is_the_sdks_bad_request_error(gateway: ServerProcess) -> None:
-    with pytest.raises(openai.BadRequestError, match="temperature"):
+    with pytest.raises(openai.BadRequestError, match="temperature") as caught:
         client(gateway).chat.completions.create(
             model="mock-1", messages=[{"role": "user", "content": "hi"}], extra_body={"temperature": "hot"}
         )
+    assert caught.value.param == "temperature"
 
 
 def test_no_key_or_a_wrong_key_is_the_sdks_authentication_error(gateway: ServerProcess) -> None:
@@ -118,6 +119,18 @@ def test_past_the_burst_the_sdk_raises_its_rate_limit_error_with_retry_after(gat
         limited.models.list()
     assert int(caught.value.response.headers["retry-after"]) >= 1
     assert_openai_error(caught.value.response.json(), "rate_limit_error", "rate_limit_exceeded")
+
+
+def test_an_origin_that_cors_refuses_is_the_sdks_permission_denied_error(gateway: ServerProcess) -> None:
+    browser = openai.OpenAI(
+        base_url=gateway.base_url + "/v1",
+        api_key=KEYS["edges"],
+        max_retries=0,
+        default_headers={"Origin": "https://evil.example"},
+    )
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        browser.chat.completions.create(model="mock-1", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.code == "origin_not_allowed" and caught.value.type == "permission_error"
 
 
 def test_the_shared_layers_refuse_in_openais_shape_on_v1_paths(gateway: ServerProcess) -> None:

@@ -9,6 +9,7 @@ LangChain's ``OpenAIEmbeddings``. What the fakes received is the evidence of the
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import math
@@ -182,6 +183,18 @@ def test_wrong_types_are_a_bad_request_and_unknown_fields_are_ignored(server: Se
     assert len(ok.data) == 1
 
 
+def test_the_embedding_models_are_listed_and_retrieved_by_name(server: ServerProcess) -> None:
+    client = sdk(server)
+    owners = {model.id: model.owned_by for model in client.models.list()}
+    assert owners["amazon.titan-embed-text-v2:0"] == "aws" and owners["mock-embed-1"] == "mock"
+    assert owners["text-embedding-3-small"] == "azure"  # once: the provider the bare id resolves to
+    assert [model.id for model in client.models.list()].count("text-embedding-3-small") == 1
+    assert client.models.retrieve("titan-embed-v2").id == "amazon.titan-embed-text-v2:0"
+    assert client.models.retrieve("openai/text-embedding-3-small").owned_by == "openai"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("no-such-model")
+
+
 def test_an_unknown_model_is_not_found(server: ServerProcess) -> None:
     for model in ("no-such-embedder", "gpt-4o", "anthropic/claude"):
         with pytest.raises(openai.NotFoundError) as missing:
@@ -216,6 +229,24 @@ def test_an_upstream_failure_is_a_server_error(server: ServerProcess, upstream: 
     with pytest.raises(openai.InternalServerError) as failed:
         sdk(server).embeddings.create(model="azure/text-embedding-3-small", input="a")
     assert failed.value.status_code == 502
+
+
+def test_a_client_that_leaves_cancels_the_upstream_calls_in_flight(
+    server: ServerProcess, bedrock: ThreadedFake[FakeBedrock]
+) -> None:
+    fake = bedrock.fake
+    fake.script = Script(first_byte_delay=30.0)
+    before = len(fake.requests)
+    try:
+        body = {"model": "bedrock/amazon.titan-embed-text-v2:0", "input": ["a", "b", "c"]}
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(server.base_url + "/v1/embeddings", json=body, headers=AUTH, timeout=1.0)
+        sent = bedrock.run(asyncio.wait_for(fake.wait_for_requests(before + 3), 10))[before:]
+        for record in sent:  # each batch's connection dropped long before the fake's 30 s answer
+            bedrock.run(asyncio.wait_for(record.finished.wait(), 10))
+        assert all(record.closed_early for record in sent)
+    finally:
+        fake.script = Script()
 
 
 def test_langchain_embeds_queries_and_documents(server: ServerProcess) -> None:

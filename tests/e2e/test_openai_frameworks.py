@@ -11,6 +11,7 @@ their results came back to the model.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool, set_tracing_disabled
@@ -73,7 +74,8 @@ def test_langchain_with_structured_output(chat: ChatOpenAI, method: str) -> None
     assert isinstance(report, Report)
 
 
-async def test_an_agents_sdk_agent_runs_two_tools_to_completion(gateway: ServerProcess) -> None:
+@pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_streamed"])
+async def test_an_agents_sdk_agent_runs_two_tools_to_completion(gateway: ServerProcess, streamed: bool) -> None:
     set_tracing_disabled(True)  # offline: the trace exporter would wait on api.openai.com
     ran: list[str] = []
 
@@ -96,7 +98,13 @@ async def test_an_agents_sdk_agent_runs_two_tools_to_completion(gateway: ServerP
         model=OpenAIChatCompletionsModel(model="mock-1", openai_client=client),
         tools=[get_weather, get_time],
     )
-    result = await Runner.run(agent, "call get_weather and get_time for Lima", max_turns=4)
+    question = "call get_weather and get_time for Lima"
+    if streamed:  # chat.completion.chunk deltas, tool calls by index, the usage chunk: what the SDK assembles
+        result: Any = Runner.run_streamed(agent, question, max_turns=4)
+        async for _ in result.stream_events():
+            pass
+    else:
+        result = await Runner.run(agent, question, max_turns=4)
     assert sorted(ran) == ["get_time", "get_weather"]
     assert "sunny in" in result.final_output and "noon in" in result.final_output
     await client.close()

@@ -187,12 +187,34 @@ def test_reasoning_effort_gives_reasoning_content(gateway: ServerProcess) -> Non
     assert answer["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
 
 
+def test_a_streamed_answer_reasons_in_reasoning_content_deltas_before_the_text(gateway: ServerProcess) -> None:
+    body = {"model": "mock-1", "messages": [user("think aloud")], "reasoning_effort": "medium", "stream": True}
+    deltas = [e["choices"][0]["delta"] for e in wire_events(gateway, body)[:-1] if e["choices"]]
+    kinds = [next(iter(k for k in d if k in ("reasoning_content", "content") and d[k]), None) for d in deltas]
+    seen = [k for k in kinds if k]
+    assert "reasoning_content" in seen and seen.index("reasoning_content") < seen.index("content")
+
+
 def test_a_session_keeps_its_history_before_the_request_messages(sdk: openai.OpenAI) -> None:
     session = {"X-User-ID": "sdk-user", "X-Session-ID": "sdk-session-1"}
     first = sdk.chat.completions.create(model="mock-1", messages=[user("first turn")], extra_headers=session)
     second = sdk.chat.completions.create(model="mock-1", messages=[user("second turn")], extra_headers=session)
     assert first.choices[0].message.content == "Mock answer (turn 1): first turn"
     assert second.choices[0].message.content == "Mock answer (turn 2): second turn"
+
+
+def test_a_complaint_in_a_session_is_recorded_by_the_feedback_loop(sdk: openai.OpenAI, gateway: ServerProcess) -> None:
+    def reports() -> int:
+        count: int = httpx.get(gateway.base_url + "/api/v1/cache/stats", timeout=30).json()["reports"]
+        return count
+
+    session = {"X-User-ID": "sdk-user", "X-Session-ID": "sdk-feedback-1"}
+    before = reports()
+    sdk.chat.completions.create(model="mock-1", messages=[user("write a sort function")], extra_headers=session)
+    sdk.chat.completions.create(
+        model="mock-1", messages=[user("that code has a bug, no funciona")], extra_headers=session
+    )
+    assert reports() == before + 1
 
 
 def test_the_sdk_lists_and_retrieves_models(sdk: openai.OpenAI) -> None:

@@ -14,6 +14,7 @@ from grpclib.const import Status
 
 from domain.api_keys import hash_api_key
 from entrypoints.grpc.generated import proto as pb
+from tests.security.edge_support import raw_request
 from tests.support.grpc_calls import call
 from tests.support.server import ServerProcess
 
@@ -83,6 +84,31 @@ async def test_a_websocket_needs_a_key_at_the_upgrade(keyed: ServerProcess) -> N
         while not (frame := json.loads(await socket.recv())).get("finished"):
             pass
         assert "error" not in frame
+
+
+def test_http_takes_the_key_as_azure_clients_send_it_and_a_blank_key_header_is_no_key(keyed: ServerProcess) -> None:
+    assert httpx.get(keyed.base_url + "/api/v1/models", headers={"api-key": USER_KEY}).status_code == 200
+    blank_beside_bearer = raw_request(keyed.http_port, "GET", "/api/v1/models", {"api-key": "", **bearer(USER_KEY)})
+    assert blank_beside_bearer.status == 200
+    blank_alone = raw_request(keyed.http_port, "GET", "/api/v1/models", {"X-API-Key": "", "api-key": ""})
+    assert blank_alone.status == 401 and blank_alone.json()["code"] == "unauthenticated"
+
+
+async def test_websocket_and_grpc_take_the_key_as_azure_clients_send_it(keyed: ServerProcess) -> None:
+    azure = {"api-key": USER_KEY}
+    async with websockets.connect(f"ws://127.0.0.1:{keyed.ws_port}/ws", additional_headers=azure) as socket:
+        await socket.send(json.dumps({"prompt": "azure-keyed websocket"}))
+        while not (frame := json.loads(await socket.recv())).get("finished"):
+            pass
+        assert "error" not in frame
+    channel = Channel("127.0.0.1", keyed.grpc_port)
+    try:
+        allowed = await call(channel, "Generate", pb.GenerateRequest(prompt="hi"), azure)
+        blank = await call(channel, "Generate", pb.GenerateRequest(prompt="hi"), {"api-key": " ", "x-api-key": " "})
+    finally:
+        channel.close()
+    assert allowed.error is None
+    assert blank.error is not None and blank.error.status is Status.UNAUTHENTICATED
 
 
 async def test_grpc_calls_need_a_key(keyed: ServerProcess) -> None:

@@ -128,3 +128,37 @@ async def test_with_tracing_off_no_span_is_recorded_and_answers_are_unchanged() 
         assert response.status_code == 200
         assert gateway.spans() == []
         assert gateway.container.tracing() is None
+
+
+async def test_a_chat_completion_through_the_openai_door_is_the_same_trace_under_its_own_route() -> None:
+    async with in_process_gateway() as gateway:
+        body = {"model": "mock-1", "messages": [{"role": "user", "content": "door trace"}], "stream": False}
+        response = await gateway.client.post("/v1/chat/completions", json=body, headers={"traceparent": TRACEPARENT})
+        assert response.status_code == 200
+        streamed = await gateway.client.post("/v1/chat/completions", json={**body, "stream": True})
+        assert streamed.status_code == 200 and streamed.text.endswith("data: [DONE]\n\n")
+        spans = gateway.spans()
+        named = by_name([span for span in spans if format(span.context.trace_id, "032x") == TRACE_ID])
+
+    assert "generate_stream" in {span.name for span in spans}
+    server, use_case = named["POST /v1/chat/completions"], named["generate"]
+    assert parent_of(server) == int(CALLER_SPAN, 16) and parent_of(use_case) == server.context.span_id
+    assert parent_of(named["chat mock-1"]) == use_case.context.span_id
+    assert server.attributes is not None and server.attributes["http.route"] == "/v1/chat/completions"
+
+
+async def test_an_anthropic_message_is_one_trace_through_the_generate_use_case() -> None:
+    async with in_process_gateway() as gateway:
+        response = await gateway.client.post(
+            "/v1/messages",
+            json={"model": "mock-1", "max_tokens": 50, "messages": [{"role": "user", "content": "trace the door"}]},
+            headers={"traceparent": TRACEPARENT, "x-api-key": "unused"},
+        )
+        assert response.status_code == 200 and response.json()["type"] == "message"
+        spans = by_name(gateway.spans())
+
+    server, use_case, provider = spans["POST /v1/messages"], spans["generate"], spans["chat mock-1"]
+    assert {format(span.context.trace_id, "032x") for span in spans.values()} == {TRACE_ID}
+    assert parent_of(server) == int(CALLER_SPAN, 16) and parent_of(use_case) == server.context.span_id
+    assert parent_of(provider) == use_case.context.span_id
+    assert server.attributes is not None and server.attributes["http.route"] == "/v1/messages"

@@ -190,3 +190,16 @@ def test_a_blank_cache_key_is_refused_by_the_document_as_by_the_gateway(open_ser
     for segment in (" ", ".", "..", "a/b", "a\x01b"):
         assert not jsonschema.Draft202012Validator(parameter["schema"]).is_valid(segment), segment
     assert jsonschema.Draft202012Validator(parameter["schema"]).is_valid("ai:0f3e")
+
+
+def test_the_openai_door_is_documented_in_its_own_error_shape(keyed_server: ServerProcess) -> None:
+    document = _document(keyed_server, {"Authorization": f"Bearer {ADMIN_KEY}"})
+    chat = document["paths"]["/v1/chat/completions"]["post"]["responses"]
+    assert set(chat["200"]["content"]) == {"application/json", "text/event-stream"}  # `stream` picks one
+    for status in ("400", "401", "404", "429"):
+        assert chat[status]["content"]["application/json"]["schema"]["required"] == ["error"], status
+    refused = httpx.post(keyed_server.base_url + "/v1/chat/completions", json={"model": "mock-1"}, timeout=30)
+    assert refused.status_code == 401
+    jsonschema.validate(refused.json(), chat["401"]["content"]["application/json"]["schema"])
+    native = document["paths"]["/api/v1/generate"]["post"]["responses"]["401"]["content"]["application/json"]
+    assert native["schema"]["required"] == ["error", "code", "requestId"]  # each door its own shape

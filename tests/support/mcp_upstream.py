@@ -2,7 +2,8 @@
 
     python -m tests.support.mcp_upstream PORT
 
-Tools: ``echo`` (structured), ``add``, ``slow`` (reports progress, then answers),
+Tools: ``echo`` (structured), ``add``, ``slow`` (reports progress, then answers;
+``cancellations`` counts the slow calls cancelled),
 ``fail`` (a tool error), ``secret_read`` (for the deny patterns) and ``grow``,
 which adds a tool ``grown`` and announces ``notifications/tools/list_changed``.
 Built with the SDK's own ``MCPServer``, so what the gateway meets is what a
@@ -29,6 +30,7 @@ class Echoed(BaseModel):
 
 def build() -> MCPServer:
     server = MCPServer("test-upstream", version="1.0")
+    cancelled: list[int] = []
 
     @server.tool(description="Echo a text back, with its length")
     def echo(text: str) -> Echoed:
@@ -40,10 +42,18 @@ def build() -> MCPServer:
 
     @server.tool(description="Wait, reporting progress, then answer")
     async def slow(steps: int, ctx: Context) -> str:
-        for step in range(steps):
-            await ctx.report_progress(step + 1, steps, f"step {step + 1}")
-            await asyncio.sleep(0.05)
+        try:
+            for step in range(steps):
+                await ctx.report_progress(step + 1, steps, f"step {step + 1}")
+                await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            cancelled.append(steps)
+            raise
         return f"done after {steps} steps"
+
+    @server.tool(description="How many slow calls were cancelled by their client")
+    def cancellations() -> int:
+        return len(cancelled)
 
     @server.tool(description="Always fails")
     def fail() -> str:

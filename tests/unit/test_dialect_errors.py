@@ -77,3 +77,24 @@ def test_an_error_after_a_stream_started_is_one_data_event_with_the_error_object
     framed = stream_error_frame(errors.UpstreamError("cut short"))
     assert framed.startswith(b"data: ") and framed.endswith(b"\n\n")
     assert json.loads(framed[6:])["error"]["code"] == "upstream_error"
+
+
+def test_a_field_the_strict_decoder_refused_is_the_param() -> None:
+    message = "invalid request body: Expected `float`, got `str` - at `$.messages[0].temperature`"
+    body = json.loads(domain_error_answer(errors.InvalidRequest(message), "r", style=OPENAI_ERRORS).body)
+    assert body["error"]["param"] == "messages[0].temperature"
+
+
+@pytest.mark.parametrize(
+    ("native", "openai"),
+    [
+        ("maxTokens must be between 1 and 4096 for model 'mock-1', got 0", "max_tokens must be between 1 and 4096"),
+        ("topP must be greater than 0.0 and at most 1.0, got 2", "top_p must be"),
+        ("toolChoice 'required' needs tools", "tool_choice 'required'"),
+        ("responseFormat.schema is required with type json_schema", "response_format.json_schema.schema is required"),
+        ("messages[2].content[0].callId: no earlier tool call", "messages[2].content[0].tool_call_id: no earlier"),
+    ],
+)
+def test_the_shared_rules_messages_name_openais_fields(native: str, openai: str) -> None:
+    body = json.loads(domain_error_answer(errors.InvalidRequest(native), "r", style=OPENAI_ERRORS).body)
+    assert body["error"]["message"].startswith(openai)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 from pathlib import Path
@@ -12,6 +13,7 @@ from domain.api_keys import KeyRing, hash_api_key, parse_key_entries, presented_
 from domain.models import Caller
 from domain.tool_access import may_use_tool
 from entrypoints.config import ConfigError, load_settings
+from entrypoints.hash_key import hash_key_command
 from entrypoints.mcp_servers import parse_mcp_servers
 
 
@@ -128,3 +130,13 @@ def test_who_may_use_an_upstream_tool() -> None:
     assert not may_use_tool(Caller(key_id="u", tool_patterns=("web",)), "webx__read")
     assert may_use_tool(Caller(key_id="u", tool_patterns=("*__read",)), "fs__read")
     assert not may_use_tool(Caller(key_id="u", tool_patterns=("web__read",)), "web__read_all")
+
+
+def test_hash_key_makes_an_entry_with_the_tools_it_is_given() -> None:
+    out = io.StringIO()
+    assert hash_key_command(["--tools", "time|web__read_*"], stdout=out) == 0
+    key = out.getvalue().split("shown only now): ")[1].split()[0]
+    entry = out.getvalue().split("API_KEYS entry: ")[1].strip()
+    principal = KeyRing(parse_key_entries(entry)).verify(key)
+    assert principal is not None and principal.tool_patterns == ("time", "web__read_*")
+    assert hash_key_command(["--tools", "not a pattern"], stdout=io.StringIO()) == 2

@@ -4,7 +4,10 @@
 models' own JSON (``tests.vendors.bedrock_embeddings``: Titan Text Embeddings, Cohere Embed v3, their
 bodies checked as Bedrock checks them); ``POST /model/{modelId}/converse-stream``
 answers AWS event-stream frames (``messageStart``, ``contentBlockStart``,
-``contentBlockDelta``..., ``contentBlockStop``, ``messageStop``, ``metadata``).
+``contentBlockDelta``..., ``contentBlockStop``, ``messageStop``, ``metadata``);
+``POST /model/{modelId}/count-tokens`` answers ``{"inputTokens"}`` for the Claude models
+CountTokens takes (the words of the Converse system prompt and messages inside, which keep the
+Converse rules: a ``toolUse`` block needs a ``toolConfig``, which CountTokens cannot carry).
 Every request must carry a SigV4 (scope service ``bedrock``) or bearer
 ``Authorization`` and a body that botocore's own ``bedrock-runtime`` model
 accepts and that keeps Bedrock's conversation rules (``tests.vendors.bedrock_rules``);
@@ -30,11 +33,13 @@ import re
 import socket
 import struct
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from tests.vendors import bedrock_embeddings, eventstream
 from tests.vendors._http11 import Exchange, HttpRequest, HttpServer
-from tests.vendors.bedrock_answers import FakeModel, stream_events
-from tests.vendors.bedrock_schema import RequestInvalid, validate_request
+from tests.vendors.bedrock_answers import FakeModel, conversation_tokens, stream_events
+from tests.vendors.bedrock_schema import RequestInvalid, check_shape, validate_request
 from tests.vendors.bedrock_script import (
     Failure,
     Garbled,
@@ -76,14 +81,29 @@ ERROR_STATUS = {
     "InternalServerException": 500,
     "ServiceUnavailableException": 503,
 }
-_OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream", "invoke": "InvokeModel"}
+_OPERATIONS = {
+    "converse": "Converse",
+    "converse-stream": "ConverseStream",
+    "invoke": "InvokeModel",
+    "count-tokens": "CountTokens",
+}
 _CONTENT_TYPES = {
     "Converse": "application/json",
     "ConverseStream": "application/vnd.amazon.eventstream",
     "InvokeModel": "application/json",
+    "CountTokens": "application/json",
 }
+# The models CountTokens takes (Bedrock's documentation: Claude 3.5 Haiku, 3.5 Sonnet v2, 3.7 Sonnet, 4);
+# another is its ValidationException (the wording here is the fake's).
+COUNTING_FAMILIES = (
+    "anthropic.claude-3-5-haiku",
+    "anthropic.claude-3-5-sonnet-20241022-v2",
+    "anthropic.claude-3-7-sonnet",
+    "anthropic.claude-sonnet-4",
+    "anthropic.claude-opus-4",
+)
 _PADDING = "abcdefghijkl"  # Bedrock pads each event's payload with a "p" member of varying length
-_ROUTE = re.compile(r"^/model/(?P<model>.+)/(?P<operation>converse|converse-stream|invoke)$")
+_ROUTE = re.compile(r"^/model/(?P<model>.+)/(?P<operation>converse|converse-stream|invoke|count-tokens)$")
 
 
 class FakeBedrock:
@@ -160,6 +180,8 @@ class FakeBedrock:
             return _reset(exchange, record)
         if record.operation == "InvokeModel":
             return self._invoke(exchange, record)
+        if record.operation == "CountTokens":
+            return self._count(exchange, record)
         return self._converse(exchange, record)
 
     def _refusal(self, request: HttpRequest, record: RecordedRequest) -> HttpFailure | None:
@@ -175,10 +197,18 @@ class FakeBedrock:
                 "ValidationException", "Malformed input request, please reformat your input and try again."
             )
         try:
-            validate_request(record.operation, record.model_id, record.body, self.model.signatures)
+            if record.operation == "CountTokens":
+                validate_count(record.model_id, record.body, self.model.signatures)
+            else:
+                validate_request(record.operation, record.model_id, record.body, self.model.signatures)
         except RequestInvalid as exc:
             return HttpFailure("ValidationException", str(exc))
         return None
+
+    def _count(self, exchange: Exchange, record: RecordedRequest) -> None:
+        record.status = 200
+        body = json.dumps({"inputTokens": conversation_tokens(record.body["input"]["converse"])}).encode()
+        exchange.respond(200, body, {"x-amzn-RequestId": str(uuid.uuid4())})
 
     def _invoke(self, exchange: Exchange, record: RecordedRequest) -> None:
         body, tokens = bedrock_embeddings.answer(record.model_id, record.body)
@@ -222,6 +252,17 @@ class FakeBedrock:
         latency = {"latencyMs": int(self.script.first_byte_delay * 1000)}
         exchange.send_chunk(eventstream.event("metadata", {"p": "a", "usage": answer.usage, "metrics": latency}))
         exchange.end_stream()
+
+
+def validate_count(model_id: str, body: Any, signatures: Mapping[str, str]) -> None:
+    """CountTokens: its own input shape, the Converse rules for the conversation inside, a model that counts."""
+    check_shape("CountTokens", body)
+    if not any(family in model_id for family in COUNTING_FAMILIES):
+        raise RequestInvalid("The provided model doesn't support counting tokens.")
+    converse = body["input"].get("converse")
+    if converse is None:
+        raise RequestInvalid("input: exactly one of converse and invokeModel is required")
+    validate_request("Converse", model_id, converse, signatures)
 
 
 def _invoke_refusal(request: HttpRequest, record: RecordedRequest) -> HttpFailure | None:

@@ -15,9 +15,10 @@ Streams send the real order: ``messageStart``; per block ``contentBlockStart``
 ``toolUse.input`` fragments, ``reasoningContent`` text then its signature),
 ``contentBlockStop``; ``messageStop``; ``metadata`` with the usage.
 
-Usage counts words; a ``cachePoint`` after the system prompt or the tools
-makes the words before it cached: written on the first request with that
-prefix, read on the next ones, and left out of ``inputTokens`` as Bedrock does.
+Usage counts words (CountTokens answers the words of the system prompt and
+messages); a ``cachePoint`` after the system prompt or the tools makes the
+words before it cached: written on the first request with that prefix, read on
+the next ones, and left out of ``inputTokens`` as Bedrock does.
 """
 
 from __future__ import annotations
@@ -76,8 +77,7 @@ class FakeModel:
     def _usage(self, body: dict[str, Any], blocks: list[Block], script: Script) -> dict[str, int]:
         tools = body.get("toolConfig", {}).get("tools", [])
         sent = _words(json.dumps(tools)) if tools else 0
-        sent += sum(_words(block.get("text", "")) for block in body.get("system", []))
-        sent += sum(_words(_block_words(block)) for message in body["messages"] for block in message["content"])
+        sent += conversation_tokens(body)
         usage = {"inputTokens": sent, "outputTokens": sum(_words(_block_words(block)) for block in blocks)}
         cached, prefix = _cached_prefix(body)
         if cached:
@@ -121,6 +121,13 @@ def _last_user_words(body: dict[str, Any]) -> str:
         for inner in block.get("toolResult", {}).get("content", []):
             words.append(inner.get("text") or json.dumps(inner.get("json", "")))
     return " ".join(word for word in words if word)
+
+
+def conversation_tokens(body: dict[str, Any]) -> int:
+    """The words of the system prompt and the messages: Converse's input count without the tools, and
+    what CountTokens answers for them."""
+    sent = sum(_words(block.get("text", "")) for block in body.get("system", []))
+    return sent + sum(_words(_block_words(block)) for message in body["messages"] for block in message["content"])
 
 
 def _block_words(block: Block) -> str:

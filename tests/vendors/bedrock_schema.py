@@ -35,6 +35,11 @@ def input_shape(operation: str) -> StructureShape:
     return shape
 
 
+def check_shape(operation: str, body: Any) -> None:
+    """Only the input shape of ``operation`` (botocore's model), with Bedrock's wording."""
+    _check(input_shape(operation), body, "", body_level=True)
+
+
 def validate_request(operation: str, model_id: str, body: Any, signatures: Mapping[str, str] | None = None) -> None:
     """Raise ``RequestInvalid`` with Bedrock's wording if ``body`` is not a valid ``operation`` input.
 

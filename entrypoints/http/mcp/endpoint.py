@@ -27,6 +27,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
+from domain.errors import PayloadTooLarge
 from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
 from entrypoints.http.shared.route_table import canonical_path
 from entrypoints.json_depth import json_too_deep
@@ -106,20 +107,22 @@ class McpEndpoint:
             await _jsonrpc_error(send, 503, "the MCP surface is not running")
             return
         if scope["method"] == "POST":
-            body = await _read_body(receive, self._surface.max_body_bytes)
+            try:
+                body = await _read_body(receive, self._surface.max_body_bytes)
+            except PayloadTooLarge:
+                await _jsonrpc_error(send, 413, "request body is too large")
+                return
             if body is None:
                 return  # the client left
             refusal = _refusal(body)
-            if refusal is not None or isinstance(body, _TooLarge):
-                await _jsonrpc_error(send, *(refusal or (413, "request body is too large")))
+            if refusal is not None:
+                await _jsonrpc_error(send, *refusal)
                 return
             receive = _replay(body, receive)
         await manager.handle_request(scope, receive, send)
 
 
-def _refusal(body: bytes | _TooLarge) -> tuple[int, str] | None:
-    if isinstance(body, _TooLarge):
-        return 413, "request body is too large"
+def _refusal(body: bytes) -> tuple[int, str] | None:
     if json_too_deep(body):
         return 400, "invalid JSON-RPC request: JSON nests too deep"
     if body.lstrip()[:1] == b"[":
@@ -127,11 +130,8 @@ def _refusal(body: bytes | _TooLarge) -> tuple[int, str] | None:
     return None
 
 
-class _TooLarge:
-    pass
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | _TooLarge | None:
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body (``PayloadTooLarge`` past ``limit`` bytes), or ``None`` when the client left."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -141,7 +141,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | _TooLarge | None:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            return _TooLarge()
+            raise PayloadTooLarge("request body is too large")
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

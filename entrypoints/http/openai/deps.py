@@ -8,6 +8,7 @@ from application.generate import Generate
 from application.generate_stream import GenerateStream
 from application.list_models import ListModels
 from domain.catalogue import Catalogue
+from domain.embedding_catalogue import EmbeddingCatalogue
 from domain.validation import RequestLimits
 from entrypoints.bootstrap.container import Container, resolve
 
@@ -19,6 +20,7 @@ class OpenAIDeps:
     generate: Generate
     generate_stream: GenerateStream
     list_models: ListModels
+    embedding_catalogue: EmbeddingCatalogue
 
     @classmethod
     def from_container(cls, container: Container) -> OpenAIDeps:

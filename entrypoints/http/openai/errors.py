@@ -18,6 +18,8 @@ event holding the same error object, after which the stream ends.
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from domain import errors
@@ -44,6 +46,16 @@ _CODES = {
     "upstream_rate_limited": "rate_limit_exceeded",
 }
 _PARAMS = {"unknown_model": "model"}
+_DECODED_FIELD = re.compile(r"at `\$\.([^`]+)`")
+_OPENAI_NAMES = {
+    "maxTokens": "max_tokens",
+    "topP": "top_p",
+    "toolChoice": "tool_choice",
+    "responseFormat.schema": "response_format.json_schema.schema",
+    "responseFormat": "response_format",
+    "callId": "tool_call_id",
+}
+_NATIVE_NAME = re.compile(r"\b(?:" + "|".join(re.escape(name) for name in _OPENAI_NAMES) + r")\b")
 
 
 def error_type(status: int) -> str:
@@ -52,9 +64,22 @@ def error_type(status: int) -> str:
     return "server_error" if status >= 500 else "invalid_request_error"
 
 
+def in_openai_terms(message: str) -> str:
+    """A message of the shared rules, which name fields as the native API spells them, in OpenAI's names."""
+    return (
+        _NATIVE_NAME.sub(lambda found: _OPENAI_NAMES[found.group(0)], message)
+        if _NATIVE_NAME.search(message)
+        else message
+    )
+
+
 def error_object(status: int, code: str, message: str) -> dict[str, object]:
-    """The ``error`` member of an answer with this status and gateway code."""
-    return {"message": message, "type": error_type(status), "param": _PARAMS.get(code), "code": _CODES.get(code, code)}
+    """The ``error`` member of an answer with this status and gateway code; ``param`` names the field a strict
+    decoding refused (``... - at `$.messages[0].content```), as OpenAI does, when the message says which."""
+    message = in_openai_terms(message)
+    field = _DECODED_FIELD.search(message)
+    param = field.group(1) if field else _PARAMS.get(code)
+    return {"message": message, "type": error_type(status), "param": param, "code": _CODES.get(code, code)}
 
 
 class OpenAIErrors:

@@ -16,7 +16,8 @@ import msgspec
 from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
 
-from domain.errors import DomainError, InvalidRequest
+from domain.embedding_catalogue import EmbeddingCatalogue
+from domain.errors import DomainError, InvalidRequest, UnknownModel
 from domain.models import GenerationRequest, ModelInfo
 from domain.validation import build_request
 from entrypoints.asgi import Receive, Send
@@ -106,12 +107,23 @@ def model_object(model: ModelInfo) -> dict[str, object]:
     return {"id": model.id, "object": "model", "created": 0, "owned_by": model.provider}
 
 
+def embedding_model_objects(catalogue: EmbeddingCatalogue) -> list[dict[str, object]]:
+    """The embedding models, each id once: the provider its bare id resolves to (the first configured)."""
+    first = {model.id: model for model in reversed(catalogue.models)}
+    return [
+        {"id": model.id, "object": "model", "created": 0, "owned_by": model.provider}
+        for model in catalogue.models
+        if first[model.id] is model
+    ]
+
+
 def build_openai_routes(deps: OpenAIDeps) -> list[HTTPRouteHandler]:
     """The Litestar routes of the dialect: the models, and the declaration of the chat route."""
 
     @get(MODELS_PATH, summary="The models of the configured providers, in OpenAI's list shape")
     async def list_models() -> dict[str, object]:
-        return {"object": "list", "data": [model_object(m) for m in deps.list_models.execute()]}
+        models = [model_object(m) for m in deps.list_models.execute()]
+        return {"object": "list", "data": models + embedding_model_objects(deps.embedding_catalogue)}
 
     @get(
         MODELS_PATH + "/{model:path}",
@@ -120,7 +132,13 @@ def build_openai_routes(deps: OpenAIDeps) -> list[HTTPRouteHandler]:
         operation_class=documented(errors=frozenset({404}), parameters={"model": PATH_SEGMENT}),
     )
     async def retrieve_model(model: str) -> Response[Any]:
-        resolution = deps.catalogue.resolve_name(model.lstrip("/"))
+        try:
+            resolution = deps.catalogue.resolve_name(model.lstrip("/"))
+        except UnknownModel:
+            embedding = deps.embedding_catalogue.find(model.lstrip("/"))
+            if embedding is None:
+                raise
+            return Response({"id": embedding.id, "object": "model", "created": 0, "owned_by": embedding.provider})
         if resolution.info is not None:
             return Response(model_object(resolution.info))
         return Response({"id": resolution.model, "object": "model", "created": 0, "owned_by": resolution.provider})

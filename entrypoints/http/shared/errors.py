@@ -145,7 +145,7 @@ def domain_error_answer(error: errors.DomainError, request_id: str, *, style: Er
     style = style or _style_var.get()
     status = style.status_of(error)
     retry_after = error.retry_after
-    if not retry_after and status in (429, 503):
+    if not retry_after and status in (429, 503, 529):  # 529: Anthropic's "overloaded"
         retry_after = 1.0  # always say when to come back, even when the upstream gave no hint (Bedrock never does)
     return error_answer(status, error.code, error.message, request_id, retry_after=retry_after, style=style)
 

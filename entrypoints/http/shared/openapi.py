@@ -177,6 +177,11 @@ ERROR_STATUSES: dict[int, tuple[str, tuple[Header, ...]]] = {
     502: ("The upstream provider failed", ()),
     503: ("Overloaded, shutting down, or a dependency is down; try again later", (RETRY_AFTER,)),
     504: ("The upstream provider did not answer in time", ()),
+    529: (
+        "Overloaded (Anthropic's status): the gateway is full, the upstream's circuit is open, or it is "
+        "shutting down; try again later",
+        (RETRY_AFTER,),
+    ),
 }
 
 

@@ -22,6 +22,7 @@ from litestar.utils import normalize_path
 
 NATIVE = "native"
 OPENAI = "openai"
+ANTHROPIC = "anthropic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,9 @@ _EXACT = {
         Route("ws", "/ws"),
         Route("openai_chat", "/v1/chat/completions", dialect=OPENAI),
         Route("openai_models", "/v1/models", dialect=OPENAI),
+        Route("openai_responses", "/v1/responses", dialect=OPENAI),
+        Route("anthropic_messages", "/v1/messages", dialect=ANTHROPIC),
+        Route("anthropic_count_tokens", "/v1/messages/count_tokens", dialect=ANTHROPIC),
         Route("mcp", "/mcp"),  # the MCP surface (Streamable HTTP): one JSON-RPC message per request
         Route("mcp_servers", "/api/v1/mcp/servers", admin_methods=frozenset({"GET"})),
         Route("openai_embeddings", "/v1/embeddings", dialect=OPENAI),
@@ -71,6 +75,7 @@ _PREFIXES = (
     ("/api/v1/cache/blacklist/", Route("cache_blacklist", "/api/v1/cache/blacklist/{cache_key}",
                                        admin_methods=frozenset({"DELETE"}))),
     ("/v1/models/", Route("openai_models", "/v1/models/{model}", dialect=OPENAI)),
+    ("/v1/responses/", Route("openai_responses", "/v1/responses/{response_id}", dialect=OPENAI)),
     ("/schema/", _SCHEMA),
     ("/swagger/", _SWAGGER),
     ("/examples/", _EXAMPLES),
@@ -79,6 +84,13 @@ _PREFIXES = (
 # Routes whose remainder is one opaque id that may itself hold a "/" (a model named provider/model): an encoded
 # slash there reads as the same route to a proxy and to the router, so ``PathMiddleware`` lets it through.
 OPAQUE_TAIL_PREFIXES = ("/v1/models/",)
+
+
+# Below a prefix, one segment (an id), then a fixed last segment: "/v1/responses/{response_id}/input_items".
+_SUFFIXED = (
+    ("/v1/responses/", "/input_items",
+     Route("openai_responses", "/v1/responses/{response_id}/input_items", dialect=OPENAI)),
+)  # fmt: skip
 
 
 def canonical_path(path: str) -> str:
@@ -97,6 +109,10 @@ def route_of(path: str) -> Route:
     route = _EXACT.get(path)
     if route is not None:
         return route
+    for prefix, suffix, candidate in _SUFFIXED:
+        middle = path[len(prefix) : -len(suffix)]
+        if path.startswith(prefix) and path.endswith(suffix) and middle and "/" not in middle:
+            return candidate
     for prefix, candidate in _PREFIXES:
         if path.startswith(prefix):
             return candidate
@@ -107,14 +123,14 @@ def route_of(path: str) -> Route:
 # know still gets that dialect's error shape: it is refused, and its client reads the refusal.
 _DIALECT_PREFIXES = tuple(
     (route.template.split("{")[0].rstrip("/") + "/", route.dialect)
-    for route in (*_EXACT.values(), *(candidate for _, candidate in _PREFIXES))
+    for route in (*_EXACT.values(), *(candidate for _, candidate in _PREFIXES), *(c for _, _, c in _SUFFIXED))
     if route.dialect != NATIVE
 )
 
 
 def known_routes() -> tuple[Route, ...]:
     """Every route of the table (exact and below a prefix)."""
-    return (*_EXACT.values(), *(route for _, route in _PREFIXES))
+    return (*_EXACT.values(), *(route for _, route in _PREFIXES), *(route for _, _, route in _SUFFIXED))
 
 
 def dialect_of(path: str) -> str:

@@ -48,8 +48,9 @@ def native_error_frame(error: DomainError) -> bytes:
 class EventPump:
     """Runs ``source`` in its own task and hands its frames to the response.
 
-    ``render`` frames one event, ``render_error`` a failure once the stream has started (each dialect has its
-    own SSE framing: the native chunks, OpenAI's ``chat.completion.chunk`` events, ...).
+    ``render`` frames one event, ``render_error`` a failure once the stream has started, ``ping`` what is
+    sent after a silence (each dialect has its own SSE framing: the native chunks and ``: ping`` comments,
+    OpenAI's ``chat.completion.chunk`` events, Anthropic's typed events and ``ping`` events, ...).
     """
 
     def __init__(
@@ -57,8 +58,11 @@ class EventPump:
         source: AsyncIterator[Any],
         render: Callable[[Any], bytes],
         render_error: Callable[[DomainError], bytes] = native_error_frame,
+        *,
+        ping: bytes = PING,
     ) -> None:
         self._render_error = render_error
+        self._ping = ping
         self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=64)
         self._task = asyncio.create_task(self._produce(source, render))
         self._last_sent = 0.0
@@ -98,7 +102,7 @@ class EventPump:
                 item = await self._queue.get()
                 self._last_sent = loop.time()
                 if item is _PING:
-                    yield PING
+                    yield self._ping
                     continue
                 if item is _DONE:
                     return
@@ -140,25 +144,28 @@ SSE_START_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-async def relay_sse(first: bytes, pump: EventPump, receive: Receive, send: Send) -> None:
-    """A 200 SSE answer in raw ASGI: ``first``, then the pump's frames, then the end of the body.
+async def relay_sse(
+    first: bytes, pump: EventPump, receive: Receive, send: Send, *, heartbeat: float = HEARTBEAT_SECONDS
+) -> None:
+    """A 200 SSE answer in raw ASGI: ``first``, then the pump's frames (a ping after ``heartbeat`` seconds of
+    silence), then the end of the body.
 
     When the client leaves (or is dropped for not reading: ``entrypoints.write_deadline``), the relay is
     cancelled and with it the pump, which cancels the upstream call (what Litestar's streaming response
     does with a task group).
     """
     try:
-        await unless_client_leaves(receive, _relay(first, pump, send))
+        await unless_client_leaves(receive, _relay(first, pump, send, heartbeat))
     except ClientGone:
         pass  # the 200 went out; the answer was cut short and nobody is left to tell
     finally:
         pump.cancel()
 
 
-async def _relay(first: bytes, pump: EventPump, send: Send) -> None:
+async def _relay(first: bytes, pump: EventPump, send: Send, heartbeat: float) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": list(SSE_START_HEADERS)})
     await send({"type": "http.response.body", "body": first, "more_body": True})
-    async with aclosing(pump.rest()) as frames:
+    async with aclosing(pump.rest(heartbeat)) as frames:
         async for item in frames:
             await send({"type": "http.response.body", "body": item, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
