@@ -90,5 +90,6 @@ def _stop_accepting(server: Server) -> None:
     flight, so the asyncio server underneath is closed directly (``Server._server``, grpclib 0.4).
     """
     listening = getattr(server, "_server", None)
-    if isinstance(listening, asyncio.AbstractServer):
-        listening.close()
+    close = getattr(listening, "close", None)  # uvloop's Server is not an asyncio.AbstractServer
+    if callable(close):
+        close()

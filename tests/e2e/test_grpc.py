@@ -269,14 +269,17 @@ async def test_a_stopping_server_stops_listening_at_once_while_its_stream_drains
             replies = stream_replies(channel, "GenerateStream", pb.GenerateRequest(prompt=prompt), outcome)
             await anext(replies)
             server.signal(signal.SIGTERM)
-            assert await _refused_connections(server.grpc_port), "still accepting connections while draining"
+            assert await _refused_connections(server.http_port), "the stop did not begin"
+            assert await _refused_connections(server.grpc_port, attempts=1), (
+                "still accepting connections while draining"
+            )
             rest = [reply async for reply in replies]
         assert server.wait(30) == 0
     assert rest[-1].finished and outcome.error is None
 
 
-async def _refused_connections(port: int) -> bool:
-    for _ in range(100):
+async def _refused_connections(port: int, attempts: int = 100) -> bool:
+    for _ in range(attempts):
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
         except ConnectionRefusedError:
