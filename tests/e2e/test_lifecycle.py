@@ -69,9 +69,9 @@ def test_a_request_sent_on_an_idle_kept_alive_connection_as_sigterm_arrives_is_s
         with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as conn:
             request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
             conn.sendall(request)
-            assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+            assert read_one_answer(conn).startswith(b"HTTP/1.1 200")
             server.signal(signal.SIGTERM)
-            time.sleep(0.3)  # the stop has begun: the listener is closed, this connection is idle
+            wait_until_refused(server.http_port)  # the stop has begun: the listener is closed, this connection idle
             conn.sendall(request)
             answer = b""
             while chunk := conn.recv(65536):  # until the server closes the connection after its answer
@@ -80,6 +80,29 @@ def test_a_request_sent_on_an_idle_kept_alive_connection_as_sigterm_arrives_is_s
         assert server.wait(20) == 0
     finally:
         server.stop()
+
+
+def read_one_answer(conn: socket.socket) -> bytes:
+    """One whole HTTP/1.1 answer with a Content-Length (the connection stays open for the next)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:"))[15:])
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def wait_until_refused(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except ConnectionRefusedError:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"port {port} still accepts connections")
 
 
 def test_a_wrong_setting_stops_the_start_naming_the_variable() -> None:
