@@ -130,6 +130,11 @@ class ToolRegistry:
     def has_server(self, name: str) -> bool:
         return name in self._servers
 
+    def offers_tools(self, name: str) -> bool:
+        """Whether the server is up with at least one tool offered (to some key)."""
+        entry = self._servers.get(name)
+        return entry is not None and entry.state == "up" and bool(entry.tools)
+
     def is_up(self, name: str) -> bool:
         entry = self._servers.get(name)
         return entry is not None and entry.state == "up"

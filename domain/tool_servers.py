@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from fnmatch import fnmatchcase
 from typing import Any, Literal, Protocol
 
@@ -58,6 +59,9 @@ class McpToolset(msgspec.Struct, frozen=True, kw_only=True):
 
     server: str
     allowed_tools: tuple[str, ...] = ()  # glob patterns over the server's own tool names; empty: every tool
+    field: str = ""  # where the request named the server, as its door spells it (for a refusal naming it)
+    url: str = ""  # a server the client gives by URL (MCP_ALLOW_CLIENT_SERVERS); ``server`` is then its label
+    url_field: str = ""  # where the request gave the URL
 
     def offers(self, tool: str) -> bool:
         return not self.allowed_tools or any(fnmatchcase(tool, pattern) for pattern in self.allowed_tools)
@@ -140,3 +144,24 @@ def split_qualified(name: str) -> tuple[str, str] | None:
     if not separator or not tool or not SERVER_NAME.fullmatch(server):
         return None
     return server, tool
+
+
+class ClientToolSession(Protocol):
+    """A connection to an MCP server the client named by URL, for one request (``ClientToolServers``)."""
+
+    async def list_tools(self) -> tuple[UpstreamTool, ...]: ...
+
+    async def call_tool(self, tool: str, arguments: dict[str, Any]) -> ToolOutcome:
+        """The tool's outcome (``is_error`` for its own failure); ``UpstreamError`` when the server fails."""
+        ...
+
+
+class ClientToolServers(Protocol):
+    """Connects to a server by the URL a request gave, behind the request-forgery guard (docs/security.md).
+
+    ``connect`` raises ``InvalidRequest`` naming ``field`` for a URL it refuses
+    (scheme, credentials, an address that is not public) and ``UpstreamError``
+    when the server cannot be reached; the connection closes with the context.
+    """
+
+    def connect(self, url: str, *, field: str) -> AbstractAsyncContextManager[ClientToolSession]: ...

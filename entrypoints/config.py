@@ -156,6 +156,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     )
     mcp_health_interval_seconds: Seconds = 10.0  # how often a connected upstream MCP server is checked (tools/list)
     mcp_max_tool_rounds: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5  # MCP tool-call rounds of one generate
+    mcp_allow_client_servers: bool = False  # a request may name an MCP server by URL (behind the SSRF guard)
+    mcp_client_server_timeout_seconds: Seconds = 10.0  # connect and list, and each call, of such a server
     # Observability
     otel_exporter_otlp_endpoint: str = ""
     otel_service_name: str = "mcp-server-ai"

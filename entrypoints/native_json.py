@@ -18,6 +18,7 @@ from typing import Annotated
 
 import msgspec
 
+from application.tool_loop import ToolRound
 from domain.accounting import answer_metadata, format_seconds
 from domain.content import ReasoningDelta, ToolCallDelta, ToolCallPart
 from domain.errors import DomainError
@@ -180,6 +181,19 @@ def stream_event_json(event: StreamEvent) -> dict[str, object]:
     if event.reasoning is not None:
         return {"type": "reasoning", **chunk_json("", event.index), "reasoning": reasoning_delta_json(event.reasoning)}
     return chunk_json(event.content, event.index)
+
+
+def tool_round_json(event: ToolRound) -> dict[str, object]:
+    """A round of MCP tool calls the gateway ran in a stream: the calls, then their results."""
+    return {
+        "type": "toolRound",
+        "round": event.round,
+        "toolCalls": [{"id": call.id, "name": call.name, "arguments": call.arguments} for call in event.calls],
+        "results": [
+            {"callId": result.call_id, "content": result.content, "isError": result.is_error}
+            for result in event.results
+        ],
+    }
 
 
 def tool_call_delta_json(delta: ToolCallDelta) -> dict[str, object]:

@@ -221,7 +221,8 @@ def tools_of(bodies: list[ToolBody] | None) -> tuple[ToolSpec, ...]:
     for index, body in enumerate(bodies or ()):
         if body.type == "mcp":
             raise InvalidRequest(
-                f"tools[{index}]: MCP tools (type mcp) are run on POST /api/v1/generate only, not on this surface"
+                f"tools[{index}]: MCP tools (type mcp) are run on POST /api/v1/generate and its stream only, "
+                "not on this surface"
             )
     return tuple(
         ToolSpec(name=t.name, description=t.description)
@@ -243,7 +244,11 @@ def mcp_toolsets_of(bodies: list[ToolBody] | None) -> tuple[McpToolset, ...]:
             raise InvalidRequest(
                 f"tools[{index}].server: name a server of MCP_SERVERS; a server URL from the client is not accepted"
             )
-        toolsets.append(McpToolset(server=body.server.strip(), allowed_tools=tuple(body.allowedTools or ())))
+        toolsets.append(
+            McpToolset(
+                server=body.server.strip(), allowed_tools=tuple(body.allowedTools or ()), field=f"tools[{index}].server"
+            )
+        )
     return tuple(toolsets)
 
 

@@ -35,7 +35,7 @@ from domain.errors import UpstreamError, UpstreamTimeout
 from domain.tool_servers import ProgressSink, ToolOutcome, ToolServerConfig, ToolServerEvents, UpstreamTool
 
 # What a transport raises when the connection is gone (RuntimeError: a stream used after the SDK closed it).
-_BROKEN = (
+BROKEN_CONNECTION = (
     OSError,
     EOFError,
     httpx2.HTTPError,
@@ -97,10 +97,10 @@ class McpToolServer:
                 self._mark_broken(exc.error.message)
                 raise UpstreamError(f"the MCP server {self._config.name!r} failed: {exc.error.message}") from None
             return ToolOutcome(content=(_text(f"error {exc.code}: {exc.error.message}"),), is_error=True)
-        except _BROKEN as exc:
+        except BROKEN_CONNECTION as exc:
             self._mark_broken(str(exc) or type(exc).__name__)
             raise UpstreamError(f"the MCP server {self._config.name!r} failed: {self._broken_reason}") from None
-        return _outcome(result)
+        return tool_outcome(result)
 
     # The connection ---------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -148,9 +148,9 @@ class McpToolServer:
         for _ in range(_PAGE_LIMIT):
             try:
                 page = await client.list_tools(cursor=cursor)
-            except (MCPError, *_BROKEN) as exc:
+            except (MCPError, *BROKEN_CONNECTION) as exc:
                 raise ConnectionBroken(f"tools/list failed: {exc}") from None
-            tools.extend(_tool(tool) for tool in page.tools)
+            tools.extend(upstream_tool(tool) for tool in page.tools)
             cursor = page.next_cursor
             if not cursor:
                 break
@@ -177,7 +177,7 @@ class _relay:
         await self._sink(progress, total, message)
 
 
-def _tool(tool: types.Tool) -> UpstreamTool:
+def upstream_tool(tool: types.Tool) -> UpstreamTool:
     annotations = tool.annotations.model_dump(by_alias=True, exclude_none=True) if tool.annotations else None
     return UpstreamTool(
         name=tool.name,
@@ -189,7 +189,7 @@ def _tool(tool: types.Tool) -> UpstreamTool:
     )
 
 
-def _outcome(result: types.CallToolResult) -> ToolOutcome:
+def tool_outcome(result: types.CallToolResult) -> ToolOutcome:
     content = tuple(block.model_dump(by_alias=True, exclude_none=True, mode="json") for block in result.content)
     structured = result.structured_content if isinstance(result.structured_content, dict) else None
     return ToolOutcome(content=content, structured=structured, is_error=result.is_error)

@@ -38,6 +38,7 @@ from domain.ports import (
     SessionRepo,
     TokenCounter,
 )
+from domain.tool_servers import ClientToolServers
 from entrypoints.config import ConfigError, Settings
 
 
@@ -262,3 +263,12 @@ def build_image_fetcher(settings: Settings) -> ImageFetcher:
 
 def circuit_states(breakers: Mapping[str, CircuitBreakerProvider]) -> dict[str, str]:
     return {name: breaker.state for name, breaker in breakers.items()}
+
+
+def build_client_tool_servers(settings: Settings) -> ClientToolServers | None:
+    """MCP servers a request names by URL: ``None`` (refused) unless ``MCP_ALLOW_CLIENT_SERVERS``."""
+    if not settings.mcp_allow_client_servers:
+        return None
+    from adapters.mcp.client_servers import GuardedClientServers  # the mcp SDK loads only when used
+
+    return GuardedClientServers(timeout_seconds=settings.mcp_client_server_timeout_seconds)

@@ -182,15 +182,17 @@ class Container(containers.DeclarativeContainer):
     generate = providers.Singleton(
         ObservedGenerate, providers.Singleton(Generate, pipeline=pipeline), metrics=metrics, tracer=tracer
     )
+    generate_stream = providers.Singleton(
+        ObservedGenerateStream, providers.Singleton(GenerateStream, pipeline=pipeline), metrics=metrics, tracer=tracer
+    )
     tool_loop = providers.Singleton(
         ToolLoop,
         generate=generate,
         registry=tool_registry,
         calls=tool_calls,
         max_rounds=settings.provided.mcp_max_tool_rounds,
-    )
-    generate_stream = providers.Singleton(
-        ObservedGenerateStream, providers.Singleton(GenerateStream, pipeline=pipeline), metrics=metrics, tracer=tracer
+        client_servers=providers.Singleton(adapter_choice.build_client_tool_servers, settings),
+        generate_stream=generate_stream,
     )
     generate_batch = providers.Singleton(
         GenerateBatch, generate=generate, clock=clock, fan_out=settings.provided.batch_fan_out

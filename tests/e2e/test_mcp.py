@@ -295,15 +295,25 @@ def test_a_tool_the_key_may_not_use_is_not_offered_and_only_configured_servers_c
     gateway: ServerProcess,
 ) -> None:
     body = {"prompt": "please call web__echo", "tools": [{"type": "mcp", "server": "web"}]}
-    plain = _http(gateway, "POST", "/api/v1/generate", TIME_USER, json=body).json()
-    assert "toolRounds" not in plain and plain["content"].startswith("Mock answer (turn 1): please call")
+    plain = _http(gateway, "POST", "/api/v1/generate", TIME_USER, json=body)  # refused, not silently toolless
+    assert plain.status_code == 403 and "may use no tool of the MCP server 'web'" in plain.json()["error"], plain.text
     for server, field in (("nowhere", "no MCP server named 'nowhere'"), ("http://evil.example/mcp", "server URL")):
         refused = _http(
             gateway, "POST", "/api/v1/generate", ADMIN, json={**body, "tools": [{"type": "mcp", "server": server}]}
         )
         assert refused.status_code == 400 and field in refused.json()["error"], refused.text
-    stream = _http(gateway, "POST", "/api/v1/generate/stream", ADMIN, json=body)
-    assert stream.status_code == 400 and "POST /api/v1/generate only" in stream.json()["error"]
+
+
+def test_the_native_stream_runs_the_loop_with_a_tool_round_event(gateway: ServerProcess) -> None:
+    body = {"prompt": "please call web__echo for me", "tools": [{"type": "mcp", "server": "web"}]}
+    stream = _http(gateway, "POST", "/api/v1/generate/stream", ECHO_USER, json=body)
+    assert stream.status_code == 200, stream.text
+    frames = [block for block in stream.text.split("\n\n") if block.strip()]
+    rounds = [json.loads(f.split("data: ", 1)[1]) for f in frames if f.startswith("event: toolRound")]
+    assert len(rounds) == 1 and rounds[0]["toolCalls"][0]["name"] == "web__echo"
+    assert '"length":' in rounds[0]["results"][0]["content"] and rounds[0]["results"][0]["isError"] is False
+    last = json.loads(frames[-1].split("data: ", 1)[1])
+    assert last["finished"] is True and last["toolRounds"] == 1, last
 
 
 async def test_an_upstream_killed_mid_test_leaves_the_others_listed_and_comes_back(

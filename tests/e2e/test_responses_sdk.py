@@ -206,7 +206,7 @@ def test_another_key_cannot_reach_a_response_but_an_admin_reads_it(gateway: Serv
         ({"model": "mock-1"}, "input"),
         ({"model": "mock-1", "input": 5}, "input"),
         ({"model": "mock-1", "input": "x", "tools": [{"type": "web_search"}]}, "web_search"),
-        ({"model": "mock-1", "input": "x", "tools": [{"type": "mcp", "server_label": "s"}]}, "mcp"),
+        ({"model": "mock-1", "input": "x", "tools": [{"type": "mcp", "server_label": "s"}]}, "server_label"),
         ({"model": "mock-1", "input": "x", "temperature": "hot"}, "temperature"),
         ({"model": "mock-1", "input": "x", "max_output_tokens": 0}, "max_output_tokens"),
         ({"model": "mock-1", "input": [{"type": "item_reference", "id": "x"}]}, "item_reference"),

@@ -66,8 +66,14 @@ class NativeGeneration:
     async def stream(self, data: GenerateBody, headers: Headers, receive: Receive, send: Send) -> None:
         """SSE as the Litestar route sends it: the first event decides between an error status and a 200."""
         deps = self._deps
-        generation = deps.build(data.fields(), request_context_from(headers))
-        pump = EventPump(deps.generate_stream.execute(generation), render_stream_event)
+        toolsets = data.mcp_toolsets()
+        if toolsets:  # each round streamed, the gateway's runs of MCP tools as toolRound events
+            generation = deps.build(data.without_mcp_tools().fields(), request_context_from(headers))
+            events = deps.tool_loop.stream(generation, toolsets)
+        else:
+            generation = deps.build(data.fields(), request_context_from(headers))
+            events = deps.generate_stream.execute(generation)
+        pump = EventPump(events, render_stream_event)
         first = await first_frame(pump, receive)
         if isinstance(first, DomainError):
             raise first

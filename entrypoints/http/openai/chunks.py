@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import msgspec
 
+from application.tool_loop import ToolRound
 from domain.content import ToolCallDelta
 from domain.models import StreamDelta, StreamEvent
 from entrypoints.http.openai.mapping import usage_json
@@ -38,9 +39,11 @@ class ChunkRenderer:
         self._include_usage = include_usage
         self._started = False
 
-    def __call__(self, event: StreamEvent) -> bytes:
+    def __call__(self, event: StreamEvent | ToolRound) -> bytes:
         framed = b"" if self._started else self._chunk({"role": "assistant", "content": ""})
         self._started = True
+        if isinstance(event, ToolRound):  # MCP calls the gateway ran: an empty delta, the round beside it
+            return framed + self._chunk({}, tool_round=tool_round_json(event))
         if not isinstance(event, StreamDelta):
             answer = event.answer
             framed += self._chunk({}, finish_reason=answer.finish_reason)
@@ -53,9 +56,11 @@ class ChunkRenderer:
             return framed + (self._chunk({"reasoning_content": event.reasoning.text}) if event.reasoning.text else b"")
         return framed + (self._chunk({"content": event.content}) if event.content else b"")
 
-    def _chunk(self, delta: dict[str, object], *, finish_reason: str | None = None) -> bytes:
+    def _chunk(self, delta: dict[str, object], *, finish_reason: str | None = None, tool_round: object = None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         chunk: dict[str, object] = {**self._head, "choices": [choice]}
+        if tool_round is not None:
+            chunk["tool_round"] = tool_round
         if self._include_usage:
             chunk["usage"] = None  # as OpenAI sends it: every chunk but the last has a null usage
         return frame(chunk)
@@ -72,3 +77,15 @@ def tool_call_delta_json(delta: ToolCallDelta) -> dict[str, object]:
         function = {"name": delta.name, **function}
     body["function"] = function
     return body
+
+
+def tool_round_json(event: ToolRound) -> dict[str, object]:
+    """``{"round", "calls": [{"id", "name", "arguments"}], "results": [{"call_id", "content", "is_error"}]}``."""
+    return {
+        "round": event.round,
+        "calls": [{"id": call.id, "name": call.name, "arguments": call.arguments} for call in event.calls],
+        "results": [
+            {"call_id": result.call_id, "content": result.content, "is_error": result.is_error}
+            for result in event.results
+        ],
+    }

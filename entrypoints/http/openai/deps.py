@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from application.generate import Generate
 from application.generate_stream import GenerateStream
 from application.list_models import ListModels
+from application.tool_loop import ToolLoop
 from domain.catalogue import Catalogue
 from domain.embedding_catalogue import EmbeddingCatalogue
 from domain.validation import RequestLimits
@@ -21,6 +22,7 @@ class OpenAIDeps:
     generate_stream: GenerateStream
     list_models: ListModels
     embedding_catalogue: EmbeddingCatalogue
+    tool_loop: ToolLoop
 
     @classmethod
     def from_container(cls, container: Container) -> OpenAIDeps:

@@ -15,7 +15,8 @@ takes them the same way); sessions use ``X-User-ID``/``X-Session-ID``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from domain.catalogue import Catalogue
 from domain.content import (
@@ -32,8 +33,11 @@ from domain.content import (
 )
 from domain.errors import InvalidRequest
 from domain.models import Answer, Message, Usage
+from domain.tool_servers import SERVER_NAME, McpToolset
 from domain.validation import GenerateFields
 from entrypoints.http.openai.shapes import (
+    AllowedToolsFilter,
+    ApprovalRules,
     ChatCompletionBody,
     ChatMessage,
     ContentPart,
@@ -68,7 +72,7 @@ def generate_fields(body: ChatCompletionBody, catalogue: Catalogue) -> GenerateF
         max_tokens=body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens,
         temperature=body.temperature,
         messages=messages,
-        tools=tuple(tool_of(t) for t in body.tools or ()),
+        tools=tuple(tool_of(t, f"tools[{i}]") for i, t in enumerate(body.tools or ()) if t.type == "function"),
         tool_choice=tool_choice_of(body.tool_choice),
         parallel_tool_calls=body.parallel_tool_calls is not False,
         output_format=output_format_of(body.response_format),
@@ -170,11 +174,84 @@ def reasoning_of(effort: ReasoningEffort | None) -> ReasoningConfig:
     return ReasoningConfig(effort=effort)
 
 
-def tool_of(tool: ToolDefinition) -> ToolSpec:
+def tool_of(tool: ToolDefinition, field: str) -> ToolSpec:
     function = tool.function
+    if function is None:
+        raise InvalidRequest(f"{field}.function is required on a tool of type function")
     if function.parameters is None:
         return ToolSpec(name=function.name, description=function.description or "")
     return ToolSpec(name=function.name, description=function.description or "", parameters=function.parameters)
+
+
+class McpToolEntry(Protocol):
+    """A tool entry of either OpenAI door (chat completions, Responses) with the Responses API's MCP fields."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def server_label(self) -> str | None: ...
+    @property
+    def server_url(self) -> str | None: ...
+    @property
+    def allowed_tools(self) -> list[str] | AllowedToolsFilter | None: ...
+    @property
+    def require_approval(self) -> str | ApprovalRules | None: ...
+    @property
+    def headers(self) -> dict[str, str] | None: ...
+    @property
+    def connector_id(self) -> str | None: ...
+
+
+def mcp_toolsets_of(tools: Sequence[McpToolEntry] | None) -> tuple[McpToolset, ...]:
+    """The ``type: "mcp"`` tools: each names a configured MCP server in ``server_label``, whose tools the gateway
+    offers and runs (``application.tool_loop``). A server URL from the client is refused: only the servers of
+    ``MCP_SERVERS`` can be reached, so a request cannot make the gateway connect anywhere (request forgery)."""
+    toolsets: list[McpToolset] = []
+    for index, tool in enumerate(tools or ()):
+        if tool.type != "mcp":
+            continue
+        field = f"tools[{index}]"
+        if tool.connector_id is not None:
+            raise InvalidRequest(f"{field}.connector_id: connectors are not offered; name a server in server_label")
+        if tool.headers:
+            raise InvalidRequest(f"{field}.headers: a configured MCP server's headers are the gateway's configuration")
+        label = (tool.server_label or "").strip()
+        if not label:
+            raise InvalidRequest(f"{field}.server_label is required on a tool of type mcp")
+        if not SERVER_NAME.fullmatch(label):
+            raise InvalidRequest(f"{field}.server_label: 1-32 letters, digits or '-', starting with a letter or digit")
+        toolsets.append(
+            McpToolset(
+                server=label,
+                allowed_tools=_allowed_tools(tool.allowed_tools, f"{field}.allowed_tools"),
+                field=f"{field}.server_label",
+                url=tool.server_url or "",  # refused unless MCP_ALLOW_CLIENT_SERVERS (application.tool_loop)
+                url_field=f"{field}.server_url",
+            )
+        )
+        _check_approval(tool.require_approval, f"{field}.require_approval")
+    return tuple(toolsets)
+
+
+def _allowed_tools(allowed: list[str] | AllowedToolsFilter | None, field: str) -> tuple[str, ...]:
+    if allowed is None:
+        return ()
+    if isinstance(allowed, list):
+        names = allowed
+    elif allowed.read_only:
+        raise InvalidRequest(f"{field}.read_only: filtering by the read-only hint is not supported; name the tools")
+    else:
+        names = allowed.tool_names or []
+    if allowed is not None and not names:
+        raise InvalidRequest(f"{field}: an empty list allows no tool; leave it out to allow every tool")
+    return tuple(names)
+
+
+def _check_approval(approval: str | ApprovalRules | None, field: str) -> None:
+    """The gateway runs the calls itself, without asking: only ``never`` (or nothing) can be honoured."""
+    asks = approval == "always" or (isinstance(approval, ApprovalRules) and approval.always is not None)
+    if asks:
+        raise InvalidRequest(f'{field}: the gateway runs MCP tool calls without an approval step; send "never"')
 
 
 def tool_choice_of(choice: str | NamedToolChoice | None) -> ToolChoice:
@@ -217,7 +294,7 @@ def completion_json(answer: Answer, created: int) -> dict[str, object]:
     reasoning = "".join(block.text for block in answer.reasoning)
     if reasoning:
         message["reasoning_content"] = reasoning
-    return {
+    completion: dict[str, object] = {
         "id": completion_id(answer.request_id),
         "object": "chat.completion",
         "created": created,
@@ -226,6 +303,9 @@ def completion_json(answer: Answer, created: int) -> dict[str, object]:
         "usage": usage_json(answer.usage),
         "system_fingerprint": None,
     }
+    if answer.tool_rounds:  # the MCP tool rounds the gateway ran; ``usage`` adds up every round
+        completion["tool_rounds"] = answer.tool_rounds
+    return completion
 
 
 def tool_call_json(call: ToolCallPart) -> dict[str, object]:

@@ -16,16 +16,18 @@ import msgspec
 from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
 
+from domain.content import AUTO_TOOLS
 from domain.embedding_catalogue import EmbeddingCatalogue
 from domain.errors import DomainError, InvalidRequest, UnknownModel
 from domain.models import GenerationRequest, ModelInfo
+from domain.tool_servers import McpToolset
 from domain.validation import build_request
 from entrypoints.asgi import Receive, Send
 from entrypoints.documented_limits import PATH_SEGMENT, SESSION_HEADERS
 from entrypoints.http.openai.chunks import ChunkRenderer
 from entrypoints.http.openai.deps import OpenAIDeps
 from entrypoints.http.openai.errors import OPENAI_ERRORS, stream_error_frame
-from entrypoints.http.openai.mapping import completion_id, completion_json, generate_fields
+from entrypoints.http.openai.mapping import completion_id, completion_json, generate_fields, mcp_toolsets_of
 from entrypoints.http.openai.shapes import ChatCompletionBody
 from entrypoints.http.shared.answer_headers import cache_header, overhead_header
 from entrypoints.http.shared.body import JsonBody, documented
@@ -53,20 +55,34 @@ class ChatCompletions:
     async def respond(self, body: ChatCompletionBody, headers: Headers, receive: Receive, send: Send) -> None:
         deps = self._deps
         fields = generate_fields(body, deps.catalogue)
+        toolsets = mcp_toolsets_of(body.tools)
+        choice = fields.tool_choice
+        if toolsets:  # the MCP tools join the tools in the loop, which checks the choice against them all
+            fields = msgspec.structs.replace(fields, tool_choice=AUTO_TOOLS)
         generation = build_request(
             fields, catalogue=deps.catalogue, limits=deps.limits, context=request_context_from(headers)
         )
+        if toolsets:
+            generation = msgspec.structs.replace(generation, tool_choice=choice)
         if body.stream:
-            await self._stream(generation, body, receive, send)
+            await self._stream(generation, body, toolsets, receive, send)
             return
         if body.stream_options is not None:
             raise InvalidRequest("stream_options: only allowed when stream is true")
-        answer = await unless_client_leaves(receive, deps.generate.execute(generation))
+        if toolsets:  # configured MCP servers named: the gateway runs their tools' calls (application.tool_loop)
+            answer = await unless_client_leaves(receive, deps.tool_loop.execute(generation, toolsets))
+        else:
+            answer = await unless_client_leaves(receive, deps.generate.execute(generation))
         payload = _encode(completion_json(answer, int(time.time())))
         await send_json(send, 200, payload, [JSON_CONTENT, cache_header(answer), overhead_header(answer)])
 
     async def _stream(
-        self, generation: GenerationRequest, body: ChatCompletionBody, receive: Receive, send: Send
+        self,
+        generation: GenerationRequest,
+        body: ChatCompletionBody,
+        toolsets: tuple[McpToolset, ...],
+        receive: Receive,
+        send: Send,
     ) -> None:
         """``chat.completion.chunk`` events; the first event decides between an error answer and a 200."""
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -76,7 +92,9 @@ class ChatCompletions:
             model=generation.model,
             include_usage=include_usage,
         )
-        pump = EventPump(self._deps.generate_stream.execute(generation), render, stream_error_frame)
+        deps = self._deps
+        events = deps.tool_loop.stream(generation, toolsets) if toolsets else deps.generate_stream.execute(generation)
+        pump = EventPump(events, render, stream_error_frame)
         first = await first_frame(pump, receive)
         if isinstance(first, DomainError):
             raise first

@@ -83,9 +83,38 @@ class FunctionDefinition(msgspec.Struct, frozen=True, kw_only=True):
     strict: bool | None = None
 
 
+class AllowedToolsFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """The object form of an MCP tool's ``allowed_tools`` (the Responses API's): the tool names."""
+
+    tool_names: list[str] | None = None
+    read_only: bool | None = None
+
+
+class ApprovalFilter(msgspec.Struct, frozen=True, kw_only=True):
+    tool_names: list[str] | None = None
+
+
+class ApprovalRules(msgspec.Struct, frozen=True, kw_only=True):
+    """The object form of ``require_approval``: which tools need an approval and which never do."""
+
+    always: ApprovalFilter | None = None
+    never: ApprovalFilter | None = None
+
+
 class ToolDefinition(msgspec.Struct, frozen=True, kw_only=True):
-    function: FunctionDefinition
-    type: Literal["function"] = "function"
+    """A function tool (``function``), or ``type: "mcp"``: a configured MCP server's tools, spelt as the
+    Responses API spells its MCP tool (``server_label``, ``allowed_tools``, ``require_approval``), which the
+    gateway runs itself (docs/api.md#mcp-tools-in-chat-completions)."""
+
+    type: Literal["function", "mcp"] = "function"
+    function: FunctionDefinition | None = None
+    server_label: str | None = None
+    server_url: str | None = None
+    server_description: str | None = None
+    allowed_tools: list[str] | AllowedToolsFilter | None = None
+    require_approval: Literal["always", "never"] | ApprovalRules | None = None
+    headers: dict[str, str] | None = None
+    connector_id: str | None = None
 
 
 class NamedFunction(msgspec.Struct, frozen=True, kw_only=True):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from application.generate import Generate
 from application.generate_stream import GenerateStream
 from application.response_chains import ResponseChains
+from application.tool_loop import ToolLoop
 from domain.catalogue import Catalogue
 from domain.validation import RequestLimits
 from entrypoints.bootstrap.container import Container, resolve
@@ -19,6 +20,7 @@ class ResponsesDeps:
     generate: Generate
     generate_stream: GenerateStream
     response_chains: ResponseChains
+    tool_loop: ToolLoop
 
     @classmethod
     def from_container(cls, container: Container) -> ResponsesDeps:

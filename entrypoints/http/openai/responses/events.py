@@ -2,7 +2,7 @@
 
     event: response.created                   {"type", "sequence_number": 0, "response": {"status": "in_progress"}}
     event: response.in_progress
-    event: response.output_item.added         a reasoning item, a message or a function_call, at its output_index
+    event: response.output_item.added         a reasoning item, a message, a function_call or an mcp_call, at its index
     event: response.content_part.added        the message's output_text part (a reasoning item's reasoning_text)
     event: response.output_text.delta         (response.reasoning_text.delta, response.function_call_arguments.delta)
     event: response.output_text.done          (response.reasoning_text.done, response.function_call_arguments.done)
@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from application.tool_loop import ToolRound
 from domain import errors
 from domain.content import ReasoningPart, ToolCallPart
 from domain.models import Answer, StreamDelta, StreamEvent
@@ -34,8 +35,10 @@ from entrypoints.http.openai.responses.mapping import (
     ResponseHead,
     call_item,
     item_id,
+    mcp_call_item,
     message_item,
     reasoning_item,
+    round_calls,
     status_of,
 )
 
@@ -67,8 +70,18 @@ class ResponseEvents:
         self._calls: dict[int, _Open] = {}  # open function calls by the answer's call index
         self._closing: bytes | None = None
 
-    def __call__(self, event: StreamEvent) -> bytes:
+    def __call__(self, event: StreamEvent | ToolRound) -> bytes:
         framed = self._start()
+        if isinstance(event, ToolRound):  # MCP calls the gateway ran between two rounds: mcp_call items
+            framed += self._close_text() + self._close_calls()
+            for ran, result in round_calls(event):
+                index = len(self._output)
+                done = mcp_call_item(ran, result, item_id("mcp_call", self._head.id, index))
+                self._output.append(done)
+                added = {**done, "status": "in_progress", "output": None, "error": None}
+                framed += self._event("response.output_item.added", output_index=index, item=added)
+                framed += self._event("response.output_item.done", output_index=index, item=done)
+            return framed
         if not isinstance(event, StreamDelta):
             if self._closing is None:
                 self.conclude(event.answer)

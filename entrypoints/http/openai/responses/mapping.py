@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from application.tool_loop import LoopOutcome, ToolRound
 from domain.catalogue import Catalogue
 from domain.content import (
     FINISH_CONTENT_FILTER,
@@ -43,6 +44,7 @@ from domain.content import (
 )
 from domain.errors import InvalidRequest
 from domain.models import Answer, GenerationRequest, Message, Usage
+from domain.tool_servers import UpstreamTool, split_qualified
 from domain.validation import GenerateFields
 from entrypoints.http.openai.mapping import trailing_prompt
 from entrypoints.http.openai.responses.shapes import (
@@ -61,7 +63,6 @@ from entrypoints.http.openai.responses.shapes import (
 )
 from entrypoints.native_messages import decode_data_url
 
-RESERVED_TOOL_TYPES = {"mcp": "remote MCP tools are not served by this gateway yet"}
 _encode_envelope = msgspec.msgpack.Encoder().encode
 _decode_envelope = msgspec.msgpack.Decoder(tuple[str, bytes]).decode
 _to_builtins = msgspec.to_builtins
@@ -89,7 +90,7 @@ def generate_fields(body: ResponseBody, catalogue: Catalogue) -> GenerateFields:
         max_tokens=body.max_output_tokens,
         temperature=body.temperature,
         messages=messages,
-        tools=tuple(tool_of(t, f"tools[{i}]") for i, t in enumerate(body.tools or ())),
+        tools=tuple(tool_of(t, f"tools[{i}]") for i, t in enumerate(body.tools or ()) if t.type != "mcp"),
         tool_choice=tool_choice_of(body.tool_choice),
         parallel_tool_calls=body.parallel_tool_calls is not False,
         output_format=output_format_of(body.text),
@@ -224,8 +225,9 @@ def open_envelope(value: str, field: str) -> tuple[str, bytes]:
 
 def tool_of(tool: ToolDefinition, field: str) -> ToolSpec:
     if tool.type != "function":
-        reason = RESERVED_TOOL_TYPES.get(tool.type, "only function tools are served by this gateway")
-        raise InvalidRequest(f"{field}.type: '{tool.type}' tools are not supported: {reason}")
+        raise InvalidRequest(
+            f"{field}.type: '{tool.type}' tools are not supported: only function and mcp tools are served here"
+        )
     if not tool.name:
         raise InvalidRequest(f"{field}.name is required on a function tool")
     if tool.parameters is None:
@@ -283,7 +285,14 @@ def input_items_json(input_: str | list[InputItem], response_id: str) -> list[di
     return items
 
 
-_ITEM_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
+_ITEM_PREFIX = {
+    "message": "msg",
+    "function_call": "fc",
+    "function_call_output": "fco",
+    "reasoning": "rs",
+    "mcp_list_tools": "mcpl",
+    "mcp_call": "mcp",
+}
 
 
 # -- answers ----------------------------------------------------------------------------------------------------
@@ -343,6 +352,60 @@ def output_items(answer: Answer, response_id: str) -> list[dict[str, Any]]:
     for call in answer.tool_calls:
         items.append(call_item(call, item_id("function_call", response_id, len(items))))
     return items
+
+
+def mcp_items(outcome: LoopOutcome, response_id: str) -> list[dict[str, Any]]:
+    """What the gateway's MCP tool loop did, as the Responses API shows it: an ``mcp_list_tools`` item per server
+    (the tools offered), then an ``mcp_call`` item per call it ran, with the result as ``output`` (or ``error``)."""
+    listed: dict[str, list[dict[str, Any]]] = {}
+    for qualified, tool in outcome.offered:
+        server_and_tool = split_qualified(qualified)
+        if server_and_tool is not None:
+            listed.setdefault(server_and_tool[0], []).append(_listed_tool(tool))
+    items: list[dict[str, Any]] = []
+    for server, tools in listed.items():
+        items.append(
+            {
+                "id": item_id("mcp_list_tools", response_id, len(items)),
+                "type": "mcp_list_tools",
+                "server_label": server,
+                "tools": tools,
+            }
+        )
+    for done in outcome.rounds:
+        for call, result in round_calls(done):
+            items.append(mcp_call_item(call, result, item_id("mcp_call", response_id, len(items))))
+    return items
+
+
+def round_calls(done: ToolRound) -> list[tuple[ToolCallPart, ToolResultPart | None]]:
+    results = {result.call_id: result for result in done.results}
+    return [(call, results.get(call.id)) for call in done.calls]
+
+
+def mcp_call_item(call: ToolCallPart, result: ToolResultPart | None, item: str) -> dict[str, Any]:
+    """A call the gateway ran: the server's label and own tool name, and the result as ``output`` or ``error``."""
+    server, name = split_qualified(call.name) or ("", call.name)
+    failed = result is not None and result.is_error
+    return {
+        "id": item,
+        "type": "mcp_call",
+        "server_label": server,
+        "name": name,
+        "arguments": call.arguments,
+        "output": None if failed or result is None else result.content,
+        "error": result.content if failed and result is not None else None,
+        "status": "failed" if failed else "completed",
+    }
+
+
+def _listed_tool(tool: UpstreamTool) -> dict[str, Any]:
+    return {
+        "name": tool.name,
+        "description": tool.description or tool.title or None,
+        "input_schema": tool.input_schema,
+        "annotations": tool.annotations,
+    }
 
 
 def usage_json(usage: Usage) -> dict[str, object]:
@@ -426,6 +489,8 @@ class ResponseHead:
 
 def _tool_json(tool: ToolDefinition) -> dict[str, Any]:
     body: dict[str, Any] = _to_builtins(tool)
+    if tool.type == "mcp":
+        return body
     body.setdefault("strict", True)
     body.setdefault("parameters", None)
     body.setdefault("description", None)

@@ -20,16 +20,26 @@ from litestar import Request, delete, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
 
+from application.tool_loop import ToolRound
+from domain.content import AUTO_TOOLS
 from domain.errors import DomainError, InvalidRequest
 from domain.models import GenerationRequest, StreamEnd, StreamEvent
 from domain.stored_responses import new_response_id
+from domain.tool_servers import McpToolset
 from domain.validation import build_request, check_id
 from entrypoints.asgi import Receive, Send
 from entrypoints.documented_limits import ID_SCHEMA, SESSION_HEADERS
+from entrypoints.http.openai.mapping import mcp_toolsets_of
 from entrypoints.http.openai.responses.deps import ResponsesDeps
 from entrypoints.http.openai.responses.errors import RESPONSES_ERRORS
 from entrypoints.http.openai.responses.events import ResponseEvents
-from entrypoints.http.openai.responses.mapping import ResponseHead, generate_fields, input_items_json, output_items
+from entrypoints.http.openai.responses.mapping import (
+    ResponseHead,
+    generate_fields,
+    input_items_json,
+    mcp_items,
+    output_items,
+)
 from entrypoints.http.openai.responses.shapes import ResponseBody
 from entrypoints.http.shared.answer_headers import cache_header, overhead_header
 from entrypoints.http.shared.body import JsonBody
@@ -62,7 +72,13 @@ class CreateResponse:
         if body.previous_response_id is not None and context.session_id:
             raise InvalidRequest("previous_response_id and X-Session-ID are two histories: send one of them")
         fields = generate_fields(body, deps.catalogue)
+        toolsets = mcp_toolsets_of(body.tools)
+        choice = fields.tool_choice
+        if toolsets:  # the MCP tools join the tools in the loop, which checks the choice against them all
+            fields = msgspec.structs.replace(fields, tool_choice=AUTO_TOOLS)
         generation = build_request(fields, catalogue=deps.catalogue, limits=deps.limits, context=context)
+        if toolsets:
+            generation = msgspec.structs.replace(generation, tool_choice=choice)
         if body.previous_response_id is not None:
             previous = check_id(body.previous_response_id, "previous_response_id")
             history = await deps.response_chains.history_of(previous, generation.caller)
@@ -72,20 +88,34 @@ class CreateResponse:
         head = ResponseHead(id=response_id, created_at=int(time.time()), body=body, generation=generation)
         items = _encode(input_items_json(body.input, response_id)) if body.store is not False else b""
         if body.stream:
-            await self._stream(head, generation, items, receive, send)
+            await self._stream(head, generation, toolsets, items, receive, send)
             return
-        answer = await unless_client_leaves(receive, deps.generate.execute(generation))
-        document = _encode(head.answered(answer, output_items(answer, response_id), int(time.time())))
+        if toolsets:  # configured MCP servers named: the gateway runs their tools' calls (application.tool_loop)
+            outcome = await unless_client_leaves(receive, deps.tool_loop.run(generation, toolsets))
+            answer = outcome.answer
+            output = [*mcp_items(outcome, response_id), *output_items(answer, response_id)]
+        else:
+            answer = await unless_client_leaves(receive, deps.generate.execute(generation))
+            output = output_items(answer, response_id)
+        document = _encode(head.answered(answer, output, int(time.time())))
         if body.store is not False:
             await deps.response_chains.keep(response_id, generation, answer, document=document, input_items=items)
         await send_json(send, 200, document, [JSON_CONTENT, cache_header(answer), overhead_header(answer)])
 
     async def _stream(
-        self, head: ResponseHead, generation: GenerationRequest, items: bytes, receive: Receive, send: Send
+        self,
+        head: ResponseHead,
+        generation: GenerationRequest,
+        toolsets: tuple[McpToolset, ...],
+        items: bytes,
+        receive: Receive,
+        send: Send,
     ) -> None:
         """Typed events; the first event decides between an error answer and a 200."""
         render = ResponseEvents(head)
-        source = self._kept(self._deps.generate_stream.execute(generation), render, head, generation, items)
+        deps = self._deps
+        events = deps.tool_loop.stream(generation, toolsets) if toolsets else deps.generate_stream.execute(generation)
+        source = self._kept(events, render, head, generation, items)
         pump = EventPump(source, render, render.error)
         first = await first_frame(pump, receive)
         if isinstance(first, DomainError):
@@ -96,12 +126,12 @@ class CreateResponse:
 
     async def _kept(
         self,
-        events: AsyncIterator[StreamEvent],
+        events: AsyncIterator[StreamEvent | ToolRound],
         render: ResponseEvents,
         head: ResponseHead,
         generation: GenerationRequest,
         items: bytes,
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncIterator[StreamEvent | ToolRound]:
         """The use-case's events; at the end, the finished response is stored before its last frames go out."""
         async for event in events:
             if isinstance(event, StreamEnd) and head.body.store is not False:

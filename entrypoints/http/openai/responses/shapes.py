@@ -24,6 +24,7 @@ from entrypoints.documented_limits import (
     TOP_P_LIMITS,
     limits,
 )
+from entrypoints.http.openai.shapes import AllowedToolsFilter, ApprovalRules
 
 
 class _Part(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="type"):
@@ -93,13 +94,21 @@ class InputItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class ToolDefinition(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """A tool: only ``function`` tools are served; the type of any other is named in the refusal."""
+    """A tool: ``function`` tools, and ``mcp`` tools naming a configured MCP server the gateway runs
+    (docs/api.md#mcp-tools-in-responses); the type of any other is named in the refusal."""
 
-    type: Annotated[str, limits(enum=["function"], description="Only function tools are served")]
+    type: Annotated[str, limits(enum=["function", "mcp"], description="Function tools and MCP servers")]
     name: Annotated[str | None, TOOL_NAME_LIMITS] = None
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    server_label: str | None = None
+    server_url: str | None = None
+    server_description: str | None = None
+    allowed_tools: list[str] | AllowedToolsFilter | None = None
+    require_approval: Literal["always", "never"] | ApprovalRules | None = None
+    headers: dict[str, str] | None = None
+    connector_id: str | None = None
 
 
 class NamedToolChoice(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
