@@ -96,6 +96,7 @@ class _Assembly:
         self._calls = ToolCallAssembly()
         self._reasoning = ReasoningAssembly()
         self._usage, self._finish_reason = ZERO_USAGE, "stop"
+        self._stop_sequence: str | None = None
 
     def add(self, chunk: ProviderChunk) -> list[StreamDelta]:
         deltas: list[StreamDelta] = []
@@ -112,6 +113,7 @@ class _Assembly:
         self.sent += len(deltas)
         self._usage = chunk.usage or self._usage
         self._finish_reason = chunk.finish_reason or self._finish_reason
+        self._stop_sequence = chunk.stop_sequence or self._stop_sequence
         return deltas
 
     def completion(self, model: str) -> Completion:
@@ -120,6 +122,7 @@ class _Assembly:
             model=model,
             usage=self._usage,
             finish_reason=self._finish_reason,
+            stop_sequence=self._stop_sequence,
             tool_calls=self._calls.calls(),
             reasoning=self._reasoning.blocks(),
         )

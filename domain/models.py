@@ -206,6 +206,7 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     model: str
     usage: Usage
     finish_reason: str = "stop"
+    stop_sequence: str | None = None  # the stop sequence that ended it, where the provider says which
     tool_calls: tuple[ToolCallPart, ...] = ()
     reasoning: tuple[ReasoningPart, ...] = ()
 
@@ -217,6 +218,7 @@ class ProviderChunk(msgspec.Struct, frozen=True, kw_only=True):
     text: str = ""
     usage: Usage | None = None
     finish_reason: str | None = None
+    stop_sequence: str | None = None  # with the finish reason: the stop sequence that ended the answer
     tool_calls: tuple[ToolCallDelta, ...] = ()
     reasoning: ReasoningDelta | None = None
 
@@ -235,6 +237,9 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
     cached: bool = False
     cached_usage: Usage = ZERO_USAGE
     finish_reason: str = "stop"
+    # The stop sequence that ended the answer (``finish_reason`` stays "stop"); None when the
+    # answer ended otherwise or the provider does not say which sequence matched.
+    stop_sequence: str | None = None
     duration_ms: float = 0.0
     request_id: str = ""
     session_id: str = ""
@@ -279,6 +284,7 @@ class CacheEntry(msgspec.Struct, frozen=True, kw_only=True):
     usage: Usage
     finish_reason: str = "stop"
     cached_at: float = 0.0
+    stop_sequence: str | None = None  # entries written before it existed decode with None
     tool_calls: tuple[ToolCallPart, ...] = ()
     reasoning: tuple[ReasoningPart, ...] = ()
 

@@ -50,6 +50,8 @@ from entrypoints.request_context import accept_request_id, new_request_id
 
 log = logging.getLogger("mcp.http")
 _LINGER_SECONDS = 2.0
+# On a graceful stop, how long an idle kept-alive connection stays open for a request already on its way.
+_STOP_IDLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+        self._stopping = False
 
     # -- the connection ---------------------------------------------------------------------------
 
@@ -107,6 +110,31 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """A graceful stop (SIGTERM): the listener is closed already; finish this connection's work, then close.
+
+        Stock uvicorn closes an idle kept-alive connection at once. A client may have sent its next
+        request on it a moment before (its pool cannot know): that request is lost with a reset, and
+        under load, with two workers behind one port, every stop of a worker lost a few. Here an idle
+        connection stays open for ``_STOP_IDLE_SECONDS``: a request that arrives is answered and the
+        connection closed after it; one that sends nothing is closed then. A connection busy with an
+        answer closes once it is sent, as before.
+        """
+        self._stopping = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+            return
+        self.loop.call_later(_STOP_IDLE_SECONDS, self._close_if_idle)
+
+    def _close_if_idle(self) -> None:
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False  # a request arrived meanwhile: close after its answer
+        elif self._head_bytes == 0:
+            self.transport.close()
+        # else a request head is arriving: on_headers_complete marks it the last one
 
     def data_received(self, data: bytes) -> None:
         if self._discarding:
@@ -154,6 +182,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
         super().on_headers_complete()
+        if self._stopping and self.cycle is not None:
+            self.cycle.keep_alive = False  # the last request of a connection of a stopping gateway
         upgrading = self.parser.should_upgrade() and self._should_upgrade()
         self._in_body = not upgrading
         self._body_seen = self.loop.time()

@@ -16,6 +16,7 @@ Schema; the generation routes document their 400 for them.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import msgspec
@@ -25,9 +26,27 @@ from domain.validation import MAX_ID_LENGTH, MAX_TEMPERATURE, UNKNOWN_MODEL_TOKE
 
 DEFAULT_MAX_PROMPT_CHARS = RequestLimits().max_prompt_chars
 
+
+def _python_whitespace() -> str:
+    """What ``str.strip()`` removes, as a regex class body: JSON Schema's ``\\s`` (ECMA-262) is another set.
+
+    It lacks U+001C to U+001F and U+0085, which Python strips, and has U+FEFF, which
+    Python keeps; a prompt of one U+001E passed a ``\\S`` pattern and was refused.
+    """
+    codes = [code for code in range(sys.maxunicode + 1) if chr(code).isspace()]
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(rf"\u{a:04x}" if a == b else rf"\u{a:04x}-\u{b:04x}" for a, b in ranges)
+
+
+BLANK = _python_whitespace()
 NO_NUL = r"^[^\u0000]*$"  # PostgreSQL text cannot hold a NUL: check_text refuses it
 # ``check_prompt``: not blank, no NUL; an empty prompt counts as absent (a conversation in ``messages``).
-PROMPT = r"^(|[^\u0000]*[^\s\u0000][^\u0000]*)$"
+PROMPT = rf"^(|[^\u0000]*[^{BLANK}\u0000][^\u0000]*)$"
 TOOL_NAME = r"^[A-Za-z0-9_-]{1,64}$"  # option_rules.NAME_RULE
 ID = rf"^[A-Za-z0-9][A-Za-z0-9._:@-]{{0,{MAX_ID_LENGTH - 1}}}$"  # validation.check_id
 
@@ -69,7 +88,7 @@ PROMPT_LIMITS = limits(
 VALIDATE_PROMPT_LIMITS = limits(
     minLength=1,
     maxLength=DEFAULT_MAX_PROMPT_CHARS,
-    pattern=r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+    pattern=rf"^[^\u0000]*[^{BLANK}\u0000][^\u0000]*$",
     description=f"Not blank, no NUL; at most MAX_PROMPT_CHARS characters (default {DEFAULT_MAX_PROMPT_CHARS})",
 )
 TEXT_LIMITS = limits(pattern=NO_NUL)
@@ -99,11 +118,11 @@ SESSION_HEADERS: tuple[tuple[str, dict[str, Any], bool, str], ...] = (
     ("X-User-ID", OPTIONAL_ID, False, "The end user; with X-Session-ID, the conversation to continue and store"),
     ("X-Session-ID", OPTIONAL_ID, False, "The session; sent with X-User-ID or not at all (empty: none)"),
 )
-NOT_BLANK = limits(pattern=r"\S", description="Not blank")  # cache_admin: a key of only spaces is no key
+NOT_BLANK = limits(pattern=f"[^{BLANK}]", description="Not blank")  # cache_admin: a key of only spaces is no key
 # A path parameter the path layer takes: no '/', no control character, not '.' or '..' (``paths.path_defect``),
 # and not blank (``cache_admin``).
 PATH_SEGMENT: dict[str, Any] = {
     "type": "string",
-    "pattern": r"^[^/\u0000-\u001f\u007f]*[^/\s\u0000-\u001f\u007f][^/\u0000-\u001f\u007f]*$",
+    "pattern": rf"^[^/\u0000-\u001f\u007f]*[^/{BLANK}\u0000-\u001f\u007f][^/\u0000-\u001f\u007f]*$",
     "not": {"enum": [".", ".."]},
 }

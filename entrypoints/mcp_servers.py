@@ -97,7 +97,7 @@ class _Fields:
         declared = self._entry.get("type", self._entry.get("transport"))
         has_command, has_url = "command" in self._entry, "url" in self._entry
         if declared is not None:
-            if declared not in _TYPES:
+            if not isinstance(declared, str) or declared not in _TYPES:  # a list or an object is no transport
                 raise self._fail("type", "stdio, http or streamable-http (the sse transport is not supported)")
             transport = _TYPES[declared]
         elif has_command == has_url:

@@ -10,7 +10,9 @@
     JSON output            a forced tool whose input schema is the requested schema (``bedrock_replies``
                            turns its input back into text)
     sampling               ``inferenceConfig``: maxTokens, temperature, topP, stopSequences (no seed on Bedrock);
-                           top_k as ``additionalModelRequestFields.top_k`` on Claude (other models: not sent)
+                           top_k as ``additionalModelRequestFields.top_k`` on Claude (other models: not sent);
+                           with stop sequences on Claude, ``additionalModelResponseFieldPaths: ["/stop_sequence"]``
+                           so that the answer says which one matched (``bedrock_replies``)
     reasoning              ``additionalModelRequestFields.thinking`` for the models that think (Claude 3.7 / 4)
     cache marks            a ``cachePoint`` block at each mark the client set (``CacheMarks``,
                            ``Message.cache_after``) on models with a prompt cache; without marks, one
@@ -77,6 +79,7 @@ class ModelTraits:
     forced_tools: bool = False
     tool_status: bool = False
     top_k: bool = False
+    stop_sequence_field: bool = False  # the answer can name the stop sequence that matched (Claude's field)
 
 
 def traits_by_family(model_id: str, *, system: bool, thinking: bool) -> ModelTraits:
@@ -91,9 +94,12 @@ def traits_by_family(model_id: str, *, system: bool, thinking: bool) -> ModelTra
         forced_tools=claude or "amazon.nova" in model_id or "mistral.mistral-large" in model_id,
         tool_status=claude,
         top_k=claude,
+        stop_sequence_field=claude,
     )
 
 
+# A JSON pointer into Claude's own answer; Bedrock echoes the field in additionalModelResponseFields.
+STOP_SEQUENCE_PATH = "/stop_sequence"
 _CLAUDE_CACHE = ("claude-3-7", "claude-3-5-haiku", "claude-sonnet-4", "claude-opus-4", "claude-haiku-4")
 THINKING_FAMILIES = ("anthropic.claude-3-7", "anthropic.claude-sonnet-4", "anthropic.claude-opus-4")
 
@@ -132,6 +138,8 @@ async def converse_request(call: ProviderCall, traits: ModelTraits, resolve_imag
         additional["top_k"] = call.sampling.top_k
     if additional:
         request["additionalModelRequestFields"] = additional
+    if call.sampling.stop and traits.stop_sequence_field:
+        request["additionalModelResponseFieldPaths"] = [STOP_SEQUENCE_PATH]
     if marked:
         _place_cache_marks(request, call, traits)
     elif traits.prompt_cache:

@@ -10,6 +10,8 @@ reasoningContent                  ``ReasoningPart`` / ``ReasoningDelta`` (text, 
 stopReason                        end_turn, stop_sequence -> stop; tool_use -> tool_calls; max_tokens,
                                   model_context_window_exceeded -> length; content_filtered,
                                   guardrail_intervened -> content_filter
+additionalModelResponseFields     ``stop_sequence`` (asked for on Claude with stop sequences): the sequence
+  .stop_sequence                  that matched, as ``stop_sequence`` beside the finish reason ``stop``
 usage                             inputTokens (the uncached part) + cacheRead + cacheWrite -> prompt_tokens
 """
 
@@ -67,6 +69,7 @@ def completion(response: dict[str, Any], *, model: str, answer_tool: str) -> Com
         model=model,
         usage=usage(response.get("usage", {})),
         finish_reason=finish_reason(response.get("stopReason", ""), called=bool(calls)),
+        stop_sequence=matched_stop_sequence(response),
         tool_calls=tuple(calls),
         reasoning=tuple(reasoning),
     )
@@ -83,10 +86,12 @@ async def chunks(events: Any, *, answer_tool: str) -> AsyncIterator[ProviderChun
     """Deltas as they come (text, tool-call fragments, reasoning), then one chunk with usage and finish reason."""
     state = _StreamState(answer_tool)
     stop_reason: str | None = None
+    stop_sequence: str | None = None
     final_usage: Usage | None = None
     async for event in events:
         if "messageStop" in event:
             stop_reason = event["messageStop"].get("stopReason", "")
+            stop_sequence = matched_stop_sequence(event["messageStop"])
         elif "metadata" in event:
             final_usage = usage(event["metadata"].get("usage", {}))
         else:
@@ -95,7 +100,8 @@ async def chunks(events: Any, *, answer_tool: str) -> AsyncIterator[ProviderChun
                 yield chunk
     if stop_reason is None:
         raise UpstreamError("the Bedrock stream ended before its messageStop event")
-    yield ProviderChunk(usage=final_usage or Usage(), finish_reason=finish_reason(stop_reason, called=state.called))
+    finish = finish_reason(stop_reason, called=state.called)
+    yield ProviderChunk(usage=final_usage or Usage(), finish_reason=finish, stop_sequence=stop_sequence)
 
 
 class _StreamState:
@@ -183,3 +189,16 @@ def finish_reason(stop_reason: str, *, called: bool) -> str:
     if stop_reason == "tool_use" and not called:
         return FINISH_STOP
     return _FINISH_REASONS.get(stop_reason, stop_reason.lower() or FINISH_STOP)
+
+
+def matched_stop_sequence(answer: dict[str, Any]) -> str | None:
+    """The stop sequence that ended a Converse answer or ``messageStop`` event, where Bedrock says.
+
+    Only a ``stop_sequence`` stop reason counts; a field of another type (the model's own document,
+    not checked by Bedrock) is no answer.
+    """
+    if answer.get("stopReason") != "stop_sequence":
+        return None
+    fields = answer.get("additionalModelResponseFields")
+    matched = fields.get("stop_sequence") if isinstance(fields, dict) else None
+    return matched if isinstance(matched, str) and matched else None

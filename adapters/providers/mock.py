@@ -55,6 +55,7 @@ class MockProvider:
             model=call.model,
             usage=self._cached(call, result.usage(call)),
             finish_reason=result.finish_reason,
+            stop_sequence=result.stop_sequence,
             tool_calls=result.tool_calls,
             reasoning=result.reasoning,
         )
@@ -65,7 +66,8 @@ class MockProvider:
             if self._delay and chunk.text:
                 await asyncio.sleep(self._delay)
             yield chunk
-        yield ProviderChunk(usage=self._cached(call, result.usage(call)), finish_reason=result.finish_reason)
+        usage = self._cached(call, result.usage(call))
+        yield ProviderChunk(usage=usage, finish_reason=result.finish_reason, stop_sequence=result.stop_sequence)
 
     def _cached(self, call: ProviderCall, usage: Usage) -> Usage:
         """``usage`` with the system prompt's words read from or written to the prompt cache, when it is cached."""

@@ -7,6 +7,8 @@
   arguments that satisfy the tool's schema; no text, finish reason ``tool_calls``.
 * The last messages are tool results: a text answer quoting each result, of every tool message at the end.
 * Images in the last user message: a short description of each (type and size).
+* Stop sequences: a text answer ends before the first one its text holds
+  (finish reason ``stop``, the matched sequence as ``stop_sequence``).
 * ``json_object``: ``{"answer": <the text>}``; ``json_schema``: an instance of the schema.
 * A reasoning config: a reasoning block before the answer, whose signature is
   checked when it comes back in a later turn, as real providers do, so that a
@@ -41,6 +43,7 @@ class MockAnswer(msgspec.Struct, frozen=True, kw_only=True):
     tool_calls: tuple[ToolCallPart, ...] = ()
     reasoning: tuple[ReasoningPart, ...] = ()
     finish_reason: str = "stop"
+    stop_sequence: str | None = None  # the stop sequence the text was cut at
 
     @property
     def text(self) -> str:
@@ -64,9 +67,10 @@ def answer(call: ProviderCall) -> MockAnswer:
     words = _words(call)
     if call.output_format.type != "text":
         return _json(call, " ".join(words), reasoning)
-    if len(words) > call.max_tokens:
-        return MockAnswer(pieces=_spaced(words[: call.max_tokens]), reasoning=reasoning, finish_reason="length")
-    return MockAnswer(pieces=_spaced(words), reasoning=reasoning)
+    pieces, matched = _cut_at_stop(_spaced(words), call.sampling.stop)
+    if len(pieces) > call.max_tokens:
+        return MockAnswer(pieces=pieces[: call.max_tokens], reasoning=reasoning, finish_reason="length")
+    return MockAnswer(pieces=pieces, reasoning=reasoning, stop_sequence=matched)
 
 
 def signature_of(text: str) -> str:
@@ -165,6 +169,23 @@ def _json(call: ProviderCall, text: str, reasoning: tuple[ReasoningPart, ...]) -
     if len(pieces) > call.max_tokens:
         return MockAnswer(pieces=pieces[: call.max_tokens], reasoning=reasoning, finish_reason="length")
     return MockAnswer(pieces=pieces, reasoning=reasoning)
+
+
+def _cut_at_stop(pieces: tuple[str, ...], stops: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
+    """The pieces before the first stop sequence in their text (the sequence left out, as models do), and
+    the sequence; the pieces unchanged and None when none occurs. Of two starting at one place, the longer."""
+    text = "".join(pieces)
+    hits = [(text.find(stop), -len(stop), stop) for stop in stops if stop and stop in text]
+    if not hits:
+        return pieces, None
+    at, _, matched = min(hits)
+    kept: list[str] = []
+    for piece in pieces:
+        if at <= 0:
+            break
+        kept.append(piece[:at])
+        at -= len(piece)
+    return tuple(kept), matched
 
 
 def _spaced(words: list[str]) -> tuple[str, ...]:

@@ -67,6 +67,7 @@ class GrpcListener:
             reuse_port=settings.workers > 1 or os.environ.get("MCP_REUSE_PORT") == "1",
         )
         await self._stopping.wait()
+        _stop_accepting(server)
         drained = await self._tracker.drain(settings.shutdown_grace_seconds)
         if not drained:
             log.warning(
@@ -77,3 +78,18 @@ class GrpcListener:
 
     def stop(self) -> None:
         self._stopping.set()
+
+
+def _stop_accepting(server: Server) -> None:
+    """Close the listening socket now, and keep the connections (and their calls) until the drain ends.
+
+    With ``WORKERS`` > 1 the port is shared (SO_REUSEPORT): while a stopping worker still listens, the
+    kernel keeps handing it about half of the new connections, and every call on them was refused with
+    UNAVAILABLE for the whole grace period (found by ``python -m bench.chaos``, fault ``sigterm``). Closed,
+    new connections go to the workers that stay. grpclib's ``Server.close`` would also cancel the calls in
+    flight, so the asyncio server underneath is closed directly (``Server._server``, grpclib 0.4).
+    """
+    listening = getattr(server, "_server", None)
+    close = getattr(listening, "close", None)  # uvloop's Server is not an asyncio.AbstractServer
+    if callable(close):
+        close()

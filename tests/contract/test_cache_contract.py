@@ -51,6 +51,7 @@ def entry(content: str = "Paris") -> CacheEntry:
         usage=Usage(prompt_tokens=12, completion_tokens=3),
         finish_reason="stop",
         cached_at=1_700_000_000.25,
+        stop_sequence="END",  # the stop sequence that cut the answer travels with it
     )
 
 

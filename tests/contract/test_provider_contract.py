@@ -15,6 +15,8 @@ wrappers and the stream relays rely on:
 7. Cancelling the awaiting task cancels the upstream call: ``generate`` waiting for its answer,
    a stream in the middle of one.
 8. A consumer that stops reading a stream (``aclose``) lets the upstream call go as well.
+9. ``stop_sequence`` names a stop sequence only when one ended the answer: an answer that ended
+   on its own, with stop sequences asked for or not, whole or streamed, names none.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 
+from domain.content import Sampling
 from domain.errors import UpstreamError
 from domain.models import ProviderChunk
 from tests.contract.providers_under_test import PROVIDERS, WAIT_SECONDS, Break, ProviderUnderTest, Refusal
@@ -168,3 +172,15 @@ async def test_a_consumer_that_stops_reading_lets_the_upstream_call_go(subject: 
         await stream.aclose()  # type: ignore[attr-defined]
 
         await subject.wait_released()
+
+
+async def test_an_answer_that_ends_on_its_own_names_no_stop_sequence(subject: ProviderUnderTest) -> None:
+    asked = msgspec.structs.replace(subject.call(PROMPT), sampling=Sampling(stop=("never-said-anywhere",)))
+
+    for call in (subject.call(PROMPT), asked):
+        completion = await subject.provider.generate(call)
+        async with asyncio.timeout(WAIT_SECONDS):
+            final = [chunk async for chunk in subject.provider.stream(call)][-1]
+
+        assert (completion.finish_reason, completion.stop_sequence) == ("stop", None)
+        assert (final.finish_reason, final.stop_sequence) == ("stop", None)

@@ -116,6 +116,28 @@ def test_a_plain_and_a_streamed_message(sdk: anthropic.Anthropic, model: str) ->
     assert final.stop_reason == "end_turn" and final.usage.output_tokens > 0
 
 
+def test_a_bedrock_claude_stop_sequence_is_named_plain_and_streamed(sdk: anthropic.Anthropic, bedrock: Bedrock) -> None:
+    bedrock.fake.script = bedrock_script.Script(answer="first part END second part")
+    ask: Any = {"model": CLAUDE, "max_tokens": 200, "stop_sequences": ["END"], "messages": [user("cut it")]}
+    message = sdk.messages.create(**ask)
+    with sdk.messages.stream(**ask) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert bedrock.fake.requests[-1].body["additionalModelResponseFieldPaths"] == ["/stop_sequence"]
+    assert message.content[0].text == text == "first part "  # type: ignore[union-attr]
+    for answer in (message, final):
+        assert answer.stop_reason == "stop_sequence" and answer.stop_sequence == "END"
+
+
+@pytest.mark.parametrize("model", ["azure/gpt-4o", "openai/gpt-4o-mini"])
+def test_an_openai_style_upstream_does_not_say_which_stop_sequence_so_the_answer_ends_its_turn(
+    sdk: anthropic.Anthropic, upstream: Upstream, model: str
+) -> None:
+    message = sdk.messages.create(model=model, max_tokens=200, stop_sequences=["END"], messages=[user("hello")])
+    assert upstream.fake.requests[-1].body["stop"] == ["END"]
+    assert message.stop_reason == "end_turn" and message.stop_sequence is None
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_a_tool_round_trip_with_an_image(
     sdk: anthropic.Anthropic, bedrock: Bedrock, upstream: Upstream, model: str

@@ -98,6 +98,35 @@ def test_the_second_identical_request_is_a_cache_hit(sdk: anthropic.Anthropic) -
     assert create(**ask, extra_headers={"Cache-Control": "no-cache"}).headers["x-cache"] == "miss"
 
 
+def test_a_stop_sequence_that_cuts_the_answer_is_named_plain_streamed_and_from_the_cache(
+    sdk: anthropic.Anthropic,
+) -> None:
+    ask: Any = {"model": "mock-1", "max_tokens": 100, "messages": [user("say alpha STOP beta")]}
+    create = sdk.messages.with_raw_response.create
+    fresh = create(**ask, stop_sequences=["beta", "STOP"])
+    hit = create(**ask, stop_sequences=["beta", "STOP"])
+    with sdk.messages.stream(**ask, stop_sequences=["beta", "STOP"]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    for raw, cache in ((fresh, "miss"), (hit, "hit")):
+        message = raw.parse()
+        assert raw.headers["x-cache"] == cache
+        assert message.content[0].text == "Mock answer (turn 1): say alpha "  # type: ignore[union-attr]
+        assert message.stop_reason == "stop_sequence" and message.stop_sequence == "STOP"
+    assert text == "Mock answer (turn 1): say alpha "
+    assert final.stop_reason == "stop_sequence" and final.stop_sequence == "STOP"
+
+
+def test_a_stop_sequence_in_a_fresh_stream_is_named_on_message_delta(gateway: ServerProcess) -> None:
+    body = {"model": "mock-1", "max_tokens": 100, "stop_sequences": ["##"], "messages": [user("fresh one ## two")]}
+    events = wire_events(gateway, body)
+    assert events[-2][0] == "message_delta"
+    assert events[-2][1]["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": "##"}
+    assert "".join(data["delta"]["text"] for name, data in events if name == "content_block_delta") == (
+        "Mock answer (turn 1): fresh one "
+    )
+
+
 def test_a_stream_read_by_the_sdks_helpers(sdk: anthropic.Anthropic) -> None:
     with sdk.messages.stream(model="mock-1", max_tokens=100, messages=[user("stream three words")]) as stream:
         text = "".join(stream.text_stream)

@@ -258,6 +258,37 @@ async def test_shutdown_lets_a_running_stream_finish_and_refuses_new_calls_as_un
     assert "shutting down" in failed_with(refused, Status.UNAVAILABLE)
 
 
+async def test_a_stopping_server_stops_listening_at_once_while_its_stream_drains() -> None:
+    """Found by ``python -m bench.chaos`` (fault ``sigterm``, two workers on one port): a stopping worker kept
+    accepting connections for the whole grace period and refused every call on them, while the other worker
+    could have answered. Now nothing listens once the stop begins; the running stream still finishes."""
+    with realtime_server({"MOCK_LATENCY_MS": "30"}) as server:
+        async with Channel("127.0.0.1", server.grpc_port) as channel:
+            prompt = words(60, "listen")
+            outcome = Outcome()
+            replies = stream_replies(channel, "GenerateStream", pb.GenerateRequest(prompt=prompt), outcome)
+            await anext(replies)
+            server.signal(signal.SIGTERM)
+            assert await _refused_connections(server.http_port), "the stop did not begin"
+            assert await _refused_connections(server.grpc_port, attempts=1), (
+                "still accepting connections while draining"
+            )
+            rest = [reply async for reply in replies]
+        assert server.wait(30) == 0
+    assert rest[-1].finished and outcome.error is None
+
+
+async def _refused_connections(port: int, attempts: int = 100) -> bool:
+    for _ in range(attempts):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except ConnectionRefusedError:
+            return True
+        writer.close()
+        await asyncio.sleep(0.02)
+    return False
+
+
 async def _first_refusal(channel: Channel) -> Outcome | None:
     for _ in range(100):
         outcome = await call(channel, "ListModels", pb.ListModelsRequest())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import time
 
 import httpx
@@ -57,6 +58,51 @@ def test_sigterm_during_a_stream_lets_it_finish() -> None:
             pass
     finally:
         server.stop()
+
+
+def test_a_request_sent_on_an_idle_kept_alive_connection_as_sigterm_arrives_is_still_answered() -> None:
+    """Found by ``python -m bench.chaos`` (fault ``sigterm``): a client's pool reuses an idle connection
+    without knowing the worker behind it is stopping. Stock uvicorn closed such connections at once and
+    the request sent on one was lost; now it is answered, and the connection closed after it."""
+    server = ServerProcess({"SHUTDOWN_GRACE_SECONDS": "20"}).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as conn:
+            request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            conn.sendall(request)
+            assert read_one_answer(conn).startswith(b"HTTP/1.1 200")
+            server.signal(signal.SIGTERM)
+            wait_until_refused(server.http_port)  # the stop has begun: the listener is closed, this connection idle
+            conn.sendall(request)
+            answer = b""
+            while chunk := conn.recv(65536):  # until the server closes the connection after its answer
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+        assert server.wait(20) == 0
+    finally:
+        server.stop()
+
+
+def read_one_answer(conn: socket.socket) -> bytes:
+    """One whole HTTP/1.1 answer with a Content-Length (the connection stays open for the next)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:"))[15:])
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def wait_until_refused(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except ConnectionRefusedError:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"port {port} still accepts connections")
 
 
 def test_a_wrong_setting_stops_the_start_naming_the_variable() -> None:

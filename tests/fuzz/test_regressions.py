@@ -9,6 +9,8 @@ from grpclib.exceptions import GRPCError
 from domain.api_keys import MAX_PBKDF2_ITERATIONS, parse_key_entries
 from entrypoints.grpc.codec import SizeLimitedProtoCodec
 from entrypoints.grpc.generated import proto as pb
+from entrypoints.mcp_servers import parse_mcp_servers
+from entrypoints.setting_values import ConfigError
 
 SALT, DIGEST = "00" * 16, "00" * 32
 
@@ -46,3 +48,9 @@ def test_grpc_fields_of_the_right_wire_type_and_unknown_fields_still_decode() ->
     # The unknown field is number 99 (a varint): 15, used here first, is now GenerateRequest.reasoning.
     message = SizeLimitedProtoCodec(1024).decode(b"\x0a\x02hi\x28\x05\x98\x06\x01", pb.GenerateRequest)
     assert (message.prompt, message.max_tokens) == ("hi", 5)
+
+
+def test_an_mcp_server_whose_type_is_a_list_is_a_config_error_naming_the_field() -> None:
+    """Found by test_door_bodies: ``"type": []`` raised TypeError (unhashable), a start stopped without a message."""
+    with pytest.raises(ConfigError, match="server 'x', field 'type'"):
+        parse_mcp_servers('{"mcpServers": {"x": {"type": [], "command": "true"}}}')

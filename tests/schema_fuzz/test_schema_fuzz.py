@@ -203,3 +203,12 @@ def test_the_openai_door_is_documented_in_its_own_error_shape(keyed_server: Serv
     jsonschema.validate(refused.json(), chat["401"]["content"]["application/json"]["schema"])
     native = document["paths"]["/api/v1/generate"]["post"]["responses"]["401"]["content"]["application/json"]
     assert native["schema"]["required"] == ["error", "code", "requestId"]  # each door its own shape
+
+
+def test_blank_means_what_python_strips_in_the_document_too(open_server: ServerProcess) -> None:
+    """JSON Schema's ``\\s`` lacks U+001C..U+001F and U+0085 and has U+FEFF; the gateway's ``str.strip`` the reverse."""
+    schema = _body_schema(_document(open_server), "/api/v1/validate")
+    for prompt, taken in (("\x1e", False), ("\x85\x1c", False), ("\u3000", False), ("\ufeff", True), ("a\x1f", True)):
+        assert jsonschema.Draft202012Validator(schema).is_valid({"prompt": prompt}) is taken, repr(prompt)
+        answer = httpx.post(open_server.base_url + "/api/v1/validate", json={"prompt": prompt}, timeout=30)
+        assert (answer.status_code == 200) is taken, repr(prompt)

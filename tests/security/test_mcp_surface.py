@@ -124,7 +124,7 @@ def test_a_host_or_origin_not_configured_is_refused_by_the_dns_rebinding_protect
     assert _post(gateway, body, Host="attacker.example").status_code == 421
     assert _post(gateway, body, Origin="https://attacker.example").status_code == 403
     assert _listed(_post(gateway, body, Origin=f"http://127.0.0.1:{gateway.http_port}"))
-    assert _post(gateway, body, **{"Content-Type": "text/plain"}).status_code == 400
+    assert _post(gateway, body, **{"Content-Type": "text/plain"}).status_code == 415  # refused before the SDK
 
 
 def test_a_user_key_cannot_read_the_upstream_servers_in_any_spelling(gateway: ServerProcess) -> None:
@@ -144,3 +144,29 @@ def test_each_mcp_request_takes_a_token_from_the_callers_bucket() -> None:
     assert statuses == [200, 200, 429]
     assert admin.status_code == 200  # another key, another bucket
     assert refused.json()["code"] == "rate_limited" and "retry-after" in refused.headers
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT"])
+def test_methods_a_stateless_endpoint_does_not_serve_are_405_with_allow_at_once(
+    gateway: ServerProcess, method: str
+) -> None:
+    """A GET once opened the SDK's server-initiated stream, which never ended: a connection held per request."""
+    answer = httpx.request(method, gateway.base_url + "/mcp", headers=_mcp_headers(), timeout=10)
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["error"]["code"] == -32600
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/jsonx", "multipart/form-data"])
+def test_a_post_that_is_not_json_is_a_415_in_json_rpc(gateway: ServerProcess, content_type: str | None) -> None:
+    headers = _mcp_headers()
+    if content_type is None:
+        del headers["Content-Type"]
+    else:
+        headers["Content-Type"] = content_type
+    answer = httpx.post(gateway.base_url + "/mcp", content=json.dumps(LIST), headers=headers, timeout=10)
+    assert answer.status_code == 415
+    assert answer.headers["content-type"] == "application/json"
+    assert "application/json" in answer.json()["error"]["message"]
+    assert _post(gateway, json.dumps(LIST).encode(), **{"Content-Type": "application/json; charset=utf-8"}).is_success

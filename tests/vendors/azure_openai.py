@@ -27,6 +27,7 @@ import itertools
 import math
 import ssl as ssl_module
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,7 +240,7 @@ class FakeAzureOpenAI:
 
     async def _answer(self, exchange: Exchange, route: _Route, body: dict[str, Any]) -> None:
         script = self.script
-        failure = self._take_failure(script.failure)
+        failure = self._take_failure(script.failure, body)
         if script.latency_ms:
             await asyncio.sleep(script.latency_ms / 1000)
         if failure is not None and failure.kind == "malformed":
@@ -264,9 +265,14 @@ class FakeAzureOpenAI:
         else:
             exchange.respond(200, wire.completion_body(ident, created, route.model, answer))
 
-    def _take_failure(self, failure: Failure | None) -> Failure | None:
+    def _take_failure(self, failure: Failure | None, body: dict[str, Any]) -> Failure | None:
         if failure is None:
             return None
+        if failure.every > 1:
+            key = msgspec.json.encode(body.get("messages")).decode()
+            if key in failure.failed_once or zlib.crc32(key.encode()) % failure.every:
+                return None
+            failure.failed_once.add(key)
         if failure.times is not None:
             if failure.times <= 0:
                 return None

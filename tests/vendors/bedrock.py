@@ -228,6 +228,8 @@ class FakeBedrock:
             "usage": answer.usage,
             "metrics": {"latencyMs": int(self.script.first_byte_delay * 1000)},
         }
+        if answer.response_fields is not None:
+            body["additionalModelResponseFields"] = answer.response_fields
         record.status = 200
         exchange.respond(200, json.dumps(body).encode(), {"x-amzn-RequestId": str(uuid.uuid4())})
 

@@ -8,7 +8,11 @@ tool is offered and not yet called in the conversation; a forced
 ``toolChoice`` narrows them to its tool, or calls it (``tool``) or the last
 offered tool (``any``) with an empty input when none is scripted; a scripted
 ``preamble`` is a text block before the calls. The text
-answers the last user turn's words, or the results it carries.
+answers the last user turn's words, or the results it carries. With
+``inferenceConfig.stopSequences`` the text ends before the first sequence it
+holds, with stop reason ``stop_sequence``; which one matched comes back as
+``additionalModelResponseFields.stop_sequence`` (null when none matched) only
+when the request asks for the ``/stop_sequence`` path, as Claude on Bedrock does.
 
 Streams send the real order: ``messageStart``; per block ``contentBlockStart``
 (only for ``toolUse``, with id and name), ``contentBlockDelta``s (text,
@@ -34,6 +38,7 @@ from typing import Any
 from tests.vendors.bedrock_script import Script, ScriptedCall, answer_for, split_chunks
 
 Block = dict[str, Any]
+STOP_SEQUENCE_PATH = "/stop_sequence"
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class Answer:
     blocks: list[Block]
     stop_reason: str
     usage: dict[str, int]
+    response_fields: dict[str, Any] | None = None  # additionalModelResponseFields, when asked for
 
 
 class FakeModel:
@@ -53,14 +59,19 @@ class FakeModel:
     def answer(self, body: dict[str, Any], script: Script) -> Answer:
         blocks = self._reasoning(body, script)
         calls = _calls(body, script)
+        matched: str | None = None
         if calls:
             blocks += [{"text": script.preamble}] if script.preamble else []
             blocks += [{"toolUse": {"toolUseId": f"tooluse_{uuid.uuid4().hex[:22]}", **call}} for call in calls]
             stop_reason = "tool_use"
         else:
-            blocks.append({"text": script.answer or answer_for(_last_user_words(body))})
-            stop_reason = script.stop_reason
-        return Answer(blocks=blocks, stop_reason=stop_reason, usage=self._usage(body, blocks, script))
+            text, matched = _cut_at_stop(script.answer or answer_for(_last_user_words(body)), body)
+            blocks.append({"text": text})
+            stop_reason = "stop_sequence" if matched is not None else script.stop_reason
+        usage = self._usage(body, blocks, script)
+        asked = STOP_SEQUENCE_PATH in body.get("additionalModelResponseFieldPaths", [])
+        fields = {"stop_sequence": matched} if asked else None
+        return Answer(blocks=blocks, stop_reason=stop_reason, usage=usage, response_fields=fields)
 
     def _reasoning(self, body: dict[str, Any], script: Script) -> list[Block]:
         if "thinking" not in body.get("additionalModelRequestFields", {}):
@@ -92,6 +103,16 @@ class FakeModel:
         total = usage["inputTokens"] + usage["outputTokens"]
         usage["totalTokens"] = total + usage.get("cacheReadInputTokens", 0) + usage.get("cacheWriteInputTokens", 0)
         return usage
+
+
+def _cut_at_stop(text: str, body: dict[str, Any]) -> tuple[str, str | None]:
+    """The text up to the first stop sequence in it (the sequence left out, as models do), and that sequence."""
+    found = [(text.find(stop), stop) for stop in body.get("inferenceConfig", {}).get("stopSequences", [])]
+    hits = [(at, stop) for at, stop in found if at >= 0]
+    if not hits:
+        return text, None
+    at, stop = min(hits)
+    return text[:at], stop
 
 
 def _calls(body: dict[str, Any], script: Script) -> list[dict[str, Any]]:
@@ -170,7 +191,10 @@ def stream_events(answer: Answer, chunks: int) -> Iterator[tuple[str, dict[str, 
         for delta in _deltas(block, chunks):
             yield "contentBlockDelta", {"contentBlockIndex": index, "delta": delta}
         yield "contentBlockStop", {"contentBlockIndex": index}
-    yield "messageStop", {"stopReason": answer.stop_reason}
+    stop: dict[str, Any] = {"stopReason": answer.stop_reason}
+    if answer.response_fields is not None:
+        stop["additionalModelResponseFields"] = answer.response_fields
+    yield "messageStop", stop
 
 
 def _deltas(block: Block, chunks: int) -> Iterator[Block]:

@@ -9,7 +9,8 @@ the turn before made calls.
 Model features (Bedrock's table of supported models and model features): only
 Claude, Nova and Mistral Large take a forced ``toolChoice`` (``any``, ``tool``);
 only Claude takes ``toolResult.status``; only Claude 3.7 / 3.5 Haiku / 4 and
-Nova take ``cachePoint`` blocks (and Nova none among the tools).
+Nova take ``cachePoint`` blocks (and Nova none among the tools); each
+``additionalModelResponseFieldPaths`` entry is a JSON pointer.
 
 Claude's thinking (``additionalModelRequestFields.thinking``, Claude 3.7 and 4
 only), as Anthropic's messages come back through Bedrock: a budget of at least
@@ -102,6 +103,9 @@ def check_model_features(model_id: str, body: dict[str, Any]) -> None:
             raise RequestInvalid(
                 "This model doesn't support the toolResult.status field. Remove toolResult.status and try again."
             )
+    for path in body.get("additionalModelResponseFieldPaths", []):
+        if not path.startswith("/"):  # each one is a JSON pointer into the model's own answer
+            raise RequestInvalid(f"The additionalModelResponseFieldPaths value {path} is not a valid JSON pointer.")
     if _has_cache_point(body) and not _cache_point_allowed(model_id, body):
         raise RequestInvalid(
             "You invoked an unsupported model or your request did not allow prompt caching. "

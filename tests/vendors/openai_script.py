@@ -25,6 +25,10 @@ FailureKind = Literal[
 class Failure:
     """How calls fail: ``times`` = fail the first K calls then succeed (``None``: always).
 
+    ``every``: a transient fault, as a loaded upstream has them: one request in ``every`` (chosen by its
+    messages, so the same whichever order calls arrive in) fails, once; its retry, and every other
+    request, succeeds. A client that retries once sees no failure at all.
+
     ``headers`` replaces the retry headers a ``rate_limit`` derives from ``retry_after``, to send
     values no number gives (``inf``, an HTTP date).
     """
@@ -34,6 +38,8 @@ class Failure:
     retry_after: float = 2.0
     after_chunks: int = 1
     headers: dict[str, str] | None = None
+    every: int = 1
+    failed_once: set[str] = field(default_factory=set)  # the requests ``every`` already failed
 
 
 @dataclass

@@ -33,7 +33,7 @@ import msgspec
 
 from domain.content import ReasoningDelta, ToolCallDelta
 from domain.models import StreamDelta, StreamEvent
-from entrypoints.http.anthropic.mapping import stop_reason, usage_json
+from entrypoints.http.anthropic.mapping import stop_fields, usage_json
 
 PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 _encode = msgspec.json.Encoder().encode
@@ -58,7 +58,7 @@ class EventRenderer:
         self._started = True
         if not isinstance(item, StreamDelta):
             answer = item.answer
-            delta = {"stop_reason": stop_reason(answer.finish_reason), "stop_sequence": None}
+            delta = stop_fields(answer)
             return (
                 framed
                 + self._close()

@@ -30,6 +30,7 @@ from domain.catalogue import Catalogue
 from domain.content import (
     FINISH_CONTENT_FILTER,
     FINISH_LENGTH,
+    FINISH_STOP,
     FINISH_TOOL_CALLS,
     CacheMarks,
     ImagePart,
@@ -275,9 +276,12 @@ def message_id(request_id: str) -> str:
     return "msg_" + request_id
 
 
-def stop_reason(finish_reason: str) -> str:
-    """``end_turn`` for a natural stop and for a stop sequence alike: the domain does not say which one matched."""
-    return _STOP_REASONS.get(finish_reason, "end_turn")
+def stop_fields(answer: Answer) -> dict[str, object]:
+    """``stop_reason`` and ``stop_sequence``: ``stop_sequence`` with the sequence where the provider said which
+    one matched (Bedrock Claude, the mock); a plain ``end_turn`` where it did not (OpenAI-compatible upstreams)."""
+    if answer.finish_reason == FINISH_STOP and answer.stop_sequence is not None:
+        return {"stop_reason": "stop_sequence", "stop_sequence": answer.stop_sequence}
+    return {"stop_reason": _STOP_REASONS.get(answer.finish_reason, "end_turn"), "stop_sequence": None}
 
 
 def message_json(answer: Answer) -> dict[str, object]:
@@ -292,8 +296,7 @@ def message_json(answer: Answer) -> dict[str, object]:
         "role": "assistant",
         "model": answer.model,
         "content": content,
-        "stop_reason": stop_reason(answer.finish_reason),
-        "stop_sequence": None,
+        **stop_fields(answer),
         "usage": usage_json(answer.usage),
     }
 

@@ -102,24 +102,37 @@ class McpEndpoint:
         if scope["type"] != "http" or canonical_path(scope["path"]) != MCP_PATH:
             await self._app(scope, receive, send)
             return
+        if scope["method"] != "POST":
+            # Stateless: no server-initiated stream to open with GET (the SDK's would never end, holding the
+            # connection) and no session to DELETE. 405 with Allow is what the specification names for it.
+            await _jsonrpc_error(send, 405, "this MCP endpoint is stateless: send each message as a POST", allow=True)
+            return
+        if not _is_json(scope):
+            await _jsonrpc_error(send, 415, "Content-Type must be application/json")
+            return
         manager = await self._surface.manager()
         if manager is None:
             await _jsonrpc_error(send, 503, "the MCP surface is not running")
             return
-        if scope["method"] == "POST":
-            try:
-                body = await _read_body(receive, self._surface.max_body_bytes)
-            except PayloadTooLarge:
-                await _jsonrpc_error(send, 413, "request body is too large")
-                return
-            if body is None:
-                return  # the client left
-            refusal = _refusal(body)
-            if refusal is not None:
-                await _jsonrpc_error(send, *refusal)
-                return
-            receive = _replay(body, receive)
-        await manager.handle_request(scope, receive, send)
+        try:
+            body = await _read_body(receive, self._surface.max_body_bytes)
+        except PayloadTooLarge:
+            await _jsonrpc_error(send, 413, "request body is too large")
+            return
+        if body is None:
+            return  # the client left
+        refusal = _refusal(body)
+        if refusal is not None:
+            await _jsonrpc_error(send, *refusal)
+            return
+        await manager.handle_request(scope, _replay(body, receive), send)
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"application/json"
+    return False
 
 
 def _refusal(body: bytes) -> tuple[int, str] | None:
@@ -160,9 +173,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _jsonrpc_error(send: Send, status: int, message: str) -> None:
+async def _jsonrpc_error(send: Send, status: int, message: str, *, allow: bool = False) -> None:
     error: dict[str, Any] = {"jsonrpc": "2.0", "id": None, "error": {"code": INVALID_REQUEST, "message": message}}
     body = json.dumps(error).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if allow:
+        headers.append((b"allow", b"POST"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Request, Response, delete, get, post
@@ -49,6 +50,8 @@ def status_json(status: Status) -> dict[str, object]:
         "sessionEnabled": True,
         "sessionBackend": {"backend": status.sessions.backend, "healthy": status.sessions.healthy},
         "timestamp": status.timestamp,
+        # This process's figures (each worker answers for itself): a soak watches them return to idle.
+        "runtime": {"asyncioTasks": len(asyncio.all_tasks())},
     }
 
 

@@ -23,7 +23,7 @@ import base64
 import sys
 from array import array
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from litestar.handlers import HTTPRouteHandler
@@ -33,6 +33,7 @@ from domain.embedding_catalogue import EmbeddingCatalogue
 from domain.embeddings import Embedded, EmbeddingFields, InvalidEmbeddingRequest
 from entrypoints.asgi import Receive, Send
 from entrypoints.bootstrap.container import Container, resolve
+from entrypoints.documented_limits import NOT_BLANK, limits
 from entrypoints.http.openai.errors import OPENAI_ERRORS, error_object
 from entrypoints.http.shared.answer_headers import OVERHEAD_HEADER
 from entrypoints.http.shared.body import JsonBody
@@ -60,8 +61,9 @@ _BIG_ENDIAN = sys.byteorder == "big"
 class EmbeddingsBody(msgspec.Struct, frozen=True, kw_only=True):
     """OpenAI's embeddings request, as the gateway reads it (``input_type`` is the gateway's own)."""
 
-    input: str | list[str | int | list[int]]
-    model: str
+    # Token arrays decode, to be refused by name (TOKEN_ARRAYS_REFUSED); the document says what is taken: text.
+    input: Annotated[str | list[str | int | list[int]], limits(items={"type": "string"})]
+    model: Annotated[str, NOT_BLANK]
     dimensions: int | None = None
     encoding_format: Literal["float", "base64"] = "float"
     user: str | None = None
@@ -144,4 +146,12 @@ def embeddings_fast_routes(deps: EmbeddingsDeps) -> list[FastRoute[EmbeddingsBod
 
 def embeddings_declared_routes() -> list[HTTPRouteHandler]:
     """The route as Litestar knows it: the OpenAPI document and the 405 for other methods."""
-    return [declared_post(EMBEDDINGS_PATH, EmbeddingsBody, summary="Embeddings (OpenAI)", name="embeddings")]
+    return [
+        declared_post(
+            EMBEDDINGS_PATH,
+            EmbeddingsBody,
+            summary="Embeddings (OpenAI)",
+            name="embeddings",
+            errors=frozenset({400, 404, 429, 502, 503, 504}),
+        )
+    ]

@@ -7,12 +7,15 @@ service would take.
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
+from domain.content import Sampling
 from domain.errors import UpstreamBadRequest
 from domain.models import Message, Usage
 from tests.support.bedrock_adapter import ACCESS_KEY, CLAUDE, TITAN, bedrock_provider, collect, make_call
 from tests.vendors.bedrock import Script, answer_for
+from tests.vendors.bedrock_rules import RequestInvalid
 from tests.vendors.bedrock_schema import validate_request
 
 FAMILIES = [
@@ -181,3 +184,45 @@ async def test_a_bearer_token_is_sent_as_a_bearer_authorization(fake):
         await collect(adapter, make_call())
 
     assert [request.headers["authorization"] for request in fake.requests] == ["Bearer br-key-1"] * 2
+
+
+async def test_claude_names_the_stop_sequence_that_cut_its_answer_when_asked_plain_and_streamed(fake, provider):
+    call = msgspec.structs.replace(make_call("stop at the END here"), sampling=Sampling(stop=("END", "never")))
+
+    completion = await provider.generate(call)
+    chunks = await collect(provider, call)
+
+    assert fake.requests[-1].body["additionalModelResponseFieldPaths"] == ["/stop_sequence"]
+    assert completion.content == "Bedrock answers: stop at the "
+    assert (completion.finish_reason, completion.stop_sequence) == ("stop", "END")
+    assert "".join(chunk.text for chunk in chunks) == "Bedrock answers: stop at the "
+    assert (chunks[-1].finish_reason, chunks[-1].stop_sequence) == ("stop", "END")
+
+
+async def test_a_stop_sequence_never_met_is_no_stop_sequence(fake, provider):
+    call = msgspec.structs.replace(make_call("nothing to cut"), sampling=Sampling(stop=("never",)))
+
+    completion = await provider.generate(call)
+    chunks = await collect(provider, call)
+
+    assert (completion.finish_reason, completion.stop_sequence) == ("stop", None)
+    assert chunks[-1].stop_sequence is None
+
+
+async def test_only_claude_is_asked_for_the_stop_sequence_and_only_with_stop_sequences(fake, provider):
+    nova = msgspec.structs.replace(
+        make_call("cut at END", model="us.amazon.nova-pro-v1:0"), sampling=Sampling(stop=("END",))
+    )
+
+    completion = await provider.generate(nova)
+    await provider.generate(make_call("no stop sequences"))
+
+    assert "additionalModelResponseFieldPaths" not in fake.requests[-2].body
+    assert "additionalModelResponseFieldPaths" not in fake.requests[-1].body
+    assert (completion.finish_reason, completion.stop_sequence) == ("stop", None)  # Bedrock did not say which
+
+
+def test_the_fake_refuses_a_response_field_path_that_is_not_a_json_pointer():
+    body = {"messages": [{"role": "user", "content": [{"text": "hi"}]}], "additionalModelResponseFieldPaths": ["x"]}
+    with pytest.raises(RequestInvalid, match="JSON pointer"):
+        validate_request("Converse", CLAUDE, body, {})
