@@ -30,6 +30,8 @@ async def openai_door(plan: Plan) -> list[Table]:
             ("door /v1/chat/completions", targets.openai_door(gw.port, stream=stream), gw),
             ("door /v1/messages", targets.anthropic_door(gw.port, stream=stream), gw),
             ("door /v1/responses", targets.responses_door(gw.port, stream=stream), gw),
+            ("native + new session", targets.gateway_session(gw.port, stream=stream), gw),
+            ("door /v1/responses store", targets.responses_door(gw.port, stream=stream, store=True), gw),
         ]
         procs = [gw]
         if plan.litellm:
@@ -91,7 +93,7 @@ async def _throughput(plan: Plan, systems: list[tuple[str, Target, object]], ups
         for name, _, sut in systems:
             runs = sorted(measured[name], key=lambda m: m[0].rps)
             run, cpu, _ = runs[len(runs) // 2]
-            if name.startswith("native"):
+            if name == "native /api/v1/generate":
                 native_rps = run.rps
             lat = latencies(run)
             table.add(

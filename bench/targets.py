@@ -6,7 +6,9 @@
 - ``openai_door``: the gateway's ``POST /v1/chat/completions`` with the body ``direct`` sends;
 - ``anthropic_door``: the gateway's ``POST /v1/messages`` with the same question, cap and temperature;
 - ``responses_door``: the gateway's ``POST /v1/responses`` with the same question, ``store: false``
-  (the chat door and the native route keep nothing either);
+  (the chat door and the native route keep nothing either), or ``store: true`` (the API's default);
+- ``gateway_session``: ``gateway`` with a new session per request (``X-User-ID``/``X-Session-ID``): one
+  stored turn and no history, the native route's counterpart of a stored response;
 - ``litellm``: LiteLLM proxy's ``/v1/chat/completions`` with its master key.
 
 Prompts carry a counter (and a per-run tag) so that no two requests are alike unless a scenario
@@ -16,6 +18,7 @@ wants cache hits (``distinct=N`` cycles through N prompts).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from bench.loadgen import Target
 from bench.procs import FAKE_KEY, MODEL
@@ -49,6 +52,20 @@ def gateway(port: int, *, stream: bool = False, distinct: int | None = None) -> 
     return Target("127.0.0.1", port, path, body, (), stream)
 
 
+@dataclass(frozen=True)
+class _FreshSession(Target):
+    """Each request names a session of its own, so every request stores one turn and reads no history."""
+
+    def request_bytes(self, n: int) -> bytes:
+        session = (("X-User-ID", f"bench-{RUN_TAG}"), ("X-Session-ID", f"s-{RUN_TAG}-{n}"))
+        return Target(self.host, self.port, self.path, self.body, self.headers + session, self.stream).request_bytes(n)
+
+
+def gateway_session(port: int, *, stream: bool = False) -> Target:
+    same = gateway(port, stream=stream)
+    return _FreshSession(same.host, same.port, same.path, same.body, (), stream)
+
+
 def openai_door(port: int, *, stream: bool = False) -> Target:
     """The gateway's OpenAI-compatible door: the same chat-completions body as ``direct``, no key."""
     same = direct(port, stream=stream)
@@ -70,13 +87,13 @@ def anthropic_door(port: int, *, stream: bool = False) -> Target:
     return Target("127.0.0.1", port, "/v1/messages", body, (), stream)
 
 
-def responses_door(port: int, *, stream: bool = False) -> Target:
-    """The gateway's Responses API door: the same question, cap and temperature as ``direct``, nothing stored."""
-    tail = b',"stream":true' if stream else b""
+def responses_door(port: int, *, stream: bool = False, store: bool = False) -> Target:
+    """The gateway's Responses API door: the same question, cap and temperature as ``direct``, stored or not."""
+    tail = (b"true" if store else b"false") + (b',"stream":true' if stream else b"")
 
     def body(n: int) -> bytes:
         prompt = _prompt(n, None).encode()
-        return b'{"model":"%s","input":"%s","max_output_tokens":4096,"temperature":0.7,"store":false%s}' % (
+        return b'{"model":"%s","input":"%s","max_output_tokens":4096,"temperature":0.7,"store":%s}' % (
             MODEL.encode(),
             prompt,
             tail,

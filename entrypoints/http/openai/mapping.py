@@ -64,7 +64,7 @@ def generate_fields(body: ChatCompletionBody, catalogue: Catalogue) -> GenerateF
     if not model:
         raise InvalidRequest("model is required")
     messages = merged_tool_results(message_of(m, f"messages[{i}]") for i, m in enumerate(body.messages))
-    prompt, messages = _trailing_prompt(messages)
+    prompt, messages = trailing_prompt(messages)
     return GenerateFields(
         prompt=prompt,
         model=model,
@@ -105,7 +105,7 @@ def message_of(message: ChatMessage, field: str) -> Message:
     return Message(role="user", parts=parts)
 
 
-def _trailing_prompt(messages: tuple[Message, ...]) -> tuple[str | None, tuple[Message, ...]]:
+def trailing_prompt(messages: tuple[Message, ...]) -> tuple[str | None, tuple[Message, ...]]:
     """A last user message of plain text is the request's ``prompt``: the turn the use-case builds is the same
     (``GenerationRequest.turn``), and the cache key and the stored session rows are those of the native API's
     plain prompt, so the same question through either door shares one cache entry and takes the cheap path."""

@@ -69,7 +69,6 @@ class ResponseEvents:
         self._text: _Open | None = None  # the open message or reasoning item
         self._calls: dict[int, _Open] = {}  # open function calls by the answer's call index
         self._closing: bytes | None = None
-        self.final: dict[str, Any] | None = None
 
     def __call__(self, event: StreamEvent | ToolRound) -> bytes:
         framed = self._start()
@@ -121,16 +120,16 @@ class ResponseEvents:
             )
         return framed
 
-    def conclude(self, answer: Answer) -> dict[str, Any]:
-        """Close every open item and build the final response (``final``); its frames go out with the end event."""
+    def conclude(self, answer: Answer) -> bytes:
+        """Close every open item; the final response's JSON, encoded once for its event and for the store
+        (its frames go out with the end event)."""
         framed = self._start() + self._close_text() + self._close_calls()
         if not self._output:  # an empty answer is still one (empty) message, as the plain answer is
             framed += self._ensure_text("message") + self._close_text()
         status, _ = status_of(answer)
-        final = self._head.answered(answer, self._output, int(time.time()))
+        final = _encode(self._head.answered(answer, self._output, int(time.time())))
         kind = "response.completed" if status == "completed" else "response.incomplete"
-        self._closing = framed + self._event(kind, response=final)
-        self.final = final
+        self._closing = framed + self._event(kind, response=msgspec.Raw(final))
         return final
 
     def error(self, error: errors.DomainError) -> bytes:

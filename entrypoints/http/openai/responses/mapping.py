@@ -46,6 +46,7 @@ from domain.errors import InvalidRequest
 from domain.models import Answer, GenerationRequest, Message, Usage
 from domain.tool_servers import UpstreamTool, split_qualified
 from domain.validation import GenerateFields
+from entrypoints.http.openai.mapping import trailing_prompt
 from entrypoints.http.openai.responses.shapes import (
     ContentPart,
     InputImage,
@@ -81,9 +82,11 @@ def generate_fields(body: ResponseBody, catalogue: Catalogue) -> GenerateFields:
     messages = input_messages(body.input)
     if body.instructions:
         messages = (Message(role="system", content=body.instructions), *messages)
+    prompt, messages = trailing_prompt(messages)  # as the chat door: the native route's path and cache key
     return GenerateFields(
         model=model,
         provider=provider or None,
+        prompt=prompt,
         max_tokens=body.max_output_tokens,
         temperature=body.temperature,
         messages=messages,
@@ -418,13 +421,45 @@ def usage_json(usage: Usage) -> dict[str, object]:
     }
 
 
-class ResponseHead(msgspec.Struct, frozen=True, kw_only=True):
-    """What a response object echoes of its request, fixed before the answer exists."""
+class ResponseHead:
+    """What a response object echoes of its request, fixed before the answer exists: rendered once per
+    request (a stream renders the response at its start and at its end, and on failure)."""
 
-    id: str
-    created_at: int
-    body: ResponseBody
-    generation: GenerationRequest
+    __slots__ = ("_echo", "body", "created_at", "generation", "id")
+
+    def __init__(self, *, id: str, created_at: int, body: ResponseBody, generation: GenerationRequest) -> None:
+        self.id = id
+        self.created_at = created_at
+        self.body = body
+        self.generation = generation
+        # In the response object's field order; ``json`` fills the answer's fields in place (order kept).
+        self._echo: dict[str, Any] = {
+            "id": id,
+            "object": "response",
+            "created_at": created_at,
+            "status": None,
+            "background": False,
+            "completed_at": None,
+            "error": None,
+            "incomplete_details": None,
+            "instructions": body.instructions,
+            "max_output_tokens": body.max_output_tokens,
+            "metadata": body.metadata or {},
+            "model": generation.model,
+            "output": None,
+            "parallel_tool_calls": generation.parallel_tool_calls,
+            "previous_response_id": body.previous_response_id,
+            "reasoning": {"effort": body.reasoning.effort if body.reasoning else None, "summary": None},
+            "store": body.store is not False,
+            "temperature": generation.temperature,
+            "text": {"format": _to_builtins(body.text.format) if body.text and body.text.format else {"type": "text"}},
+            "tool_choice": _to_builtins(body.tool_choice) if body.tool_choice is not None else "auto",
+            "tools": [_tool_json(t) for t in body.tools or ()],
+            "top_p": body.top_p,
+            "truncation": "disabled",
+            "usage": None,
+            "user": body.user,
+        }
 
     def json(
         self,
@@ -436,34 +471,14 @@ class ResponseHead(msgspec.Struct, frozen=True, kw_only=True):
         error: dict[str, Any] | None = None,
         completed_at: int | None = None,
     ) -> dict[str, Any]:
-        body, generation = self.body, self.generation
-        return {
-            "id": self.id,
-            "object": "response",
-            "created_at": self.created_at,
-            "status": status,
-            "background": False,
-            "completed_at": completed_at,
-            "error": error,
-            "incomplete_details": incomplete,
-            "instructions": body.instructions,
-            "max_output_tokens": body.max_output_tokens,
-            "metadata": body.metadata or {},
-            "model": generation.model,
-            "output": list(output),
-            "parallel_tool_calls": generation.parallel_tool_calls,
-            "previous_response_id": body.previous_response_id,
-            "reasoning": {"effort": body.reasoning.effort if body.reasoning else None, "summary": None},
-            "store": body.store is not False,
-            "temperature": generation.temperature,
-            "text": {"format": _to_builtins(body.text.format) if body.text and body.text.format else {"type": "text"}},
-            "tool_choice": _to_builtins(body.tool_choice) if body.tool_choice is not None else "auto",
-            "tools": [_tool_json(t) for t in body.tools or ()],
-            "top_p": body.top_p,
-            "truncation": "disabled",
-            "usage": usage_json(usage) if usage is not None else None,
-            "user": body.user,
-        }
+        document = self._echo.copy()  # shallow: the echoed values are never changed
+        document["status"] = status
+        document["completed_at"] = completed_at
+        document["error"] = error
+        document["incomplete_details"] = incomplete
+        document["output"] = list(output)
+        document["usage"] = usage_json(usage) if usage is not None else None
+        return document
 
     def answered(self, answer: Answer, output: Sequence[dict[str, Any]], completed_at: int) -> dict[str, Any]:
         status, incomplete = status_of(answer)

@@ -135,7 +135,7 @@ class CreateResponse:
         """The use-case's events; at the end, the finished response is stored before its last frames go out."""
         async for event in events:
             if isinstance(event, StreamEnd) and head.body.store is not False:
-                document = _encode(render.conclude(event.answer))
+                document = render.conclude(event.answer)
                 await self._deps.response_chains.keep(
                     head.id, generation, event.answer, document=document, input_items=items
                 )
