@@ -29,6 +29,8 @@ from typing import Any, Protocol
 
 from domain.errors import PayloadTooLarge
 from entrypoints.asgi import ASGIApp, Message, Receive, Scope, Send
+from entrypoints.http.shared.disconnect import ClientGone
+from entrypoints.http.shared.fast_routes import headers_of, read_body
 from entrypoints.http.shared.route_table import canonical_path
 from entrypoints.json_depth import json_too_deep
 
@@ -107,7 +109,8 @@ class McpEndpoint:
             # connection) and no session to DELETE. 405 with Allow is what the specification names for it.
             await _jsonrpc_error(send, 405, "this MCP endpoint is stateless: send each message as a POST", allow=True)
             return
-        if not _is_json(scope):
+        headers = headers_of(scope)
+        if headers.get("content-type", "").split(";", 1)[0].strip().lower() != "application/json":
             await _jsonrpc_error(send, 415, "Content-Type must be application/json")
             return
         manager = await self._surface.manager()
@@ -115,24 +118,17 @@ class McpEndpoint:
             await _jsonrpc_error(send, 503, "the MCP surface is not running")
             return
         try:
-            body = await _read_body(receive, self._surface.max_body_bytes)
+            body = await read_body(headers, receive, self._surface.max_body_bytes)
         except PayloadTooLarge:
             await _jsonrpc_error(send, 413, "request body is too large")
             return
-        if body is None:
-            return  # the client left
+        except ClientGone:
+            return
         refusal = _refusal(body)
         if refusal is not None:
             await _jsonrpc_error(send, *refusal)
             return
         await manager.handle_request(scope, _replay(body, receive), send)
-
-
-def _is_json(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == b"application/json"
-    return False
 
 
 def _refusal(body: bytes) -> tuple[int, str] | None:
@@ -141,23 +137,6 @@ def _refusal(body: bytes) -> tuple[int, str] | None:
     if body.lstrip()[:1] == b"[":
         return 400, "batch requests are not supported: send one JSON-RPC message per request"
     return None
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body (``PayloadTooLarge`` past ``limit`` bytes), or ``None`` when the client left."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge("request body is too large")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
