@@ -47,15 +47,16 @@ def test_the_first_run_applies_every_file_and_the_second_applies_none(empty_data
         "0002_cache_feedback.sql",
         "0003_feedback_reporters.sql",
         "0004_rich_messages.sql",
+        "0005_stored_responses.sql",
     ]
 
     first = migrate(empty_database)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == f"applied 4 migration(s): {', '.join(MIGRATIONS)}"
+    assert first.stdout.strip() == f"applied 5 migration(s): {', '.join(MIGRATIONS)}"
     assert recorded(empty_database) == MIGRATIONS
     with psycopg.connect(empty_database) as conn:
         tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-    assert {"sessions", "session_messages", "cache_feedback", "cache_stats"} <= tables
+    assert {"sessions", "session_messages", "cache_feedback", "cache_stats", "stored_responses"} <= tables
 
     second = migrate(empty_database)
     assert second.returncode == 0, second.stderr
