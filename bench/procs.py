@@ -220,9 +220,13 @@ def _threads(pid: int) -> list[int]:
 
 def _pin_tree(pid: int, cpus: set[int]) -> None:
     for process in _tree(pid):
-        for thread in _threads(process):
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(thread, cpus)
+        _pin_threads(process, cpus)
+
+
+def _pin_threads(pid: int, cpus: set[int]) -> None:
+    for thread in _threads(pid):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(thread, cpus)
 
 
 @contextlib.contextmanager
@@ -241,10 +245,11 @@ def placed(enabled: bool, sut: Proc | None, *helpers: Proc, sut_cpus: set[int] |
         _pin_tree(sut.pid, sut_cpus or {0})
     for helper in helpers:
         _pin_tree(helper.pid, {1})
-    _pin_tree(os.getpid(), {1})
+    # This process's own threads only: its children include the system under test, pinned above.
+    _pin_threads(os.getpid(), {1})
     try:
         yield
     finally:
         for proc in (*helpers, *((sut,) if sut is not None else ())):
             _pin_tree(proc.pid, everything)
-        _pin_tree(os.getpid(), everything)
+        _pin_threads(os.getpid(), everything)

@@ -21,6 +21,7 @@ EXPECTED_SECONDS: dict[str, tuple[float, float, float]] = {
     "e": (15, 8, 4),
     "f": (60, 15, 6),
     "o": (150, 40, 12),
+    "p": (270, 60, 20),
 }
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import targets
+from bench import pinned, targets
 from bench.loadgen import Run, Target, closed_loop, open_loop
 from bench.procs import Proc, RssSampler, placed, start_fake, start_gateway, wait_listening, wait_ready
 from bench.progress import step
@@ -464,4 +464,5 @@ SCENARIOS = {
     "e": batch,
     "f": soak,
     "o": openai_door,
+    "p": pinned.scenario,
 }

@@ -44,6 +44,7 @@ from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallab
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from entrypoints.config import Settings
+from entrypoints.head_with_body import HeadWithBody
 from entrypoints.http.shared.errors import ERROR_STYLE_STATE, NATIVE_ERRORS, ErrorStyle, error_answer
 from entrypoints.http.shared.request_id import SECURITY_HEADERS
 from entrypoints.request_context import accept_request_id, new_request_id
@@ -182,6 +183,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:
+            # one write for the head and the body of a small answer (entrypoints/head_with_body.py)
+            cycle.transport = HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
         if self._stopping and self.cycle is not None:
             self.cycle.keep_alive = False  # the last request of a connection of a stopping gateway
         upgrading = self.parser.should_upgrade() and self._should_upgrade()

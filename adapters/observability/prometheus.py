@@ -128,6 +128,7 @@ class PrometheusMetrics:
         )  # fmt: skip
         self._tool_labels: dict[str, set[str]] = {}
         self._children: dict[tuple[object, ...], Any] = {}
+        self._request_children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         if process_metrics:
             ProcessCollector(registry=registry)
             PlatformCollector(registry=registry)
@@ -148,8 +149,16 @@ class PrometheusMetrics:
     def request(self, method: str, status: str, provider: str, model: str, seconds: float) -> None:
         """One request finished on some surface; ``provider``/``model`` may be empty."""
         provider, model = self.provider_label(provider), self.model_label(model)
-        self._child(self._requests, method, status, provider, model).inc()
-        self._child(self._duration, method, provider).observe(seconds)
+        # One lookup for both children (the labels are bounded by now, so is this dict): every request pays it.
+        key = (method, status, provider, model)
+        pair = self._request_children.get(key)
+        if pair is None:
+            pair = self._request_children[key] = (
+                self._child(self._requests, method, status, provider, model),
+                self._child(self._duration, method, provider),
+            )
+        pair[0].inc()
+        pair[1].observe(seconds)
 
     def tokens(self, provider: str, model: str, token_type: str, count: int) -> None:
         if count > 0:
