@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench               # all scenarios, full length (about 15 minutes)
     .venv/bin/python -m bench --quick       # a smoke run of every scenario (about 2 minutes)
-    .venv/bin/python -m bench --only a,b    # some scenarios: a b r c d e f o p (r fixed rate, o the API doors, p one pinned core)
+    .venv/bin/python -m bench --only a,b    # some scenarios: a b r c d e f o p (r fixed rate, o doors, p pinned)
     .venv/bin/python -m bench --smoke       # CI: every scenario, tiny; exit 1 if one fails or reports errors
     bash bench/litellm.sh                   # (a), (b), (c) side by side with LiteLLM (makes its venv)
 
@@ -41,7 +41,7 @@ def main() -> int:
     parser.add_argument("--litellm-venv", default="", help="LiteLLM venv: adds LiteLLM's column to (a), (b), (c)")
     parser.add_argument("--repeats", type=int, default=0, help="throughput runs per cell, median kept (3; quick 1)")
     parser.add_argument(
-        "--pin", action="store_true", help="system under test on CPU 0, the load generator and the fake on CPU 1 (scenario p always is)"
+        "--pin", action="store_true", help="system under test on CPU 0, load generator and fake on CPU 1 (p always)"
     )
     parser.add_argument("--out", default="", help="Markdown file for the tables (default bench/out/<time>.md)")
     args = parser.parse_args()
