@@ -284,7 +284,10 @@ async def _stream_hold(plan: Plan) -> Table:
     )  # fmt: skip
     upstream = await fake(plan, chunks=20, chunk_delay_ms=chunk_delay_ms)
     # Enough pool for every stream at once; the default (512 in flight + 2048 queued) would queue the rest.
-    gw = await gateway(plan, upstream, POOL_MAX_CONCURRENT="20000", POOL_QUEUE_SIZE="20000")
+    # MAX_CONNECTIONS (4,096 by default) would answer the streams past it with 503, as it should.
+    gw = await gateway(
+        plan, upstream, POOL_MAX_CONCURRENT="20000", POOL_QUEUE_SIZE="20000", MAX_CONNECTIONS=str(max(counts) + 100)
+    )
     async with running(upstream, gw):
         for count in counts:
             step(f"{count} concurrent streams")
@@ -303,7 +306,8 @@ async def _stream_hold(plan: Plan) -> Table:
             await asyncio.sleep(1)
     table.notes.append(
         "A stream is complete when all 20 text chunks arrived; stalled = not complete within 60 s. "
-        "Gateway run with POOL_MAX_CONCURRENT=20000 so that no stream waits for a pool slot."
+        "Gateway run with POOL_MAX_CONCURRENT=20000 so that no stream waits for a pool slot, and MAX_CONNECTIONS"
+        " above the number of streams."
         + (" Smoke run: chunks 50 ms apart." if plan.smoke else "")
     )
     return table
