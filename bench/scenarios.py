@@ -307,8 +307,7 @@ async def _stream_hold(plan: Plan) -> Table:
     table.notes.append(
         "A stream is complete when all 20 text chunks arrived; stalled = not complete within 60 s. "
         "Gateway run with POOL_MAX_CONCURRENT=20000 so that no stream waits for a pool slot, and MAX_CONNECTIONS"
-        " above the number of streams."
-        + (" Smoke run: chunks 50 ms apart." if plan.smoke else "")
+        " above the number of streams." + (" Smoke run: chunks 50 ms apart." if plan.smoke else "")
     )
     return table
 
