@@ -13,7 +13,6 @@ cores: figures are relative (gateway vs direct vs LiteLLM in the same run).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime
 import json
 import os
@@ -25,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.procs import REPO
+from bench.procs import REPO, event_loop_runner
 from bench.progress import PROGRESS
 from bench.report import Table
 from bench.scenarios import SCENARIOS, LiteLLM, Plan
@@ -63,12 +62,7 @@ def main() -> int:
     header = _header(plan, chosen)
     print(header, flush=True)
     sections = [header]
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:
-        runner = asyncio.Runner()
+    runner = event_loop_runner()
     tables: list[Table] = []
     failures: list[str] = []
     PROGRESS.start(chosen, 2 if plan.smoke else 1 if plan.quick else 0)

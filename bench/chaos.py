@@ -39,7 +39,7 @@ import httpx
 
 from bench.chaos_load import STATELESS, MixedLoad, Tally, tally
 from bench.chaos_upstream import UpstreamProcess
-from bench.procs import REPO, _rss_kb, _tree, free_port
+from bench.procs import REPO, _rss_kb, _tree, event_loop_runner, free_port
 from tests.support.services import PostgresCluster, RedisServer
 from tests.vendors.openai_script import FailureKind
 
@@ -487,12 +487,7 @@ def main() -> int:
         return 0
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:
-        runner = asyncio.Runner()
+    runner = event_loop_runner()
     with runner:
         return runner.run(main_async(args))
 

@@ -13,6 +13,7 @@ import multiprocessing
 from multiprocessing.connection import Connection
 from typing import Any
 
+from bench.procs import event_loop_runner
 from tests.vendors.openai_script import Failure, FailureKind, Script
 
 MODEL = "bench-model"
@@ -57,12 +58,7 @@ class UpstreamProcess:
 
 
 def _serve(port: int, api_key: str, chunks: int, commands: Connection, ready: Connection) -> None:
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:
-        runner = asyncio.Runner()
+    runner = event_loop_runner()
     with runner:
         runner.run(_run(port, api_key, chunks, commands, ready))
 

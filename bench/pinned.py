@@ -32,7 +32,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench import loadgen, targets
-from bench.procs import FAKE_KEY, MODEL, REPO, Proc, placed, start_fake, start_gateway, wait_listening, wait_ready
+from bench.procs import (
+    FAKE_KEY,
+    MODEL,
+    REPO,
+    Proc,
+    event_loop_runner,
+    placed,
+    start_fake,
+    start_gateway,
+    wait_listening,
+    wait_ready,
+)
 from bench.progress import step
 from bench.report import Table, latencies, ms
 
@@ -358,12 +369,7 @@ def main() -> int:
     logdir = REPO / "bench" / "out" / time.strftime("pinned-%Y%m%d-%H%M%S")
     logdir.mkdir(parents=True, exist_ok=True)
     lengths = Lengths(args.rounds, args.seconds, min(5.0, args.seconds), 2)
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:
-        runner = asyncio.Runner()
+    runner = event_loop_runner()
     with runner:
         direct, cells, generator = runner.run(measure_rows(logdir, rows, lengths, c1=not args.ab))
     if args.ab:

@@ -27,6 +27,15 @@ FAKE_KEY = "test-key"
 MODEL = "bench-model"
 
 
+def event_loop_runner() -> asyncio.Runner:
+    """A runner on uvloop, the gateway's own loop (``entrypoints/cli.py``), or plain asyncio without it."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

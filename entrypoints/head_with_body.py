@@ -3,7 +3,7 @@
 uvicorn writes a response's status line and headers when the app sends ``http.response.start``, and
 the body when it sends ``http.response.body``: two ``write`` calls, two TCP segments and, on a
 connection to a client on the same host, two wake-ups of the client. Under load the first of them was
-the costliest line of the gateway's profile (bench/RESULTS.md, "One write per response").
+the costliest line of the gateway's profile (bench/RESULTS.md, round two, "Every candidate tried").
 
 ``HeadWithBody`` stands in for the connection's transport in one request's ``RequestResponseCycle``: it
 holds the cycle's first write (the head, or a ``100 Continue`` before it) until the next write, and
